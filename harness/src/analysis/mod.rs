@@ -1,0 +1,1 @@
+//! Pure statistics and claim verdicts over results. No I/O.

@@ -1,0 +1,456 @@
+//! The resolved load plan: what the engine runs. Built by `bench` from flags
+//! and by the suite runner from scenario files; validated here so that the
+//! engine itself never sees a bad value.
+
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::header::{HeaderName, HeaderValue};
+use http::{Method, Uri};
+
+use crate::results::schema::{Arrival, LoadModelKind, LoadOptions, TemplateOptions};
+
+/// Why a plan is not runnable. Every variant names the offending input.
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    /// The URL could not be parsed.
+    #[error("invalid URL {url:?}: {reason}")]
+    Url {
+        /// What the user wrote.
+        url: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The URL's host did not resolve.
+    #[error("cannot resolve host of {url:?}: {reason}")]
+    Resolve {
+        /// The URL.
+        url: String,
+        /// The resolver's message.
+        reason: String,
+    },
+    /// A numeric option is out of range.
+    #[error("invalid {option}: {reason}")]
+    Value {
+        /// The option, e.g. `--rate`.
+        option: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A header could not be parsed.
+    #[error("invalid header {header:?}: {reason}")]
+    Header {
+        /// What the user wrote.
+        header: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+}
+
+/// Where requests go: an HTTP/1.1 server address.
+#[derive(Clone, Debug)]
+pub struct Endpoint {
+    /// The URL as given, normalised (no path).
+    pub base_url: String,
+    /// The `Host` header value (`host:port`).
+    pub authority: HeaderValue,
+    /// Resolved socket addresses, tried in order when connecting.
+    pub addrs: Vec<SocketAddr>,
+}
+
+impl Endpoint {
+    /// Parses an `http://host:port[/path]` URL, resolves it, and returns the
+    /// endpoint plus the path-and-query part (default `/`).
+    pub fn parse(url: &str) -> Result<(Endpoint, String), PlanError> {
+        let bad = |reason: &str| PlanError::Url {
+            url: url.to_string(),
+            reason: reason.to_string(),
+        };
+        let uri: Uri = url
+            .parse()
+            .map_err(|e: http::uri::InvalidUri| bad(&e.to_string()))?;
+        match uri.scheme_str() {
+            Some("http") => {}
+            Some("https") => {
+                return Err(bad(
+                    "https is not supported: claimbench measures plain HTTP/1.1 (put TLS termination out of the measured path)",
+                ));
+            }
+            Some(other) => return Err(bad(&format!("unsupported scheme `{other}` (use http://)"))),
+            None => return Err(bad("missing scheme (use e.g. http://127.0.0.1:8080/)")),
+        }
+        let authority = uri.authority().ok_or_else(|| bad("missing host"))?;
+        let host = authority.host();
+        if host.is_empty() {
+            return Err(bad("missing host"));
+        }
+        let port = authority.port_u16().unwrap_or(80);
+        let lookup_host = host.trim_start_matches('[').trim_end_matches(']');
+        let addrs: Vec<SocketAddr> = (lookup_host, port)
+            .to_socket_addrs()
+            .map_err(|e| PlanError::Resolve {
+                url: url.to_string(),
+                reason: e.to_string(),
+            })?
+            .collect();
+        if addrs.is_empty() {
+            return Err(PlanError::Resolve {
+                url: url.to_string(),
+                reason: "no addresses".into(),
+            });
+        }
+        let path = uri
+            .path_and_query()
+            .map(|p| p.as_str().to_string())
+            .filter(|p| !p.is_empty())
+            .unwrap_or_else(|| "/".into());
+        let host_header = match authority.port_u16() {
+            Some(p) => format!("{host}:{p}"),
+            None => host.to_string(),
+        };
+        Ok((
+            Endpoint {
+                base_url: format!("http://{host_header}"),
+                authority: HeaderValue::from_str(&host_header).map_err(|_| bad("bad host"))?,
+                addrs,
+            },
+            path,
+        ))
+    }
+}
+
+/// How a response is judged successful.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Check {
+    /// Expected status code.
+    pub status: u16,
+    /// What the body must satisfy.
+    pub body: BodyCheck,
+}
+
+impl Default for Check {
+    fn default() -> Self {
+        Self {
+            status: 200,
+            body: BodyCheck::Any,
+        }
+    }
+}
+
+/// A condition on the response body.
+#[derive(Clone, Debug, PartialEq)]
+pub enum BodyCheck {
+    /// Any body (it is still read in full and counted).
+    Any,
+    /// The body equals these bytes exactly.
+    Equals(Bytes),
+    /// The body contains this text.
+    Contains(String),
+    /// The body is JSON and the value at this JSON pointer (RFC 6901, e.g.
+    /// `/value`) equals the given value.
+    JsonField {
+        /// JSON pointer.
+        pointer: String,
+        /// Expected value.
+        value: serde_json::Value,
+    },
+    /// The body is a server-sent-events stream of exactly this many `data:` events.
+    SseEvents(usize),
+}
+
+impl BodyCheck {
+    /// Whether the body must be kept in memory to be checked.
+    pub fn needs_body(&self) -> bool {
+        !matches!(self, BodyCheck::Any)
+    }
+}
+
+impl std::fmt::Display for Check {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "status {}", self.status)?;
+        match &self.body {
+            BodyCheck::Any => Ok(()),
+            BodyCheck::Equals(b) => write!(f, ", body == {:?}", String::from_utf8_lossy(b)),
+            BodyCheck::Contains(s) => write!(f, ", body contains {s:?}"),
+            BodyCheck::JsonField { pointer, value } => write!(f, ", json {pointer} == {value}"),
+            BodyCheck::SseEvents(n) => write!(f, ", {n} SSE events"),
+        }
+    }
+}
+
+/// One kind of request in the mix.
+#[derive(Clone, Debug)]
+pub struct RequestTemplate {
+    /// Name for per-template results (default `METHOD path`).
+    pub name: String,
+    /// HTTP method.
+    pub method: Method,
+    /// Path and query, e.g. `/cpu/fib?n=27`.
+    pub path: Uri,
+    /// Extra headers (Host is added by the engine).
+    pub headers: Vec<(HeaderName, HeaderValue)>,
+    /// Request body (empty for none).
+    pub body: Bytes,
+    /// Relative weight in the mix (> 0).
+    pub weight: u32,
+    /// How the response is validated.
+    pub check: Check,
+    /// Whether to record gaps between body chunks (streaming endpoints).
+    pub stream: bool,
+}
+
+impl RequestTemplate {
+    /// A GET template with default check (status 200, any body).
+    pub fn get(path: &str) -> Result<Self, PlanError> {
+        Self::new(Method::GET, path, Bytes::new())
+    }
+
+    /// A template with the given method, path and body.
+    pub fn new(method: Method, path: &str, body: Bytes) -> Result<Self, PlanError> {
+        let uri: Uri = path.parse().map_err(|e: http::uri::InvalidUri| PlanError::Url {
+            url: path.to_string(),
+            reason: e.to_string(),
+        })?;
+        if uri.scheme().is_some() || !path.starts_with('/') {
+            return Err(PlanError::Url {
+                url: path.to_string(),
+                reason: "a request path must start with `/`".into(),
+            });
+        }
+        Ok(Self {
+            name: format!("{method} {path}"),
+            method,
+            path: uri,
+            headers: Vec::new(),
+            body,
+            weight: 1,
+            check: Check::default(),
+            stream: false,
+        })
+    }
+
+    /// Parses `Name: value` and adds it as a header.
+    pub fn add_header(&mut self, raw: &str) -> Result<(), PlanError> {
+        let bad = |reason: &str| PlanError::Header {
+            header: raw.to_string(),
+            reason: reason.to_string(),
+        };
+        let (name, value) = raw.split_once(':').ok_or_else(|| bad("expected `Name: value`"))?;
+        let name = HeaderName::from_bytes(name.trim().as_bytes()).map_err(|e| bad(&e.to_string()))?;
+        let value = HeaderValue::from_str(value.trim()).map_err(|e| bad(&e.to_string()))?;
+        self.headers.push((name, value));
+        Ok(())
+    }
+
+    fn options(&self) -> TemplateOptions {
+        TemplateOptions {
+            name: self.name.clone(),
+            method: self.method.to_string(),
+            path: self.path.to_string(),
+            weight: self.weight,
+            headers: self
+                .headers
+                .iter()
+                .map(|(n, v)| format!("{n}: {}", String::from_utf8_lossy(v.as_bytes())))
+                .collect(),
+            body_bytes: self.body.len(),
+            check: self.check.to_string(),
+        }
+    }
+}
+
+/// Closed loop or open loop, with its parameters.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum LoadModel {
+    /// `connections` connections, each sending its next request when the last response is read.
+    Closed {
+        /// Concurrent connections.
+        connections: usize,
+    },
+    /// Requests start at `rate` per second whatever the server does, over a
+    /// pool of at most `max_connections` connections.
+    Open {
+        /// Requests per second.
+        rate: f64,
+        /// Spacing of arrivals.
+        arrival: Arrival,
+        /// Most connections the pool may open.
+        max_connections: usize,
+    },
+}
+
+/// A fully resolved load run.
+#[derive(Clone, Debug)]
+pub struct LoadPlan {
+    /// Where requests go.
+    pub endpoint: Endpoint,
+    /// The request mix (at least one).
+    pub templates: Vec<RequestTemplate>,
+    /// Closed or open loop.
+    pub model: LoadModel,
+    /// Measured duration (None: until `max_requests`).
+    pub duration: Option<Duration>,
+    /// Measured request limit (None: until `duration`).
+    pub max_requests: Option<u64>,
+    /// Warm-up before measuring; its results are discarded.
+    pub warmup: Duration,
+    /// Per-request timeout (send to last body byte).
+    pub timeout: Duration,
+    /// Generator threads, one single-threaded runtime each.
+    pub threads: usize,
+    /// CPUs to pin the generator threads to (empty: no pinning).
+    pub pin_cpus: Vec<usize>,
+    /// Reuse connections (false: a new connection per request).
+    pub keepalive: bool,
+    /// Extra idle keep-alive connections to hold open beside the active ones.
+    pub idle_connections: usize,
+    /// How often each idle connection sends one request to stay open (None: never).
+    pub idle_ping: Option<Duration>,
+    /// Length of a timeline window.
+    pub window: Duration,
+}
+
+/// The longest run the engine accepts, so every load loop is bounded.
+pub const MAX_DURATION: Duration = Duration::from_secs(24 * 3600);
+
+impl LoadPlan {
+    /// A closed-loop plan with defaults: 1 thread, 10 s, 30 s timeout, keep-alive.
+    pub fn closed(endpoint: Endpoint, templates: Vec<RequestTemplate>, connections: usize) -> Self {
+        Self {
+            endpoint,
+            templates,
+            model: LoadModel::Closed { connections },
+            duration: Some(Duration::from_secs(10)),
+            max_requests: None,
+            warmup: Duration::ZERO,
+            timeout: Duration::from_secs(30),
+            threads: 1,
+            pin_cpus: Vec::new(),
+            keepalive: true,
+            idle_connections: 0,
+            idle_ping: None,
+            window: Duration::from_secs(1),
+        }
+    }
+
+    /// Checks every value; the engine relies on this having passed.
+    pub fn validate(&self) -> Result<(), PlanError> {
+        let bad = |option: &str, reason: String| {
+            Err(PlanError::Value {
+                option: option.to_string(),
+                reason,
+            })
+        };
+        if self.templates.is_empty() {
+            return bad("requests", "at least one request template is needed".into());
+        }
+        if let Some(t) = self.templates.iter().find(|t| t.weight == 0) {
+            return bad("weight", format!("template `{}` has weight 0", t.name));
+        }
+        match self.model {
+            LoadModel::Closed { connections } if connections == 0 => {
+                return bad("--connections", "must be at least 1".into());
+            }
+            LoadModel::Open { rate, max_connections, .. } => {
+                if !(rate.is_finite() && rate > 0.0) {
+                    return bad("--rate", format!("must be a positive number, got {rate}"));
+                }
+                if rate > 10_000_000.0 {
+                    return bad("--rate", format!("{rate} is above the supported 10,000,000/s"));
+                }
+                if max_connections == 0 {
+                    return bad("--connections", "must be at least 1".into());
+                }
+            }
+            _ => {}
+        }
+        match (self.duration, self.max_requests) {
+            (None, None) => return bad("--duration", "a duration or a request count is needed".into()),
+            (Some(d), _) if d.is_zero() => return bad("--duration", "must be above zero".into()),
+            (Some(d), _) if d > MAX_DURATION => {
+                return bad("--duration", format!("must be at most {}", humantime::format_duration(MAX_DURATION)));
+            }
+            (_, Some(0)) => return bad("--requests", "must be at least 1".into()),
+            _ => {}
+        }
+        if self.warmup > MAX_DURATION {
+            return bad("--warmup", "too long".into());
+        }
+        if self.timeout.is_zero() {
+            return bad("--timeout", "must be above zero".into());
+        }
+        if self.threads == 0 {
+            return bad("--threads", "must be at least 1".into());
+        }
+        if self.window.is_zero() {
+            return bad("window", "must be above zero".into());
+        }
+        Ok(())
+    }
+
+    /// The plan as recorded in results.
+    pub fn options(&self) -> LoadOptions {
+        let (model, connections, rate_rps, arrival) = match self.model {
+            LoadModel::Closed { connections } => (LoadModelKind::Closed, connections, None, None),
+            LoadModel::Open {
+                rate,
+                arrival,
+                max_connections,
+            } => (LoadModelKind::Open, max_connections, Some(rate), Some(arrival)),
+        };
+        LoadOptions {
+            base_url: self.endpoint.base_url.clone(),
+            templates: self.templates.iter().map(RequestTemplate::options).collect(),
+            model,
+            connections,
+            rate_rps,
+            arrival,
+            duration_s: self.duration.map(|d| d.as_secs_f64()),
+            max_requests: self.max_requests,
+            warmup_s: self.warmup.as_secs_f64(),
+            timeout_ms: self.timeout.as_millis() as u64,
+            threads: self.threads,
+            pin_cpus: self.pin_cpus.clone(),
+            keepalive: self.keepalive,
+            idle_connections: self.idle_connections,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_are_checked() {
+        let (e, path) = Endpoint::parse("http://127.0.0.1:8080/a?b=1").unwrap();
+        assert_eq!(path, "/a?b=1");
+        assert_eq!(e.base_url, "http://127.0.0.1:8080");
+        assert_eq!(e.authority, "127.0.0.1:8080");
+        let (_, path) = Endpoint::parse("http://[::1]:9/").unwrap();
+        assert_eq!(path, "/");
+        for bad in ["127.0.0.1:80", "ftp://x/", "https://127.0.0.1/", "http://", "not a url"] {
+            assert!(Endpoint::parse(bad).is_err(), "{bad} should be rejected");
+        }
+    }
+
+    #[test]
+    fn plans_are_validated() {
+        let (e, _) = Endpoint::parse("http://127.0.0.1:1/").unwrap();
+        let t = vec![RequestTemplate::get("/").unwrap()];
+        let mut p = LoadPlan::closed(e, t, 1);
+        assert!(p.validate().is_ok());
+        p.model = LoadModel::Open {
+            rate: 0.0,
+            arrival: Arrival::Constant,
+            max_connections: 4,
+        };
+        assert!(p.validate().is_err());
+        p.model = LoadModel::Closed { connections: 0 };
+        assert!(p.validate().is_err());
+        p.model = LoadModel::Closed { connections: 1 };
+        p.duration = Some(Duration::ZERO);
+        assert!(p.validate().is_err());
+    }
+}

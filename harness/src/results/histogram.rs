@@ -1,0 +1,242 @@
+//! The one HDR histogram layout used everywhere, and its mergeable serialized form.
+//!
+//! Every latency histogram in claimbench has the same bounds (1 µs .. 1 h) and
+//! 3 significant digits, so histograms from different workers, processes or
+//! machines add exactly (see `shared/design/pitfalls.md`). Values above the
+//! upper bound are never clamped silently: they are counted in
+//! [`Latency::overflow`] and the true maximum is kept beside the histogram.
+//!
+//! The serialized form is HdrHistogram's V2 compressed encoding in base64,
+//! readable by every HdrHistogram implementation.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use hdrhistogram::Histogram;
+use hdrhistogram::serialization::{Deserializer, Serializer, V2DeflateSerializer};
+use serde::{Deserialize, Serialize};
+
+/// Lowest discernible value: 1 µs.
+pub const LOWEST_US: u64 = 1;
+/// Highest trackable value: one hour in µs.
+pub const HIGHEST_US: u64 = 3_600_000_000;
+/// Significant decimal digits kept.
+pub const SIGFIG: u8 = 3;
+
+/// A new, empty histogram of the fixed layout.
+pub fn new_histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(LOWEST_US, HIGHEST_US, SIGFIG)
+        .expect("the fixed histogram bounds are valid")
+}
+
+/// A latency distribution in microseconds with the fixed layout, plus the
+/// values that fell outside it.
+#[derive(Clone, Debug)]
+pub struct Latency {
+    /// The histogram; auto-resize is off, bounds are fixed.
+    pub hist: Histogram<u64>,
+    /// Values above [`HIGHEST_US`], counted but not in `hist`.
+    pub overflow: u64,
+    /// The largest value seen, including overflowed ones.
+    pub max_seen_us: u64,
+}
+
+impl Default for Latency {
+    fn default() -> Self {
+        Self {
+            hist: new_histogram(),
+            overflow: 0,
+            max_seen_us: 0,
+        }
+    }
+}
+
+impl Latency {
+    /// Records one value in microseconds. Zero is recorded as 1 µs (the lowest
+    /// discernible value); values above the bound go to `overflow`.
+    #[inline]
+    pub fn record(&mut self, us: u64) {
+        let v = us.max(LOWEST_US);
+        if v > self.max_seen_us {
+            self.max_seen_us = v;
+        }
+        if self.hist.record(v).is_err() {
+            self.overflow += 1;
+        }
+    }
+
+    /// Number of values recorded (including overflowed ones).
+    pub fn count(&self) -> u64 {
+        self.hist.len() + self.overflow
+    }
+
+    /// Adds another distribution of the same layout into this one. Exact.
+    pub fn add(&mut self, other: &Latency) {
+        self.hist
+            .add(&other.hist)
+            .expect("histograms of the fixed layout always add");
+        self.overflow += other.overflow;
+        self.max_seen_us = self.max_seen_us.max(other.max_seen_us);
+    }
+
+    /// Value at quantile `q` (0..=1), in µs. Overflowed values sort above
+    /// every histogram value, so a quantile that falls among them reports
+    /// `max_seen_us`. Returns 0 for an empty distribution.
+    pub fn quantile_us(&self, q: f64) -> u64 {
+        let total = self.count();
+        if total == 0 {
+            return 0;
+        }
+        let rank = (q.clamp(0.0, 1.0) * total as f64).ceil() as u64;
+        if rank > self.hist.len() {
+            return self.max_seen_us;
+        }
+        // Express the rank as a quantile of the in-range histogram alone.
+        let in_q = rank as f64 / self.hist.len() as f64;
+        self.hist.value_at_quantile(in_q.min(1.0))
+    }
+
+    /// Summary figures of this distribution.
+    pub fn percentiles(&self) -> super::schema::Percentiles {
+        let n = self.count();
+        super::schema::Percentiles {
+            count: n,
+            min_us: if n == 0 { 0 } else { self.hist.min() },
+            mean_us: if self.hist.is_empty() {
+                0.0
+            } else {
+                self.hist.mean()
+            },
+            stdev_us: if self.hist.is_empty() {
+                0.0
+            } else {
+                self.hist.stdev()
+            },
+            p50_us: self.quantile_us(0.50),
+            p75_us: self.quantile_us(0.75),
+            p90_us: self.quantile_us(0.90),
+            p99_us: self.quantile_us(0.99),
+            p999_us: self.quantile_us(0.999),
+            p9999_us: self.quantile_us(0.9999),
+            max_us: self.max_seen_us,
+            overflow: self.overflow,
+        }
+    }
+
+    /// Encodes the histogram as base64 of HdrHistogram V2 + DEFLATE.
+    pub fn encode(&self) -> String {
+        let mut buf = Vec::new();
+        V2DeflateSerializer::new()
+            .serialize(&self.hist, &mut buf)
+            .expect("serializing into a Vec cannot fail");
+        BASE64.encode(buf)
+    }
+
+    /// Decodes what [`Latency::encode`] wrote. The decoded histogram is
+    /// re-laid into the fixed layout, so it adds exactly with any other.
+    pub fn decode(b64: &str, overflow: u64, max_seen_us: u64) -> Result<Self, HistogramError> {
+        let bytes = BASE64
+            .decode(b64.trim())
+            .map_err(|e| HistogramError(format!("not base64: {e}")))?;
+        let decoded: Histogram<u64> = Deserializer::new()
+            .deserialize(&mut bytes.as_slice())
+            .map_err(|e| HistogramError(format!("not an HdrHistogram V2 histogram: {e:?}")))?;
+        let mut hist = new_histogram();
+        hist.add(&decoded)
+            .map_err(|e| HistogramError(format!("values outside the fixed layout: {e:?}")))?;
+        Ok(Self {
+            hist,
+            overflow,
+            max_seen_us,
+        })
+    }
+}
+
+/// A histogram that could not be decoded.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid histogram: {0}")]
+pub struct HistogramError(pub String);
+
+/// The serialized form of a [`Latency`] inside the results JSON.
+#[derive(Serialize, Deserialize, schemars::JsonSchema)]
+#[schemars(rename = "Latency")]
+struct EncodedLatency {
+    /// HdrHistogram V2 + DEFLATE, base64; 1 µs .. 1 h, 3 significant digits.
+    hdr_v2_base64: String,
+    /// Values above one hour, not in the histogram.
+    overflow: u64,
+    /// Largest value seen, µs.
+    max_seen_us: u64,
+}
+
+impl schemars::JsonSchema for Latency {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Latency".into()
+    }
+    fn json_schema(g: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        EncodedLatency::json_schema(g)
+    }
+}
+
+impl Serialize for Latency {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        EncodedLatency {
+            hdr_v2_base64: self.encode(),
+            overflow: self.overflow,
+            max_seen_us: self.max_seen_us,
+        }
+        .serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Latency {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let e = EncodedLatency::deserialize(d)?;
+        Latency::decode(&e.hdr_v2_base64, e.overflow, e.max_seen_us).map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn merge_is_exact_and_round_trips() {
+        let mut a = Latency::default();
+        let mut b = Latency::default();
+        for v in 1..=10_000u64 {
+            a.record(v);
+            b.record(v * 7);
+        }
+        b.record(HIGHEST_US + 5);
+        let mut merged = a.clone();
+        merged.add(&b);
+        assert_eq!(merged.count(), 20_001);
+        assert_eq!(merged.overflow, 1);
+        assert_eq!(merged.max_seen_us, HIGHEST_US + 5);
+
+        let json = serde_json::to_string(&b).unwrap();
+        let back: Latency = serde_json::from_str(&json).unwrap();
+        let mut merged2 = a.clone();
+        merged2.add(&back);
+        assert_eq!(merged2.hist, merged.hist);
+        assert_eq!(merged2.percentiles(), merged.percentiles());
+    }
+
+    #[test]
+    fn quantiles_include_overflow() {
+        let mut l = Latency::default();
+        for _ in 0..99 {
+            l.record(1000);
+        }
+        l.record(HIGHEST_US * 2);
+        assert_eq!(l.quantile_us(0.5), l.hist.value_at_quantile(0.5));
+        assert_eq!(l.quantile_us(1.0), HIGHEST_US * 2);
+        assert_eq!(l.percentiles().max_us, HIGHEST_US * 2);
+    }
+
+    #[test]
+    fn corrupt_input_is_an_error() {
+        assert!(Latency::decode("%%%", 0, 0).is_err());
+        assert!(Latency::decode("aGVsbG8=", 0, 0).is_err());
+    }
+}

@@ -1,0 +1,583 @@
+//! The results schema: the one contract between measuring, analysing,
+//! comparing and reporting.
+//!
+//! Every file that `claimbench bench` or `claimbench run` writes is a
+//! [`ResultsFile`]. Its `schema_version` changes whenever a field changes
+//! meaning or disappears; readers refuse other versions with a message that
+//! names both. `results/schema.json` is generated from these types (a test
+//! keeps it in step) and `results/README.md` explains the fields.
+//!
+//! Units are in the field names: `_us` microseconds, `_ms` milliseconds,
+//! `_s` seconds, `_bytes` bytes, `_rps` requests per second.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::histogram::Latency;
+
+/// The version of this schema. Bump it when a field changes meaning or is removed.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// One results file, written by `bench` (one measurement) or `run` (a suite).
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResultsFile {
+    /// Version of this schema; see [`SCHEMA_VERSION`].
+    pub schema_version: u32,
+    /// What produced the file.
+    pub kind: RunKind,
+    /// Identifier of the run: its UTC start time, `YYYYMMDDTHHMMSSZ`.
+    pub run_id: String,
+    /// When the run started (UTC).
+    pub started_at: DateTime<Utc>,
+    /// When the run ended (UTC); absent while it is still being written.
+    pub finished_at: Option<DateTime<Utc>>,
+    /// False when the run was interrupted or failed part-way: the measurements
+    /// present are real, but some planned ones are missing.
+    pub complete: bool,
+    /// The command line that produced this file.
+    pub command_line: Vec<String>,
+    /// The harness that measured.
+    pub tool: ToolInfo,
+    /// The machine it ran on and how its CPUs were split.
+    pub host: HostInfo,
+    /// Every target measured (or planned), with its configuration and versions.
+    pub targets: Vec<TargetInfo>,
+    /// Every measurement, in the order they were taken.
+    pub measurements: Vec<Measurement>,
+    /// Targets or measurements that were planned but could not run, and why.
+    pub skipped: Vec<Skipped>,
+    /// Claim verdicts computed from the measurements (empty for `bench`).
+    pub verdicts: Vec<Verdict>,
+}
+
+/// What produced a results file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum RunKind {
+    /// `claimbench bench URL`: one ad-hoc measurement.
+    Bench,
+    /// `claimbench run`: a suite of scenarios over targets.
+    Suite,
+}
+
+/// The harness build that measured.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ToolInfo {
+    /// Always `claimbench`.
+    pub name: String,
+    /// Crate version.
+    pub version: String,
+    /// Git commit of the harness source, when it was built from a checkout.
+    pub git_commit: Option<String>,
+    /// Whether the checkout had uncommitted changes when built.
+    pub git_dirty: Option<bool>,
+}
+
+/// Facts about the machine and the CPU split.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HostInfo {
+    /// Host name.
+    pub hostname: String,
+    /// Operating system and architecture, e.g. `linux x86_64`.
+    pub os: String,
+    /// Kernel release (`uname -r`).
+    pub kernel: String,
+    /// CPU model name from `/proc/cpuinfo`.
+    pub cpu_model: String,
+    /// Logical CPUs online.
+    pub logical_cpus: usize,
+    /// Physical memory in bytes.
+    pub memory_bytes: u64,
+    /// CPUs the load generator ran on (empty: not pinned).
+    pub generator_cpus: Vec<usize>,
+    /// CPUs the targets ran on (empty: not pinned or not supervised).
+    pub target_cpus: Vec<usize>,
+    /// CPUs the downstream service ran on (empty: none or not pinned).
+    pub downstream_cpus: Vec<usize>,
+}
+
+/// One target configuration as measured.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TargetInfo {
+    /// Target id: the folder name, with `:variant` for a variant (e.g. `python-django:asgi`).
+    pub id: String,
+    /// Language (python, javascript, typescript, rust, or `unknown` for an external URL).
+    pub language: String,
+    /// Framework name.
+    pub framework: String,
+    /// Server and its options, human-readable.
+    pub server: String,
+    /// Concurrency model: async, sync, threaded, multi-threaded.
+    pub concurrency_model: String,
+    /// Worker processes or threads the target was started with (None: not supervised).
+    pub workers: Option<usize>,
+    /// CPUs the target was pinned to (empty: not pinned).
+    pub cpus: Vec<usize>,
+    /// Installed versions of the runtime and framework, by component.
+    pub versions: BTreeMap<String, String>,
+    /// Whether claimbench started and sampled this target (false for `--target-url`).
+    pub supervised: bool,
+    /// Base URL the load went to.
+    pub url: String,
+}
+
+/// A planned measurement or target that did not run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Skipped {
+    /// Target id.
+    pub target: String,
+    /// Scenario name, when only one scenario was skipped.
+    pub scenario: Option<String>,
+    /// Why it did not run.
+    pub reason: String,
+}
+
+/// One measurement: one target, one scenario, one load level, one repetition.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Measurement {
+    /// Target id (see [`TargetInfo::id`]).
+    pub target: String,
+    /// Scenario name.
+    pub scenario: String,
+    /// The load level of this measurement.
+    pub level: Level,
+    /// Repetition number, from 1.
+    pub repetition: u32,
+    /// When the measured phase started (UTC).
+    pub started_at: DateTime<Utc>,
+    /// How the target reached a clean state before this measurement:
+    /// `started` (fresh process), `restarted`, `idle` (waited until idle) or `external`.
+    pub clean_state: String,
+    /// What the load generator measured.
+    pub load: LoadResult,
+    /// The target's own CPU and memory while it was measured (supervised targets only).
+    pub resources: Option<ResourceUsage>,
+    /// Why this measurement must not decide a verdict (generator-bound, errors, ...); None when valid.
+    pub excluded: Option<String>,
+}
+
+/// A load level: concurrency for closed loop, arrival rate for open loop.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Level {
+    /// Closed or open loop.
+    pub model: LoadModelKind,
+    /// Connections (closed loop) or requests per second (open loop).
+    pub value: f64,
+}
+
+impl Level {
+    /// A short label, e.g. `c=64` or `r=1000/s`.
+    pub fn label(&self) -> String {
+        match self.model {
+            LoadModelKind::Closed => format!("c={}", self.value),
+            LoadModelKind::Open => format!("r={}/s", self.value),
+        }
+    }
+}
+
+/// Closed loop (fixed concurrency) or open loop (fixed arrival rate).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum LoadModelKind {
+    /// Each connection sends its next request when the last response is read.
+    Closed,
+    /// Requests start on a schedule, whatever the server does.
+    Open,
+}
+
+/// How open-loop arrivals are spaced.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Arrival {
+    /// Evenly spaced: one every 1/rate seconds.
+    Constant,
+    /// Exponentially distributed gaps with mean 1/rate (a Poisson process).
+    Poisson,
+}
+
+/// The options a load run used, fully resolved.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoadOptions {
+    /// Base URL (scheme, host, port) the requests went to.
+    pub base_url: String,
+    /// The request templates, with their weights.
+    pub templates: Vec<TemplateOptions>,
+    /// Closed or open loop.
+    pub model: LoadModelKind,
+    /// Closed loop: concurrent connections. Open loop: the most connections the pool may open.
+    pub connections: usize,
+    /// Open loop: requests per second (None in closed loop).
+    pub rate_rps: Option<f64>,
+    /// Open loop: how arrivals are spaced (None in closed loop).
+    pub arrival: Option<Arrival>,
+    /// Measured duration limit in seconds (None: limited by `max_requests` only).
+    pub duration_s: Option<f64>,
+    /// Measured request limit (None: limited by duration only).
+    pub max_requests: Option<u64>,
+    /// Warm-up run before measuring, seconds (its results are discarded).
+    pub warmup_s: f64,
+    /// Per-request timeout in milliseconds.
+    pub timeout_ms: u64,
+    /// Generator threads (one single-threaded runtime each).
+    pub threads: usize,
+    /// CPUs the generator threads were pinned to (empty: not pinned).
+    pub pin_cpus: Vec<usize>,
+    /// Whether connections are reused (false: a new connection per request).
+    pub keepalive: bool,
+    /// Extra idle keep-alive connections held open beside the active ones.
+    pub idle_connections: usize,
+}
+
+/// One request template of a load run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TemplateOptions {
+    /// Name, used to label per-template results (defaults to `METHOD path`).
+    pub name: String,
+    /// HTTP method.
+    pub method: String,
+    /// Path and query.
+    pub path: String,
+    /// Relative weight in the mix.
+    pub weight: u32,
+    /// Extra request headers, `Name: value`.
+    pub headers: Vec<String>,
+    /// Request body size in bytes.
+    pub body_bytes: usize,
+    /// How responses are validated, human-readable (e.g. `status 200, json value == 196418`).
+    pub check: String,
+}
+
+/// What the load generator measured in one run.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoadResult {
+    /// The options used.
+    pub options: LoadOptions,
+    /// The figures ready to read.
+    pub summary: Summary,
+    /// Latency of successful requests. Open loop: from the *intended* start
+    /// time (coordinated-omission corrected). Closed loop: from the send.
+    pub latency: Latency,
+    /// Open loop only: latency from the actual send (service time).
+    pub service: Option<Latency>,
+    /// Time to the response head (status line and headers), from the send.
+    pub ttfb: Latency,
+    /// Open loop only: how late each send ran behind its schedule.
+    pub schedule_lag: Option<Latency>,
+    /// Gaps between body chunks of streamed responses (None when nothing streamed).
+    pub chunk_gap: Option<Latency>,
+    /// Per-template results (one entry per template, in template order).
+    pub templates: Vec<TemplateResult>,
+    /// Failed requests by class.
+    pub errors: ErrorCounts,
+    /// Responses by HTTP status code (keys are the codes as strings).
+    pub status_codes: BTreeMap<String, u64>,
+    /// Per-second windows of the measured phase.
+    pub timeline: Vec<Window>,
+    /// The generator's own resource use, and whether it limited the run.
+    pub generator: GeneratorUsage,
+    /// Connection counts.
+    pub connections: ConnectionStats,
+}
+
+/// The headline figures of a load run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Summary {
+    /// Requests finished in the measured phase (successes and errors).
+    pub requests: u64,
+    /// Requests that got the expected status and body.
+    pub ok: u64,
+    /// Requests that failed (see [`LoadResult::errors`]).
+    pub errors: u64,
+    /// errors / requests (0 when no request finished).
+    pub error_rate: f64,
+    /// Open loop: requests the schedule asked for but that never started (the run ended first).
+    pub not_started: u64,
+    /// Length of the measured phase in seconds.
+    pub duration_s: f64,
+    /// Successful requests per second (goodput).
+    pub throughput_rps: f64,
+    /// All finished requests per second.
+    pub requests_rps: f64,
+    /// Response bytes read (bodies only).
+    pub bytes_read: u64,
+    /// Latency of successful requests (corrected in open loop).
+    pub latency: Percentiles,
+    /// Open loop: service time of successful requests.
+    pub service: Option<Percentiles>,
+    /// Time to first byte of successful requests.
+    pub ttfb: Percentiles,
+    /// Open loop: lateness of sends behind schedule.
+    pub schedule_lag: Option<Percentiles>,
+}
+
+/// Percentiles of a distribution, microseconds. These are true order
+/// statistics from the HDR histogram (3 significant digits), not means of tails.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Percentiles {
+    /// Values recorded.
+    pub count: u64,
+    /// Smallest value.
+    pub min_us: u64,
+    /// Arithmetic mean.
+    pub mean_us: f64,
+    /// Standard deviation.
+    pub stdev_us: f64,
+    /// Median.
+    pub p50_us: u64,
+    /// 75th percentile.
+    pub p75_us: u64,
+    /// 90th percentile.
+    pub p90_us: u64,
+    /// 99th percentile.
+    pub p99_us: u64,
+    /// 99.9th percentile.
+    pub p999_us: u64,
+    /// 99.99th percentile.
+    pub p9999_us: u64,
+    /// Largest value.
+    pub max_us: u64,
+    /// Values above the histogram's upper bound (one hour).
+    pub overflow: u64,
+}
+
+/// Results for one request template.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TemplateResult {
+    /// Template name.
+    pub name: String,
+    /// Requests finished.
+    pub requests: u64,
+    /// Successful requests.
+    pub ok: u64,
+    /// Failed requests.
+    pub errors: u64,
+    /// Latency percentiles of successful requests.
+    pub latency_summary: Percentiles,
+    /// Latency histogram of successful requests.
+    pub latency: Latency,
+}
+
+/// Failed requests by class. A request counts in exactly one class.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ErrorCounts {
+    /// The TCP connection could not be opened (refused, unreachable).
+    pub connect: u64,
+    /// No complete response within the timeout.
+    pub timeout: u64,
+    /// The connection failed while sending or reading (reset, closed early, bad HTTP).
+    pub read: u64,
+    /// The status was not the expected one.
+    pub status: u64,
+    /// The status was right but the body failed the check.
+    pub body_mismatch: u64,
+}
+
+impl ErrorCounts {
+    /// All errors.
+    pub fn total(&self) -> u64 {
+        self.connect + self.timeout + self.read + self.status + self.body_mismatch
+    }
+}
+
+impl std::ops::AddAssign for ErrorCounts {
+    fn add_assign(&mut self, o: Self) {
+        self.connect += o.connect;
+        self.timeout += o.timeout;
+        self.read += o.read;
+        self.status += o.status;
+        self.body_mismatch += o.body_mismatch;
+    }
+}
+
+/// One second (or other fixed window) of the measured phase.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Window {
+    /// Start of the window, seconds from the start of the measured phase.
+    pub t_s: f64,
+    /// Length of the window in seconds.
+    pub len_s: f64,
+    /// Requests finished in the window.
+    pub requests: u64,
+    /// Successful requests finished in the window.
+    pub ok: u64,
+    /// Failed requests finished in the window.
+    pub errors: u64,
+    /// Median latency of successful requests in the window.
+    pub p50_us: u64,
+    /// 99th percentile latency of successful requests in the window.
+    pub p99_us: u64,
+    /// Largest latency in the window.
+    pub max_us: u64,
+    /// Latency histogram of the window.
+    pub latency: Latency,
+}
+
+/// The generator's own resource use.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GeneratorUsage {
+    /// Generator threads.
+    pub threads: usize,
+    /// CPUs the generator could run on.
+    pub cpus: Vec<usize>,
+    /// CPU time (user + system) used by the generator process during the measured phase, seconds.
+    pub cpu_s: f64,
+    /// `cpu_s` as a percentage of what its threads could use (threads × duration), 0..100.
+    pub cpu_percent: f64,
+    /// Peak resident memory of the generator process, bytes.
+    pub max_rss_bytes: u64,
+    /// True when the generator itself probably limited the run (see `warnings`).
+    pub saturated: bool,
+    /// Why the run may have been limited by the generator, in words.
+    pub warnings: Vec<String>,
+}
+
+/// Connection counts of a load run.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConnectionStats {
+    /// TCP connections opened (including reconnects and idle ones).
+    pub opened: u64,
+    /// Reconnects after the server closed a keep-alive connection.
+    pub reconnects: u64,
+    /// Idle keep-alive connections asked for.
+    pub idle_requested: usize,
+    /// Idle keep-alive connections actually held open at the end of the run.
+    pub idle_held: usize,
+}
+
+/// The target's own CPU and memory, summed over its whole process tree.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResourceUsage {
+    /// Sampling interval, milliseconds.
+    pub interval_ms: u64,
+    /// CPU time (user + system) used during the measurement, seconds.
+    pub cpu_s: f64,
+    /// Mean CPU use, percent of one CPU (200 = two CPUs busy).
+    pub cpu_percent_mean: f64,
+    /// Peak CPU use over one interval, percent of one CPU.
+    pub cpu_percent_peak: f64,
+    /// Mean resident memory, bytes.
+    pub rss_mean_bytes: u64,
+    /// Peak resident memory, bytes.
+    pub rss_peak_bytes: u64,
+    /// Peak thread count over the tree.
+    pub threads_peak: u64,
+    /// Peak process count in the tree.
+    pub processes_peak: u64,
+    /// The time series.
+    pub samples: Vec<ResourceSample>,
+}
+
+/// One sample of a target's resources.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResourceSample {
+    /// Seconds from the start of the measured phase.
+    pub t_s: f64,
+    /// CPU use over the last interval, percent of one CPU.
+    pub cpu_percent: f64,
+    /// Resident memory summed over the tree, bytes.
+    pub rss_bytes: u64,
+    /// Threads summed over the tree.
+    pub threads: u64,
+    /// Processes in the tree.
+    pub processes: u64,
+}
+
+/// The verdict on one claim.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Verdict {
+    /// Claim id, e.g. `io-concurrency`.
+    pub claim: String,
+    /// The claim, quoted or closely paraphrased from the article.
+    pub quote: String,
+    /// supported, refuted, mixed or inconclusive.
+    pub outcome: Outcome,
+    /// One or two sentences with the deciding numbers.
+    pub summary: String,
+    /// The deciding metric, e.g. `throughput_rps` or `p99_us`.
+    pub metric: String,
+    /// Per-pair comparisons behind the verdict.
+    pub comparisons: Vec<Comparison>,
+    /// Conditions the verdict holds under (core split, worker counts, versions).
+    pub conditions: Vec<String>,
+    /// Targets the claim needed but that were not measured (or were excluded), and why.
+    pub missing: Vec<String>,
+}
+
+/// A claim verdict.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Outcome {
+    /// The claim holds for every pair compared, beyond the noise.
+    Supported,
+    /// The opposite holds for every pair compared, beyond the noise (or no pair supports it).
+    Refuted,
+    /// Holds for some pairs or levels, not for others.
+    Mixed,
+    /// The differences are inside the noise, or the data needed is missing.
+    Inconclusive,
+}
+
+/// One comparison between two targets on one metric.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Comparison {
+    /// The target the claim favours (e.g. `node-express`).
+    pub favoured: String,
+    /// The target it is compared with.
+    pub other: String,
+    /// Scenario.
+    pub scenario: String,
+    /// Load level.
+    pub level: Level,
+    /// Metric compared.
+    pub metric: String,
+    /// Median of the metric over the favoured target's repetitions.
+    pub favoured_median: f64,
+    /// Median of the metric over the other target's repetitions.
+    pub other_median: f64,
+    /// favoured / other, oriented so that > 1 means the favoured target is better.
+    pub ratio: f64,
+    /// Lower bound of the 95% bootstrap confidence interval of `ratio`.
+    pub ci_low: f64,
+    /// Upper bound of the 95% bootstrap confidence interval of `ratio`.
+    pub ci_high: f64,
+    /// Repetitions behind each median (favoured, other).
+    pub repetitions: (usize, usize),
+    /// `favoured-better`, `other-better` or `no-difference`.
+    pub result: PairResult,
+}
+
+/// The outcome of one pair comparison.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum PairResult {
+    /// The favoured target is better beyond the noise and the minimum effect.
+    FavouredBetter,
+    /// The other target is better beyond the noise and the minimum effect.
+    OtherBetter,
+    /// The interval includes "no difference" or the effect is below the minimum.
+    NoDifference,
+}

@@ -1,0 +1,9 @@
+//! All integration tests, in one binary to keep link time down.
+//! Each module owns one area; shared helpers live in `support`.
+
+mod compare;
+mod engine;
+mod report;
+mod suite;
+mod support;
+mod targets;

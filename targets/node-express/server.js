@@ -1,0 +1,217 @@
+'use strict';
+// claimbench target: Express 5 on Node.js. Implements targets/CONTRACT.md.
+//
+// Env: HOST (default 127.0.0.1), PORT (required), WORKERS (default 1; > 1 forks
+// that many node:cluster workers), DOWNSTREAM_URL (for /io/downstream).
+
+process.env.NODE_ENV = process.env.NODE_ENV || 'production';
+
+const cluster = require('node:cluster');
+const crypto = require('node:crypto');
+const express = require('express');
+
+const HOST = process.env.HOST || '127.0.0.1';
+const PORT = Number.parseInt(process.env.PORT || '', 10);
+const WORKERS = process.env.WORKERS ? Number(process.env.WORKERS) : 1;
+const DOWNSTREAM_URL = (process.env.DOWNSTREAM_URL || '').replace(/\/+$/, '');
+const DOWNSTREAM_TIMEOUT_MS = 30000;
+
+if (!Number.isInteger(PORT) || PORT <= 0 || PORT > 65535) {
+  console.error('node-express: env PORT must be a port number');
+  process.exit(2);
+}
+if (!Number.isInteger(WORKERS) || WORKERS < 1) {
+  console.error(`node-express: env WORKERS must be a positive integer, got ${process.env.WORKERS}`);
+  process.exit(2);
+}
+
+// A parameter that must be plain ASCII decimal digits within lo..hi, or null.
+function intParam(query, name, lo, hi) {
+  const raw = query[name];
+  if (typeof raw !== 'string' || !/^[0-9]+$/.test(raw)) return null;
+  const v = Number(raw);
+  return v >= lo && v <= hi ? v : null;
+}
+
+function badParam(res, name, lo, hi) {
+  res.status(400).type('text/plain').send(`parameter ${name} must be an integer in ${lo}..${hi}\n`);
+}
+
+function fib(n) {
+  return n < 2 ? n : fib(n - 1) + fib(n - 2);
+}
+
+function hashRounds(rounds) {
+  let digest = crypto.createHash('sha256').update('claimbench').digest();
+  for (let i = 1; i < rounds; i++) {
+    digest = crypto.createHash('sha256').update(digest).digest();
+  }
+  return digest.toString('hex');
+}
+
+function isRecord(r) {
+  return (
+    r !== null &&
+    typeof r === 'object' &&
+    !Array.isArray(r) &&
+    Number.isInteger(r.id) &&
+    typeof r.name === 'string' &&
+    typeof r.value === 'number' &&
+    Array.isArray(r.tags) &&
+    r.tags.every((t) => typeof t === 'string')
+  );
+}
+
+function buildApp() {
+  const app = express();
+
+  app.get('/health', (req, res) => {
+    res.type('text/plain').send('ok');
+  });
+
+  app.get('/plaintext', (req, res) => {
+    res.type('text/plain').send('Hello, World!');
+  });
+
+  app.get('/json', (req, res) => {
+    res.json({ message: 'Hello, World!' });
+  });
+
+  app.post('/json/echo', express.json({ limit: '2mb' }), (req, res) => {
+    const body = req.body;
+    if (!Array.isArray(body) || !body.every(isRecord)) {
+      res.status(400).type('text/plain').send('body must be a JSON array of records\n');
+      return;
+    }
+    let sum = 0;
+    const items = new Array(body.length);
+    for (let i = 0; i < body.length; i++) {
+      const r = body[i];
+      sum += r.value;
+      items[i] = { id: r.id, name: r.name, value: r.value, tags: r.tags };
+    }
+    res.json({ count: body.length, sum, items });
+  });
+
+  app.get('/io/sleep', (req, res) => {
+    const ms = intParam(req.query, 'ms', 0, 10000);
+    if (ms === null) return badParam(res, 'ms', 0, 10000);
+    setTimeout(() => res.json({ slept_ms: ms }), ms);
+  });
+
+  app.get('/io/downstream', async (req, res) => {
+    const ms = intParam(req.query, 'ms', 0, 10000);
+    if (ms === null) return badParam(res, 'ms', 0, 10000);
+    if (!DOWNSTREAM_URL) {
+      res.status(503).type('text/plain').send('DOWNSTREAM_URL is not set\n');
+      return;
+    }
+    let downstream;
+    try {
+      // Global fetch = undici with its pooled keep-alive global dispatcher.
+      const r = await fetch(`${DOWNSTREAM_URL}/delay?ms=${ms}`, {
+        signal: AbortSignal.timeout(DOWNSTREAM_TIMEOUT_MS),
+      });
+      if (!r.ok) {
+        await r.arrayBuffer();
+        throw new Error(`downstream answered ${r.status}`);
+      }
+      downstream = await r.json();
+    } catch (e) {
+      res.status(502).type('text/plain').send(`downstream failed: ${e.message}\n`);
+      return;
+    }
+    res.json({ ms, downstream });
+  });
+
+  app.get('/cpu/fib', (req, res) => {
+    const n = intParam(req.query, 'n', 0, 35);
+    if (n === null) return badParam(res, 'n', 0, 35);
+    res.json({ n, value: fib(n) });
+  });
+
+  app.get('/cpu/hash', (req, res) => {
+    const rounds = intParam(req.query, 'rounds', 1, 1000000);
+    if (rounds === null) return badParam(res, 'rounds', 1, 1000000);
+    res.json({ rounds, digest: hashRounds(rounds) });
+  });
+
+  app.get('/stream', (req, res) => {
+    const chunks = intParam(req.query, 'chunks', 1, 10000);
+    if (chunks === null) return badParam(res, 'chunks', 1, 10000);
+    const interval = intParam(req.query, 'interval_ms', 0, 10000);
+    if (interval === null) return badParam(res, 'interval_ms', 0, 10000);
+    // No Content-Length: Node sends HTTP/1.1 chunked; each write is flushed.
+    res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache' });
+    let i = 0;
+    let timer = null;
+    const send = () => {
+      res.write(`data: ${i}\n\n`);
+      i += 1;
+      if (i >= chunks) res.end();
+      else timer = setTimeout(send, interval);
+    };
+    res.on('close', () => clearTimeout(timer));
+    send();
+  });
+
+  app.use((req, res) => {
+    res.status(404).type('text/plain').send('not found\n');
+  });
+
+  // eslint-disable-next-line no-unused-vars
+  app.use((err, req, res, next) => {
+    if (err.type === 'entity.too.large') {
+      res.status(413).type('text/plain').send('body larger than 2 MB\n');
+    } else if (err.status >= 400 && err.status < 500) {
+      res.status(400).type('text/plain').send('bad request\n');
+    } else {
+      console.error('node-express:', err);
+      res.status(500).type('text/plain').send('internal error\n');
+    }
+  });
+
+  return app;
+}
+
+function serve() {
+  const server = buildApp().listen(PORT, HOST, (err) => {
+    if (err) {
+      console.error(`node-express: cannot listen on ${HOST}:${PORT}: ${err.message}`);
+      process.exit(1);
+    }
+  });
+  server.on('error', (err) => {
+    console.error(`node-express: server error: ${err.message}`);
+    process.exit(1);
+  });
+}
+
+if (WORKERS > 1 && cluster.isPrimary) {
+  // The primary only forks and watches; workers share the listening socket.
+  let alive = 0;
+  let stopping = false;
+  for (let i = 0; i < WORKERS; i++) {
+    cluster.fork();
+    alive += 1;
+  }
+  cluster.on('exit', (worker, code, signal) => {
+    alive -= 1;
+    if (!stopping) {
+      // Deliberately not respawned: a crash must show up, not loop silently.
+      console.error(
+        `node-express: worker ${worker.process.pid} exited (code ${code}, signal ${signal}); not respawning, ${alive} left`,
+      );
+    }
+    if (alive === 0) process.exit(stopping ? 0 : 1);
+  });
+  const stop = () => {
+    stopping = true;
+    for (const w of Object.values(cluster.workers)) w.process.kill('SIGTERM');
+    setTimeout(() => process.exit(0), 5000).unref();
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+} else {
+  serve();
+}
