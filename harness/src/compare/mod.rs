@@ -1,12 +1,138 @@
-//! Compare two results (not built yet).
+//! `claimbench compare BASELINE CURRENT`: the CI regression gate.
+//!
+//! Owns the command and its rules; reads results files only through
+//! [`crate::results::io`] and uses [`crate::analysis::stats`] for medians and
+//! intervals. It never measures and never changes a results file.
+//!
+//! The flow: read both files → pair their measurements by (target, scenario,
+//! level) ([`matching`]) → per pair and metric, a ratio of medians with a
+//! bootstrap interval and a verdict ([`evaluate`], rules in [`verdict`]) →
+//! terminal table, Markdown, JSON ([`render`]) → exit code 0 (nothing
+//! regressed), 1 (something regressed) or 2 (usage or input error, via `Err`).
+//! The rules are spelled out in `docs/compare.md` and in [`verdict`].
 
+pub mod evaluate;
+pub mod matching;
+pub mod render;
+pub mod verdict;
+
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-/// Options of this command.
-#[derive(Debug, clap::Args)]
-pub struct CompareArgs {}
+use anyhow::Context as _;
 
-/// Runs the command.
-pub fn run(_args: CompareArgs) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("not implemented yet")
+use crate::results::io;
+pub use evaluate::{CompareError, CompareReport, Settings, compare};
+pub use verdict::{Metric, Verdict};
+
+/// The default bootstrap seed: fixed, so the same two files always give the
+/// same verdict.
+pub const DEFAULT_SEED: u64 = 0x5eed_c0de;
+
+/// Options of `compare`.
+#[derive(Debug, clap::Args)]
+pub struct CompareArgs {
+    /// The baseline: a results file or a run directory (from `bench` or `run`).
+    pub baseline: PathBuf,
+    /// The run to check against the baseline: a results file or a run directory.
+    pub current: PathBuf,
+    /// Largest tolerated slowdown, percent: a throughput drop or a latency rise
+    /// beyond it (for the whole confidence interval) is a regression.
+    #[arg(long, value_name = "PCT", default_value_t = 5.0)]
+    pub max_regression: f64,
+    /// Largest tolerated rise in error rate, percentage points (median over
+    /// repetitions, current minus baseline).
+    #[arg(long, value_name = "PP", default_value_t = 1.0)]
+    pub max_error_increase: f64,
+    /// Confidence level of the bootstrap intervals.
+    #[arg(long, value_name = "LEVEL", default_value_t = 0.95)]
+    pub confidence: f64,
+    /// The metrics that decide the verdict (all are shown). p99.9 is not gated
+    /// by default: with short runs it rests on a handful of requests.
+    #[arg(
+        long,
+        value_name = "LIST",
+        value_enum,
+        value_delimiter = ',',
+        default_values_t = Metric::DEFAULT_GATE
+    )]
+    pub metrics: Vec<Metric>,
+    /// Also fail the gate (exit 1) when a measurement is `noisy`.
+    #[arg(long)]
+    pub fail_on_noisy: bool,
+    /// Write the comparison as Markdown to this file (for a PR comment or
+    /// `$GITHUB_STEP_SUMMARY`).
+    #[arg(long, value_name = "FILE")]
+    pub markdown: Option<PathBuf>,
+    /// Write the comparison as JSON to this file.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+    /// Bootstrap resamples per interval.
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 10_000,
+        hide_short_help = true
+    )]
+    pub resamples: usize,
+    /// Bootstrap seed.
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_SEED, hide_short_help = true)]
+    pub seed: u64,
+    /// Print nothing on stdout (warnings still go to stderr).
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+impl CompareArgs {
+    /// The comparison settings these options ask for.
+    pub fn settings(&self) -> Settings {
+        let mut gate = self.metrics.clone();
+        gate.sort();
+        gate.dedup();
+        Settings {
+            max_regression_pct: self.max_regression,
+            max_error_increase_pp: self.max_error_increase,
+            confidence: self.confidence,
+            resamples: self.resamples,
+            seed: self.seed,
+            gate,
+            fail_on_noisy: self.fail_on_noisy,
+        }
+    }
+}
+
+/// Runs the command: `Ok(0)` when nothing regressed, `Ok(1)` on a regression,
+/// `Err` on a usage or input error (the binary exits 2).
+pub fn run(args: CompareArgs) -> anyhow::Result<ExitCode> {
+    let settings = args.settings();
+    settings.validate()?;
+    let baseline = io::read(&args.baseline).context("cannot read the baseline")?;
+    let current = io::read(&args.current).context("cannot read the current results")?;
+    let report = compare(
+        &baseline,
+        &args.baseline,
+        &current,
+        &args.current,
+        &settings,
+    )?;
+
+    for w in &report.warnings {
+        eprintln!("warning: {w}");
+    }
+    if !args.quiet {
+        print!("{}", render::terminal(&report));
+    }
+    if let Some(path) = &args.markdown {
+        io::write_atomic(path, render::markdown(&report).as_bytes())
+            .context("cannot write the Markdown comparison")?;
+    }
+    if let Some(path) = &args.json {
+        io::write_atomic(path, &render::json(&report))
+            .context("cannot write the JSON comparison")?;
+    }
+    Ok(if report.gate_failed {
+        ExitCode::from(crate::EXIT_GATE_FAILED)
+    } else {
+        ExitCode::SUCCESS
+    })
 }

@@ -1,0 +1,304 @@
+//! The rules of the gate: how a ratio and its interval become a verdict, per
+//! metric and per measurement. Pure functions over numbers already extracted
+//! from the results; no I/O, no formatting.
+//!
+//! # The rules (`t` = `--max-regression` / 100, e.g. 0.05)
+//!
+//! Every metric is compared as `ratio = median(current) / median(baseline)`
+//! over the valid repetitions, with a bootstrap interval `[low, high]`. With a
+//! single repetition on either side there is no interval and
+//! `low = high = ratio` (the threshold alone decides, never `noisy`).
+//!
+//! The *bad region* is `ratio < 1 - t` for throughput (higher is better) and
+//! `ratio > 1 + t` for latency (lower is better); the *good region* is the
+//! mirror image (`ratio > 1 + t` for throughput, `ratio < 1 - t` for latency).
+//! Both are open: a bound exactly at `1 ± t` is not beyond the threshold.
+//!
+//! - `regressed`: the whole interval lies in the bad region.
+//! - `improved`: the whole interval lies in the good region.
+//! - `noisy`: part of the interval lies in the bad region and part does not:
+//!   the data cannot tell a regression from noise.
+//! - `unchanged`: no part of the interval lies in the bad region, and it is not
+//!   wholly in the good region (this includes "within ±t" and "maybe better").
+//!
+//! Error rate: `regressed` when the median error rate of the current
+//! repetitions exceeds the baseline's by more than `--max-error-increase`
+//! percentage points (default 1), else `unchanged`. All repetitions count
+//! here, excluded ones too (a repetition excluded *because* of errors is the
+//! evidence).
+//!
+//! A measurement's verdict is the worst over its gated metrics and the error
+//! check, in the order `regressed` > `noisy` > `improved` > `unchanged`
+//! (`improved` only if nothing gated is worse). Metrics not gated are shown
+//! but do not count.
+
+use serde::Serialize;
+
+use crate::analysis::stats::RatioCi;
+use crate::results::schema::Measurement;
+
+/// A metric the gate can compare.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum Metric {
+    /// Successful requests per second (higher is better).
+    Throughput,
+    /// Median latency (lower is better).
+    P50,
+    /// 90th percentile latency.
+    P90,
+    /// 99th percentile latency.
+    P99,
+    /// 99.9th percentile latency.
+    #[value(alias = "p99.9")]
+    P999,
+}
+
+impl Metric {
+    /// Every metric, in display order.
+    pub const ALL: [Metric; 5] = [
+        Metric::Throughput,
+        Metric::P50,
+        Metric::P90,
+        Metric::P99,
+        Metric::P999,
+    ];
+
+    /// The metrics that gate by default: throughput and p99. p99.9 of a short
+    /// run rests on a handful of requests (10 per 10 000), so it moves a lot
+    /// between identical runs; it is shown, not gated, unless asked for.
+    pub const DEFAULT_GATE: [Metric; 2] = [Metric::Throughput, Metric::P99];
+
+    /// Short name, as on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Metric::Throughput => "throughput",
+            Metric::P50 => "p50",
+            Metric::P90 => "p90",
+            Metric::P99 => "p99",
+            Metric::P999 => "p99.9",
+        }
+    }
+
+    /// Whether a larger value is better.
+    pub fn direction(self) -> Direction {
+        match self {
+            Metric::Throughput => Direction::HigherIsBetter,
+            _ => Direction::LowerIsBetter,
+        }
+    }
+
+    /// The metric's value in one measurement, or `None` when the measurement
+    /// has no value for it (latency of a run without a single success).
+    pub fn value(self, m: &Measurement) -> Option<f64> {
+        let s = &m.load.summary;
+        let lat = &s.latency;
+        let v = match self {
+            Metric::Throughput => return Some(s.throughput_rps),
+            _ if lat.count == 0 => return None,
+            Metric::P50 => lat.p50_us,
+            Metric::P90 => lat.p90_us,
+            Metric::P99 => lat.p99_us,
+            Metric::P999 => lat.p999_us,
+        };
+        Some(v as f64)
+    }
+}
+
+/// Which way is better for a metric.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Direction {
+    /// Throughput: a drop is a regression.
+    HigherIsBetter,
+    /// Latency: a rise is a regression.
+    LowerIsBetter,
+}
+
+/// The verdict on one metric or one measurement.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Verdict {
+    /// Nothing beyond the threshold in the bad direction.
+    Unchanged,
+    /// The whole interval is beyond the threshold in the good direction.
+    Improved,
+    /// The interval straddles the regression threshold: cannot tell.
+    Noisy,
+    /// The whole interval is beyond the threshold in the bad direction.
+    Regressed,
+}
+
+impl Verdict {
+    /// Lower-case name, as in the outputs.
+    pub fn name(self) -> &'static str {
+        match self {
+            Verdict::Unchanged => "unchanged",
+            Verdict::Improved => "improved",
+            Verdict::Noisy => "noisy",
+            Verdict::Regressed => "regressed",
+        }
+    }
+}
+
+/// Classifies a ratio interval `[low, high]` (current / baseline) against the
+/// relative threshold `t` (0.05 for 5%). See the module docs for the rules.
+/// Never panics; an unbounded `high` (`+inf`) is just a very wide interval.
+pub fn classify(low: f64, high: f64, direction: Direction, t: f64) -> Verdict {
+    // Re-express both directions as "badness": for throughput a drop is bad.
+    let (bad_all, bad_any, good_all) = match direction {
+        Direction::HigherIsBetter => (high < 1.0 - t, low < 1.0 - t, low > 1.0 + t),
+        Direction::LowerIsBetter => (low > 1.0 + t, high > 1.0 + t, high < 1.0 - t),
+    };
+    if bad_all {
+        Verdict::Regressed
+    } else if bad_any {
+        Verdict::Noisy
+    } else if good_all {
+        Verdict::Improved
+    } else {
+        Verdict::Unchanged
+    }
+}
+
+/// Classifies a [`RatioCi`]: its interval, or its point estimate when it has
+/// no interval.
+pub fn classify_ci(ci: &RatioCi, direction: Direction, t: f64) -> Verdict {
+    match ci.interval() {
+        Some((low, high)) => classify(low, high, direction, t),
+        None => classify(ci.ratio, ci.ratio, direction, t),
+    }
+}
+
+/// The error-rate rule: regressed when `current - baseline` (fractions,
+/// e.g. medians of `error_rate`) exceeds `max_increase_pp` percentage points.
+pub fn classify_error_rate(baseline: f64, current: f64, max_increase_pp: f64) -> Verdict {
+    if (current - baseline) * 100.0 > max_increase_pp {
+        Verdict::Regressed
+    } else {
+        Verdict::Unchanged
+    }
+}
+
+/// The overall verdict from the gated verdicts: the worst, in the order
+/// `regressed` > `noisy` > `improved` > `unchanged`; `unchanged` when empty.
+pub fn overall(gated: impl IntoIterator<Item = Verdict>) -> Verdict {
+    gated.into_iter().max().unwrap_or(Verdict::Unchanged)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Direction::*;
+    use super::Verdict::*;
+    use super::*;
+    use crate::analysis::stats::bootstrap_ratio_ci;
+
+    const T: f64 = 0.05;
+    const EDGE_LO: f64 = 1.0 - T;
+    const EDGE_HI: f64 = 1.0 + T;
+    const EPS: f64 = 1e-9;
+
+    #[test]
+    fn throughput_boundaries() {
+        // Whole interval below 1 - t: regressed; touching 1 - t: not.
+        assert_eq!(classify(0.80, EDGE_LO - EPS, HigherIsBetter, T), Regressed);
+        assert_eq!(classify(0.80, EDGE_LO, HigherIsBetter, T), Noisy);
+        assert_eq!(classify(0.80, EDGE_LO + EPS, HigherIsBetter, T), Noisy);
+        assert_eq!(classify(0.80, 1.20, HigherIsBetter, T), Noisy);
+        // Lower bound exactly at 1 - t: nothing beyond it.
+        assert_eq!(classify(EDGE_LO, 1.0, HigherIsBetter, T), Unchanged);
+        assert_eq!(classify(EDGE_LO - EPS, 1.0, HigherIsBetter, T), Noisy);
+        assert_eq!(classify(EDGE_LO, EDGE_HI, HigherIsBetter, T), Unchanged);
+        // Improvement needs the whole interval above 1 + t.
+        assert_eq!(classify(EDGE_HI, 1.3, HigherIsBetter, T), Unchanged);
+        assert_eq!(classify(EDGE_HI + EPS, 1.3, HigherIsBetter, T), Improved);
+        assert_eq!(classify(1.02, 1.10, HigherIsBetter, T), Unchanged);
+    }
+
+    #[test]
+    fn latency_boundaries() {
+        assert_eq!(classify(EDGE_HI + EPS, 1.5, LowerIsBetter, T), Regressed);
+        assert_eq!(classify(EDGE_HI, 1.5, LowerIsBetter, T), Noisy);
+        assert_eq!(classify(EDGE_HI - EPS, 1.5, LowerIsBetter, T), Noisy);
+        assert_eq!(classify(1.0, EDGE_HI, LowerIsBetter, T), Unchanged);
+        assert_eq!(classify(1.0, EDGE_HI + EPS, LowerIsBetter, T), Noisy);
+        assert_eq!(classify(0.5, EDGE_LO - EPS, LowerIsBetter, T), Improved);
+        assert_eq!(classify(0.5, EDGE_LO, LowerIsBetter, T), Unchanged);
+        assert_eq!(classify(0.5, 2.0, LowerIsBetter, T), Noisy);
+        assert_eq!(classify(1.0, f64::INFINITY, LowerIsBetter, T), Noisy);
+        assert_eq!(classify(0.0, f64::INFINITY, HigherIsBetter, T), Noisy);
+    }
+
+    #[test]
+    fn point_estimates_without_interval_are_never_noisy() {
+        for r in [
+            0.5,
+            EDGE_LO - EPS,
+            EDGE_LO,
+            1.0,
+            EDGE_HI,
+            EDGE_HI + EPS,
+            2.0,
+        ] {
+            for d in [HigherIsBetter, LowerIsBetter] {
+                assert_ne!(classify(r, r, d, T), Noisy, "{r} {d:?}");
+            }
+        }
+        assert_eq!(
+            classify(EDGE_LO - EPS, EDGE_LO - EPS, HigherIsBetter, T),
+            Regressed
+        );
+        assert_eq!(classify(EDGE_LO, EDGE_LO, HigherIsBetter, T), Unchanged);
+        assert_eq!(
+            classify(EDGE_HI + EPS, EDGE_HI + EPS, LowerIsBetter, T),
+            Regressed
+        );
+        assert_eq!(classify(EDGE_HI, EDGE_HI, LowerIsBetter, T), Unchanged);
+    }
+
+    #[test]
+    fn one_repetition_each_side_uses_the_threshold_only() {
+        // n = 1 vs n = 1: no interval, the point estimate decides.
+        let ci = bootstrap_ratio_ci(&[90.0], &[100.0], 0.95, 1000, 1).unwrap();
+        assert!(!ci.has_interval);
+        assert_eq!(classify_ci(&ci, HigherIsBetter, T), Regressed);
+        let ci = bootstrap_ratio_ci(&[96.0], &[100.0], 0.95, 1000, 1).unwrap();
+        assert_eq!(classify_ci(&ci, HigherIsBetter, T), Unchanged);
+        // n = 1 on one side only: still no interval.
+        let ci = bootstrap_ratio_ci(&[90.0, 60.0, 120.0], &[100.0], 0.95, 1000, 1).unwrap();
+        assert!(!ci.has_interval);
+        assert_eq!(classify_ci(&ci, HigherIsBetter, T), Regressed);
+    }
+
+    #[test]
+    fn intervals_from_repetitions() {
+        let base = [1000.0, 1010.0, 990.0];
+        let slower = [800.0, 810.0, 790.0];
+        let noisy = [700.0, 1000.0, 1300.0];
+        let ci = bootstrap_ratio_ci(&slower, &base, 0.95, 10_000, 1).unwrap();
+        assert_eq!(classify_ci(&ci, HigherIsBetter, T), Regressed);
+        assert_eq!(classify_ci(&ci, LowerIsBetter, T), Improved);
+        let ci = bootstrap_ratio_ci(&noisy, &base, 0.95, 10_000, 1).unwrap();
+        assert_eq!(classify_ci(&ci, HigherIsBetter, T), Noisy);
+        let ci = bootstrap_ratio_ci(&base, &base, 0.95, 10_000, 1).unwrap();
+        assert_eq!(classify_ci(&ci, HigherIsBetter, T), Unchanged);
+    }
+
+    #[test]
+    fn error_rate_boundaries() {
+        assert_eq!(classify_error_rate(0.0, 0.01, 1.0), Unchanged);
+        assert_eq!(classify_error_rate(0.0, 0.0101, 1.0), Regressed);
+        assert_eq!(classify_error_rate(0.05, 0.06, 1.0), Unchanged);
+        assert_eq!(classify_error_rate(0.05, 0.0601, 1.0), Regressed);
+        assert_eq!(classify_error_rate(0.5, 0.0, 1.0), Unchanged);
+    }
+
+    #[test]
+    fn overall_is_the_worst() {
+        assert_eq!(overall([]), Unchanged);
+        assert_eq!(overall([Unchanged, Improved]), Improved);
+        assert_eq!(overall([Improved, Noisy]), Noisy);
+        assert_eq!(overall([Noisy, Regressed, Improved]), Regressed);
+        assert_eq!(overall([Unchanged, Unchanged]), Unchanged);
+    }
+}
