@@ -1,0 +1,737 @@
+//! The contract check (`targets/CONTRACT.md`): one request per case to a
+//! running target, each response validated so that no stack can pass by
+//! skipping work (the right Fibonacci number, the right iterated SHA-256,
+//! the right echo summary, the right stream of events, the 400s and 404).
+//!
+//! Also [`LocalDownstream`]: the downstream delay service run in-process on
+//! a thread of its own, for `check`, `targets start` and tests.
+//!
+//! Uses hyper's connection-level client, one connection per case; sends no load.
+
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http::{Method, Request, StatusCode};
+use http_body_util::{BodyExt, Full};
+use hyper_util::rt::TokioIo;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use super::process::RunningTarget;
+
+/// The result of checking one endpoint case.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EndpointCheck {
+    /// The request, e.g. `GET /cpu/fib?n=20`.
+    pub endpoint: String,
+    /// Whether the response met the contract.
+    pub passed: bool,
+    /// What was checked or what was wrong.
+    pub detail: String,
+    /// How long the request took.
+    pub elapsed: Duration,
+}
+
+/// Checks every contract endpoint of a running target (which must have
+/// been started with a `downstream_url`). Creates its own small runtime, so
+/// it must not be called from inside a tokio runtime; use
+/// [`check_url_async`] there.
+pub fn check(target: &RunningTarget) -> Vec<EndpointCheck> {
+    check_url(&target.url())
+}
+
+/// Like [`check`], for any base URL such as `http://127.0.0.1:8080`.
+pub fn check_url(base_url: &str) -> Vec<EndpointCheck> {
+    match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt.block_on(check_url_async(base_url)),
+        Err(e) => vec![EndpointCheck {
+            endpoint: "(runtime)".into(),
+            passed: false,
+            detail: format!("cannot start a runtime: {e}"),
+            elapsed: Duration::ZERO,
+        }],
+    }
+}
+
+/// The SHA-256 chain of the contract: round 1 hashes `claimbench`, each
+/// next round the previous 32-byte digest. Returns the last digest in hex.
+pub fn hash_chain(rounds: u32) -> String {
+    let mut digest: [u8; 32] = Sha256::digest(b"claimbench").into();
+    for _ in 1..rounds {
+        digest = Sha256::digest(digest).into();
+    }
+    hex::encode(digest)
+}
+
+/// Recursive Fibonacci's value, computed iteratively.
+pub fn fib(n: u32) -> u64 {
+    let (mut a, mut b) = (0u64, 1u64);
+    for _ in 0..n {
+        (a, b) = (b, a + b);
+    }
+    a
+}
+
+/// `n` echo records like a typical API payload; values have exact binary
+/// fractions so every stack sums them exactly.
+pub fn echo_records(n: usize) -> Vec<Value> {
+    (0..n)
+        .map(|i| {
+            json!({
+                "id": i,
+                "name": format!("item-{i} \u{e9}l\u{e8}ve \"quoted\""),
+                "value": (i * 37 % 1000) as f64 + [0.25, 0.5, 0.75, 0.125][i % 4],
+                "tags": [format!("t{}", i % 5), format!("group-{}", i % 3)],
+            })
+        })
+        .collect()
+}
+
+/// Checks every case against `base_url`, one after another.
+pub async fn check_url_async(base_url: &str) -> Vec<EndpointCheck> {
+    let addr = match base_addr(base_url) {
+        Ok(a) => a,
+        Err(e) => {
+            return vec![EndpointCheck {
+                endpoint: base_url.to_string(),
+                passed: false,
+                detail: e,
+                elapsed: Duration::ZERO,
+            }];
+        }
+    };
+    let mut out = Vec::new();
+    let c = Client { addr };
+
+    // Basic endpoints.
+    out.push(
+        c.case(Method::GET, "/health", None, |r| {
+            r.expect_status(200)?;
+            match r.text().trim() {
+                "ok" => Ok("ok".into()),
+                other => Err(format!("body {other:?}, expected \"ok\"")),
+            }
+        })
+        .await,
+    );
+    out.push(
+        c.case(Method::GET, "/plaintext", None, |r| {
+            r.expect_status(200)?;
+            r.expect_content_type("text/plain")?;
+            let body = r.text();
+            if body != "Hello, World!" {
+                return Err(format!("body {body:?}, expected \"Hello, World!\""));
+            }
+            Ok("Hello, World!".into())
+        })
+        .await,
+    );
+    out.push(
+        c.case(Method::GET, "/json", None, |r| {
+            r.expect_status(200)?;
+            r.expect_content_type("application/json")?;
+            let v = r.json()?;
+            if v != json!({"message": "Hello, World!"}) {
+                return Err(format!(
+                    "body {v}, expected {{\"message\":\"Hello, World!\"}}"
+                ));
+            }
+            Ok("{\"message\":\"Hello, World!\"}".into())
+        })
+        .await,
+    );
+
+    // Echo: small and near the 1 MB top of the contract's range.
+    for n in [40usize, 10_000] {
+        let records = echo_records(n);
+        let body = serde_json::to_vec(&records).unwrap_or_default();
+        let size = body.len();
+        let expected_sum: f64 = records.iter().filter_map(|r| r["value"].as_f64()).sum();
+        let mut check = c
+            .case(Method::POST, "/json/echo", Some(body), |r| {
+                r.expect_status(200)?;
+                r.expect_content_type("application/json")?;
+                let v = r.json()?;
+                let count = v["count"].as_u64();
+                if count != Some(n as u64) {
+                    return Err(format!("count {}, expected {n}", v["count"]));
+                }
+                let sum = v["sum"].as_f64().ok_or("no numeric `sum`")?;
+                if (sum - expected_sum).abs() > 1e-6 * expected_sum.abs().max(1.0) {
+                    return Err(format!("sum {sum}, expected {expected_sum}"));
+                }
+                let items = v["items"].as_array().ok_or("no `items` array")?;
+                if items.len() != n {
+                    return Err(format!("{} items, expected {n}", items.len()));
+                }
+                if let Some(i) = (0..n).find(|&i| !json_eq(&items[i], &records[i])) {
+                    return Err(format!("item {i} is {}, expected {}", items[i], records[i]));
+                }
+                Ok(format!("count {n}, sum {expected_sum}, items equal"))
+            })
+            .await;
+        check.endpoint = format!("POST /json/echo ({n} records, {} KB)", size / 1024);
+        out.push(check);
+    }
+    out.push({
+        let mut check = c
+            .case(Method::POST, "/json/echo", Some(b"[]".to_vec()), |r| {
+                r.expect_status(200)?;
+                let v = r.json()?;
+                if json_eq(&v, &json!({"count": 0, "sum": 0, "items": []})) {
+                    Ok("count 0".into())
+                } else {
+                    Err(format!(
+                        "body {v}, expected {{\"count\":0,\"sum\":0,\"items\":[]}}"
+                    ))
+                }
+            })
+            .await;
+        check.endpoint = "POST /json/echo (empty array)".into();
+        check
+    });
+    out.push({
+        let body = br#"[{"id":1,"name":"a","value":2.5,"tags":["x"],"extra":true}]"#.to_vec();
+        let mut check = c
+            .case(Method::POST, "/json/echo", Some(body), |r| {
+                r.expect_status(200)?;
+                let v = r.json()?;
+                let want = json!([{"id": 1, "name": "a", "value": 2.5, "tags": ["x"]}]);
+                if json_eq(&v["items"], &want) {
+                    Ok("extra key dropped".into())
+                } else {
+                    Err(format!("items {}, expected {want}", v["items"]))
+                }
+            })
+            .await;
+        check.endpoint = "POST /json/echo (extra key)".into();
+        check
+    });
+    const R: &str = r#""id":1,"name":"a","value":2.5,"tags":["x"]"#;
+    let bad_bodies: Vec<(&str, String)> = vec![
+        ("invalid JSON", "[{\"id\":1,".into()),
+        ("empty body", String::new()),
+        ("an object", format!("{{{R}}}")),
+        ("an element not an object", "[1]".into()),
+        (
+            "a missing field",
+            r#"[{"id":1,"name":"a","value":2.5}]"#.into(),
+        ),
+        (
+            "id a string",
+            format!("[{{{}}}]", R.replace("\"id\":1", "\"id\":\"1\"")),
+        ),
+        (
+            "id 1.5",
+            format!("[{{{}}}]", R.replace("\"id\":1", "\"id\":1.5")),
+        ),
+        (
+            "id true",
+            format!("[{{{}}}]", R.replace("\"id\":1", "\"id\":true")),
+        ),
+        (
+            "name null",
+            format!("[{{{}}}]", R.replace("\"name\":\"a\"", "\"name\":null")),
+        ),
+        (
+            "value a string",
+            format!("[{{{}}}]", R.replace("2.5", "\"2.5\"")),
+        ),
+        ("value null", format!("[{{{}}}]", R.replace("2.5", "null"))),
+        (
+            "tags not strings",
+            format!("[{{{}}}]", R.replace("[\"x\"]", "[1]")),
+        ),
+    ];
+    for (label, body) in bad_bodies {
+        let mut check = c
+            .case(Method::POST, "/json/echo", Some(body.into_bytes()), |r| {
+                r.expect_status(400)
+            })
+            .await;
+        check.endpoint = format!("POST /json/echo ({label})");
+        out.push(check);
+    }
+
+    // I/O.
+    out.push(
+        c.case(Method::GET, "/io/sleep?ms=50", None, |r| {
+            r.expect_status(200)?;
+            let v = r.json()?;
+            if v != json!({"slept_ms": 50}) {
+                return Err(format!("body {v}, expected {{\"slept_ms\":50}}"));
+            }
+            r.expect_at_least(Duration::from_millis(50))?;
+            Ok(format!("slept_ms 50 in {:.0?}", r.elapsed))
+        })
+        .await,
+    );
+    out.push(
+        c.case(Method::GET, "/io/downstream?ms=20", None, |r| {
+            r.expect_status(200)?;
+            let v = r.json()?;
+            if v["ms"].as_u64() != Some(20) || !contains_value(&v["downstream"], "delayed_ms", 20) {
+                return Err(format!(
+                    "body {v}, expected {{\"ms\":20,\"downstream\":{{\"delayed_ms\":20}}}}"
+                ));
+            }
+            r.expect_at_least(Duration::from_millis(20))?;
+            Ok(format!("downstream answered in {:.0?}", r.elapsed))
+        })
+        .await,
+    );
+
+    // CPU.
+    for n in [20u32, 27] {
+        let value = fib(n);
+        out.push(
+            c.case(Method::GET, &format!("/cpu/fib?n={n}"), None, |r| {
+                r.expect_status(200)?;
+                let v = r.json()?;
+                if v["value"].as_u64() != Some(value) || v["n"].as_u64() != Some(n as u64) {
+                    return Err(format!(
+                        "body {v}, expected {{\"n\":{n},\"value\":{value}}}"
+                    ));
+                }
+                Ok(format!("value {value}"))
+            })
+            .await,
+        );
+    }
+    for rounds in [1u32, 1000] {
+        let digest = hash_chain(rounds);
+        out.push(
+            c.case(
+                Method::GET,
+                &format!("/cpu/hash?rounds={rounds}"),
+                None,
+                |r| {
+                    r.expect_status(200)?;
+                    let v = r.json()?;
+                    if v["digest"].as_str() != Some(digest.as_str())
+                        || v["rounds"].as_u64() != Some(rounds as u64)
+                    {
+                        return Err(format!(
+                            "body {v}, expected {{\"rounds\":{rounds},\"digest\":\"{digest}\"}}"
+                        ));
+                    }
+                    Ok(format!("digest {}…", &digest[..16]))
+                },
+            )
+            .await,
+        );
+    }
+
+    // Streaming.
+    out.push(
+        c.case(Method::GET, "/stream?chunks=5&interval_ms=20", None, |r| {
+            r.expect_status(200)?;
+            r.expect_content_type("text/event-stream")?;
+            let events = sse_data(&r.text());
+            let want: Vec<String> = (0..5).map(|i| i.to_string()).collect();
+            if events != want {
+                return Err(format!("events {events:?}, expected {want:?}"));
+            }
+            r.expect_at_least(Duration::from_millis(80))?;
+            // Streamed, not buffered: data arrived over time.
+            let spread = r
+                .elapsed
+                .saturating_sub(r.first_data_at.unwrap_or(r.elapsed));
+            if spread < Duration::from_millis(40) {
+                return Err(format!(
+                    "the whole body arrived at once after {:.0?}: buffered, not streamed",
+                    r.elapsed
+                ));
+            }
+            Ok(format!(
+                "5 events in {} frames over {:.0?}",
+                r.frames, r.elapsed
+            ))
+        })
+        .await,
+    );
+
+    // Bad parameters (as CONTRACT.md lists them: missing, empty, `abc`,
+    // `1.5`, `-1`, max+1, a 20-digit number) and an unknown path.
+    let mut bad: Vec<(String, u16)> = vec![("/nope".into(), 404)];
+    for (path, max) in [
+        ("/cpu/fib?n=", 35u64),
+        ("/io/sleep?ms=", 10_000),
+        ("/cpu/hash?rounds=", 1_000_000),
+    ] {
+        let base = path.split('?').next().unwrap_or(path);
+        bad.push((base.to_string(), 400));
+        for v in [
+            String::new(),
+            "abc".into(),
+            "1.5".into(),
+            "-1".into(),
+            (max + 1).to_string(),
+            "99999999999999999999".into(),
+        ] {
+            bad.push((format!("{path}{v}"), 400));
+        }
+    }
+    bad.extend(
+        [
+            "/cpu/hash?rounds=0",
+            "/io/downstream?ms=abc",
+            "/io/downstream?ms=10001",
+            "/stream?chunks=0&interval_ms=10",
+            "/stream?chunks=abc&interval_ms=10",
+            "/stream?chunks=2&interval_ms=-1",
+            "/stream?chunks=2",
+        ]
+        .map(|p| (p.to_string(), 400)),
+    );
+    for (path, status) in bad {
+        out.push(
+            c.case(Method::GET, &path, None, |r| r.expect_status(status))
+                .await,
+        );
+    }
+    out
+}
+
+struct Client {
+    addr: SocketAddr,
+}
+
+/// A response as the checks see it.
+struct Resp {
+    status: StatusCode,
+    content_type: String,
+    has_content_length: bool,
+    body: Vec<u8>,
+    elapsed: Duration,
+    first_data_at: Option<Duration>,
+    frames: usize,
+}
+
+impl Resp {
+    fn expect_status(&self, want: u16) -> Result<String, String> {
+        if self.status.as_u16() == want {
+            Ok(format!("status {want}"))
+        } else {
+            let body: String = self.text().chars().take(200).collect();
+            Err(format!(
+                "status {}, expected {want} (body {body:?})",
+                self.status.as_u16()
+            ))
+        }
+    }
+    fn expect_content_type(&self, want: &str) -> Result<(), String> {
+        if self.content_type.to_ascii_lowercase().starts_with(want) {
+            Ok(())
+        } else {
+            Err(format!(
+                "content-type {:?}, expected {want}",
+                self.content_type
+            ))
+        }
+    }
+    fn expect_at_least(&self, d: Duration) -> Result<(), String> {
+        if self.elapsed >= d {
+            Ok(())
+        } else {
+            Err(format!(
+                "answered after {:.1?}, faster than the {d:?} it must take",
+                self.elapsed
+            ))
+        }
+    }
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+    fn json(&self) -> Result<Value, String> {
+        serde_json::from_slice(&self.body).map_err(|e| {
+            let body: String = self.text().chars().take(200).collect();
+            format!("body is not JSON ({e}): {body:?}")
+        })
+    }
+}
+
+impl Client {
+    async fn case(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Vec<u8>>,
+        validate: impl FnOnce(&Resp) -> Result<String, String>,
+    ) -> EndpointCheck {
+        let endpoint = format!("{method} {path}");
+        let started = Instant::now();
+        let res = tokio::time::timeout(
+            Duration::from_secs(15),
+            self.send(method, path, body, started),
+        )
+        .await;
+        let (passed, detail, elapsed) = match res {
+            Err(_) => (
+                false,
+                "no answer within 15 s".to_string(),
+                started.elapsed(),
+            ),
+            Ok(Err(e)) => (false, e, started.elapsed()),
+            Ok(Ok(r)) => match validate(&r) {
+                Ok(d) => (true, d, r.elapsed),
+                Err(d) => (false, d, r.elapsed),
+            },
+        };
+        EndpointCheck {
+            endpoint,
+            passed,
+            detail,
+            elapsed,
+        }
+    }
+
+    async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Vec<u8>>,
+        started: Instant,
+    ) -> Result<Resp, String> {
+        let stream = tokio::net::TcpStream::connect(self.addr)
+            .await
+            .map_err(|e| format!("connect to {}: {e}", self.addr))?;
+        let _ = stream.set_nodelay(true);
+        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .map_err(|e| format!("handshake: {e}"))?;
+        let conn = tokio::spawn(conn);
+        let mut req = Request::builder()
+            .method(method)
+            .uri(path)
+            .header(http::header::HOST, self.addr.to_string())
+            .header(http::header::USER_AGENT, "claimbench-check");
+        if body.is_some() {
+            req = req.header(http::header::CONTENT_TYPE, "application/json");
+        }
+        let req = req
+            .body(Full::new(Bytes::from(body.unwrap_or_default())))
+            .map_err(|e| format!("request: {e}"))?;
+        let res = sender
+            .send_request(req)
+            .await
+            .map_err(|e| format!("request failed: {e}"))?;
+        let status = res.status();
+        let content_type = res
+            .headers()
+            .get(http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
+        let has_content_length = res.headers().contains_key(http::header::CONTENT_LENGTH);
+        let mut body = res.into_body();
+        let mut bytes = Vec::new();
+        let mut first_data_at = None;
+        let mut frames = 0;
+        while let Some(frame) = body.frame().await {
+            let frame = frame.map_err(|e| format!("reading the body: {e}"))?;
+            if let Some(d) = frame.data_ref()
+                && !d.is_empty()
+            {
+                frames += 1;
+                first_data_at.get_or_insert_with(|| started.elapsed());
+                bytes.extend_from_slice(d);
+            }
+        }
+        let elapsed = started.elapsed();
+        conn.abort();
+        Ok(Resp {
+            status,
+            content_type,
+            has_content_length,
+            body: bytes,
+            elapsed,
+            first_data_at,
+            frames,
+        })
+    }
+}
+
+fn base_addr(base_url: &str) -> Result<SocketAddr, String> {
+    let hostport = base_url
+        .strip_prefix("http://")
+        .ok_or_else(|| format!("`{base_url}` is not an http:// URL"))?
+        .trim_end_matches('/');
+    hostport
+        .to_socket_addrs()
+        .map_err(|e| format!("`{base_url}`: {e}"))?
+        .next()
+        .ok_or_else(|| format!("`{base_url}` resolves to no address"))
+}
+
+/// The `data:` payloads of a server-sent-events body, in order.
+pub fn sse_data(body: &str) -> Vec<String> {
+    body.lines()
+        .filter_map(|l| l.trim_end_matches('\r').strip_prefix("data:"))
+        .map(|d| d.strip_prefix(' ').unwrap_or(d).to_string())
+        .collect()
+}
+
+/// JSON equality with numbers compared as values (`3` equals `3.0`).
+pub fn json_eq(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => x.as_f64() == y.as_f64(),
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(a, b)| json_eq(a, b))
+        }
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len()
+                && x.iter()
+                    .all(|(k, v)| y.get(k).is_some_and(|w| json_eq(v, w)))
+        }
+        _ => a == b,
+    }
+}
+
+/// Whether `v` holds `key: want` anywhere (the downstream's answer may be
+/// returned as is or wrapped).
+fn contains_value(v: &Value, key: &str, want: u64) -> bool {
+    match v {
+        Value::Object(m) => {
+            m.get(key).and_then(Value::as_u64) == Some(want)
+                || m.values().any(|x| contains_value(x, key, want))
+        }
+        Value::Array(a) => a.iter().any(|x| contains_value(x, key, want)),
+        _ => false,
+    }
+}
+
+/// The downstream delay service ([`crate::downstream::serve`]) on
+/// 127.0.0.1, run in-process on its own thread until dropped.
+pub struct LocalDownstream {
+    url: String,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl LocalDownstream {
+    /// Binds a free port on 127.0.0.1 and starts serving, pinned to `cpus`
+    /// when given (empty: not pinned).
+    pub fn start(cpus: &[usize]) -> std::io::Result<LocalDownstream> {
+        let listener = std::net::TcpListener::bind(("127.0.0.1", 0))?;
+        listener.set_nonblocking(true)?;
+        let url = format!("http://{}", listener.local_addr()?);
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let cpus = cpus.to_vec();
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel::<std::io::Result<()>>();
+        let thread = std::thread::Builder::new()
+            .name("claimbench-downstream".into())
+            .spawn(move || {
+                let setup = (|| {
+                    crate::sys::pin_current_thread(&cpus)?;
+                    let rt = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()?;
+                    let listener = {
+                        let _guard = rt.enter();
+                        tokio::net::TcpListener::from_std(listener)?
+                    };
+                    Ok::<_, std::io::Error>((rt, listener))
+                })();
+                match setup {
+                    Ok((rt, listener)) => {
+                        let _ = ready_tx.send(Ok(()));
+                        rt.block_on(crate::downstream::serve(listener, async {
+                            let _ = rx.await;
+                        }));
+                    }
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(e));
+                    }
+                }
+            })?;
+        ready_rx
+            .recv()
+            .map_err(|_| std::io::Error::other("the downstream thread died"))??;
+        Ok(LocalDownstream {
+            url,
+            shutdown: Some(tx),
+            thread: Some(thread),
+        })
+    }
+
+    /// Its base URL, `http://127.0.0.1:PORT` (pass as `downstream_url`).
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+}
+
+impl Drop for LocalDownstream {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reference_values() {
+        assert_eq!(fib(20), 6765);
+        assert_eq!(fib(27), 196418);
+        assert_eq!(fib(0), 0);
+        // Round 1 is the plain SHA-256 of "claimbench".
+        assert_eq!(hash_chain(1), hex::encode(Sha256::digest(b"claimbench")));
+        let two: [u8; 32] = Sha256::digest(Sha256::digest(b"claimbench")).into();
+        assert_eq!(hash_chain(2), hex::encode(two));
+        assert_eq!(hash_chain(1000).len(), 64);
+    }
+
+    #[test]
+    fn sse_and_json_helpers() {
+        assert_eq!(
+            sse_data("data: 0\n\ndata:1\r\n\r\nevent: x\ndata: 2\n\n"),
+            ["0", "1", "2"]
+        );
+        assert!(json_eq(&json!({"a": [1, 2.5]}), &json!({"a": [1.0, 2.5]})));
+        assert!(!json_eq(&json!({"a": 1}), &json!({"a": 1, "b": 2})));
+        assert!(contains_value(
+            &json!({"downstream": {"delayed_ms": 20}}),
+            "delayed_ms",
+            20
+        ));
+        assert!(!contains_value(
+            &json!({"delayed_ms": 21}),
+            "delayed_ms",
+            20
+        ));
+        let r = echo_records(4);
+        assert_eq!(r[1]["value"], json!(37.5));
+        let size = serde_json::to_vec(&echo_records(10_000)).unwrap().len();
+        assert!((700_000..1_000_000).contains(&size), "{size}");
+    }
+
+    #[test]
+    fn local_downstream_answers() {
+        let d = LocalDownstream::start(&[]).unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let addr = base_addr(d.url()).unwrap();
+        let c = Client { addr };
+        let res = rt.block_on(c.case(Method::GET, "/delay?ms=5", None, |r| {
+            r.expect_status(200)?;
+            let v = r.json()?;
+            (v == json!({"delayed_ms": 5}))
+                .then(|| "ok".to_string())
+                .ok_or(format!("{v}"))
+        }));
+        assert!(res.passed, "{res:?}");
+    }
+}

@@ -1,0 +1,681 @@
+//! Starting and stopping target processes.
+//!
+//! A target is spawned in its own process group (so a wrapper such as
+//! gunicorn's master or `npm start` cannot hide its workers), pinned to the
+//! requested CPUs before `exec` (the mask is inherited by every process it
+//! forks), with a parent-death signal, stdout and stderr appended to
+//! `<log_dir>/<id>.log`, and probed over HTTP until it answers 2xx.
+//!
+//! Stopping signals the *group*: SIGTERM, then SIGKILL after the grace
+//! period, and waits until `/proc` shows no live process of the group.
+//! Dropping a [`RunningTarget`] that was not stopped kills its group, and
+//! every live group is kept in a process-wide registry so a Ctrl-C handler
+//! can kill them all ([`kill_all_registered`]).
+//!
+//! Owns processes and their logs; knows nothing about load.
+
+use std::collections::BTreeSet;
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use super::TargetError;
+use super::manifest::{Placeholders, TargetSpec, resolve_program};
+use super::sampler::{GroupSnapshot, cpu_percent_between};
+
+/// The host targets listen on.
+pub const HOST: &str = "127.0.0.1";
+/// Lines of the log quoted in start errors.
+const LOG_TAIL_LINES: usize = 20;
+
+/// How to start a target.
+#[derive(Clone, Debug, Default)]
+pub struct StartOptions {
+    /// Port to listen on (None: a free port chosen by the harness).
+    pub port: Option<u16>,
+    /// CPUs to pin the whole process tree to (empty: not pinned).
+    pub cpus: Vec<usize>,
+    /// Worker count (None: the manifest's rule applied to the CPU count).
+    pub workers: Option<usize>,
+    /// Base URL of the downstream service, passed as `DOWNSTREAM_URL`.
+    pub downstream_url: Option<String>,
+    /// Folder for `<id>.log` (created if missing; logs are appended).
+    pub log_dir: PathBuf,
+    /// Extra environment variables (after the manifest's, before the harness's own).
+    pub env: Vec<(String, String)>,
+}
+
+/// How a target stopped.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StopOutcome {
+    /// True when every process left after SIGTERM, within the grace period.
+    pub graceful: bool,
+    /// From the first signal until no process of the group was left.
+    pub elapsed: Duration,
+    /// Exit status of the directly started process, human-readable.
+    pub status: String,
+}
+
+/// A started, ready target. Its process group is killed when this is dropped
+/// without [`RunningTarget::stop`].
+#[derive(Debug)]
+pub struct RunningTarget {
+    spec: TargetSpec,
+    opts: StartOptions,
+    child: Child,
+    pgid: i32,
+    port: u16,
+    workers: usize,
+    log_path: PathBuf,
+    log_offset: u64,
+    started_at: Instant,
+    ready_after: Duration,
+    done: bool,
+}
+
+impl RunningTarget {
+    /// Pid of the process the harness started (the group leader).
+    pub fn pid(&self) -> i32 {
+        self.child.id() as i32
+    }
+    /// The process group id (equal to [`Self::pid`]); sample and signal this.
+    pub fn pgid(&self) -> i32 {
+        self.pgid
+    }
+    /// The port it listens on.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+    /// Its base URL, `http://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("http://{HOST}:{}", self.port)
+    }
+    /// Its socket address.
+    pub fn addr(&self) -> SocketAddr {
+        SocketAddr::new(HOST.parse().expect("literal address"), self.port)
+    }
+    /// The log file its stdout and stderr go to.
+    pub fn log_path(&self) -> &Path {
+        &self.log_path
+    }
+    /// The worker count it was started with.
+    pub fn workers(&self) -> usize {
+        self.workers
+    }
+    /// The CPUs it is pinned to (empty: not pinned).
+    pub fn cpus(&self) -> &[usize] {
+        &self.opts.cpus
+    }
+    /// The resolved target.
+    pub fn spec(&self) -> &TargetSpec {
+        &self.spec
+    }
+    /// How long it took from spawn to the first 2xx readiness answer.
+    pub fn ready_after(&self) -> Duration {
+        self.ready_after
+    }
+    /// How long it has been running.
+    pub fn uptime(&self) -> Duration {
+        self.started_at.elapsed()
+    }
+    /// The last `n` lines this start wrote to the log.
+    pub fn log_tail(&self, n: usize) -> Vec<String> {
+        read_tail(&self.log_path, self.log_offset, n)
+    }
+    /// The pids of the group's live processes, from `/proc`.
+    pub fn pids(&self) -> Vec<i32> {
+        group_pids(self.pgid)
+    }
+    /// Whether the started process is still running.
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// Stops the target: SIGTERM to the group, up to `stop_grace_s` for every
+    /// process to go, then SIGKILL. Errors only if processes survive SIGKILL.
+    pub fn stop(mut self) -> Result<StopOutcome, TargetError> {
+        self.stop_inner()
+    }
+
+    /// Stops the target and starts it again with the same options and port
+    /// (the `between_runs = "restart"` way to a clean state).
+    pub fn restart(&mut self) -> Result<(), TargetError> {
+        self.stop_inner()?;
+        let mut opts = self.opts.clone();
+        opts.port = Some(self.port);
+        let fresh = start(&self.spec, &opts)?;
+        // The old value is stopped (done = true), so replacing it does nothing more.
+        *self = fresh;
+        Ok(())
+    }
+
+    /// Waits until the process tree is idle: CPU use over a 200 ms window
+    /// below 2% of one CPU (the `between_runs = "idle"` way to a clean state,
+    /// e.g. after gunicorn kept serving queued requests). Returns how long it
+    /// waited, or an error after `max_wait`.
+    pub fn wait_idle(&self, max_wait: Duration) -> Result<Duration, TargetError> {
+        let start = Instant::now();
+        let window = Duration::from_millis(200);
+        let mut before = GroupSnapshot::take(self.pgid);
+        loop {
+            std::thread::sleep(window);
+            let after = GroupSnapshot::take(self.pgid);
+            let pct = cpu_percent_between(&before, &after);
+            if pct < 2.0 {
+                return Ok(start.elapsed());
+            }
+            if start.elapsed() >= max_wait {
+                return Err(TargetError::NotIdle {
+                    target: self.spec.id.to_string(),
+                    cpu_percent: pct,
+                    waited: start.elapsed(),
+                });
+            }
+            before = after;
+        }
+    }
+
+    fn stop_inner(&mut self) -> Result<StopOutcome, TargetError> {
+        if self.done {
+            return Ok(StopOutcome {
+                graceful: true,
+                elapsed: Duration::ZERO,
+                status: "already stopped".into(),
+            });
+        }
+        let started = Instant::now();
+        signal_group(self.pgid, libc::SIGTERM);
+        let grace = self.spec.start.stop_grace;
+        let graceful = self.wait_group_gone(grace);
+        if !graceful {
+            signal_group(self.pgid, libc::SIGKILL);
+            if !self.wait_group_gone(Duration::from_secs(5)) {
+                let survivors = group_pids(self.pgid);
+                return Err(TargetError::StopFailed {
+                    target: self.spec.id.to_string(),
+                    pgid: self.pgid,
+                    survivors,
+                });
+            }
+        }
+        let status = match self.child.wait() {
+            Ok(s) => describe_status(s),
+            Err(e) => format!("unknown ({e})"),
+        };
+        self.done = true;
+        unregister(self.pgid);
+        let _ = append_log_line(
+            &self.log_path,
+            &format!(
+                "=== claimbench: {} stopped ({status}) after {:.1}s ===",
+                self.spec.id,
+                self.started_at.elapsed().as_secs_f64()
+            ),
+        );
+        Ok(StopOutcome {
+            graceful,
+            elapsed: started.elapsed(),
+            status,
+        })
+    }
+
+    /// Polls until no live process of the group is left (reaping the leader).
+    fn wait_group_gone(&mut self, limit: Duration) -> bool {
+        let deadline = Instant::now() + limit;
+        loop {
+            let _ = self.child.try_wait();
+            if group_pids(self.pgid).is_empty() {
+                return true;
+            }
+            if Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for RunningTarget {
+    fn drop(&mut self) {
+        if !self.done {
+            signal_group(self.pgid, libc::SIGKILL);
+            let _ = self.child.wait();
+            self.wait_group_gone(Duration::from_secs(2));
+            self.done = true;
+            unregister(self.pgid);
+        }
+    }
+}
+
+/// Starts a target and waits until it is ready. Workers: `opts.workers`, or
+/// the manifest's rule applied to `opts.cpus.len()` (all usable CPUs when
+/// not pinned). The environment gets the manifest's `env` (expanded), then
+/// `opts.env`, then `PORT`, `HOST`, `WORKERS` and `DOWNSTREAM_URL`.
+///
+/// On failure the process group is killed and the error quotes the last
+/// lines of the log. With a harness-chosen port, a start that fails because
+/// the port was taken meanwhile is retried on another port (twice).
+pub fn start(spec: &TargetSpec, opts: &StartOptions) -> Result<RunningTarget, TargetError> {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let result = start_once(spec, opts);
+        let port_taken = matches!(&result, Err(TargetError::Exited { log_tail, .. })
+            if log_tail.iter().any(|l| l.contains("EADDRINUSE") || l.contains("ddress already in use")));
+        if !(port_taken && opts.port.is_none() && attempt < 3) {
+            return result;
+        }
+        tracing::debug!(target_id = %spec.id, "port taken during start, retrying on another");
+    }
+}
+
+fn start_once(spec: &TargetSpec, opts: &StartOptions) -> Result<RunningTarget, TargetError> {
+    let id = spec.id.to_string();
+    let port = match opts.port {
+        Some(p) => p,
+        None => free_port().map_err(|source| TargetError::Spawn {
+            target: id.clone(),
+            command: "(choosing a free port)".into(),
+            source,
+        })?,
+    };
+    let ncpus = if opts.cpus.is_empty() {
+        crate::sys::online_cpus().len()
+    } else {
+        opts.cpus.len()
+    };
+    let workers = opts
+        .workers
+        .unwrap_or_else(|| spec.start.workers.resolve(ncpus));
+    let ph = Placeholders {
+        port: Some(port),
+        host: Some(HOST.into()),
+        workers: Some(workers),
+        dir: Some(spec.dir.clone()),
+        workspace: Some(spec.workspace.clone()),
+    };
+    let argv = ph.expand_all(&spec.start.command);
+
+    std::fs::create_dir_all(&opts.log_dir).map_err(|source| TargetError::Io {
+        what: "creating the log folder".into(),
+        path: opts.log_dir.clone(),
+        source,
+    })?;
+    let log_path = opts.log_dir.join(format!("{}.log", spec.id.file_stem()));
+    let log_io = |source| TargetError::Io {
+        what: "opening the target log".into(),
+        path: log_path.clone(),
+        source,
+    };
+    let mut log = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log_path)
+        .map_err(log_io)?;
+    let log_offset = log.seek(SeekFrom::End(0)).map_err(log_io)?;
+    writeln!(
+        log,
+        "=== claimbench: starting {id} on {HOST}:{port}, workers {workers}, cpus [{}]: {} ===",
+        crate::sys::format_cpu_list(&opts.cpus),
+        argv.join(" ")
+    )
+    .map_err(log_io)?;
+    let log_err = log.try_clone().map_err(log_io)?;
+
+    let mut cmd = Command::new(resolve_program(&argv[0], &spec.dir));
+    cmd.args(&argv[1..])
+        .current_dir(&spec.dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::from(log))
+        .stderr(Stdio::from(log_err));
+    for (k, v) in &spec.start.env {
+        cmd.env(k, ph.expand(v));
+    }
+    for (k, v) in &opts.env {
+        cmd.env(k, v);
+    }
+    cmd.env("PORT", port.to_string())
+        .env("HOST", HOST)
+        .env("WORKERS", workers.to_string());
+    match &opts.downstream_url {
+        Some(u) => cmd.env("DOWNSTREAM_URL", u),
+        None => cmd.env_remove("DOWNSTREAM_URL"),
+    };
+    configure_child(&mut cmd, &opts.cpus).map_err(|source| TargetError::Spawn {
+        target: id.clone(),
+        command: argv[0].clone(),
+        source,
+    })?;
+
+    let started_at = Instant::now();
+    let child = spawn_on_keeper_thread(cmd).map_err(|source| TargetError::Spawn {
+        target: id.clone(),
+        command: argv[0].clone(),
+        source,
+    })?;
+    let pgid = child.id() as i32;
+    register(pgid);
+    let mut running = RunningTarget {
+        spec: spec.clone(),
+        opts: opts.clone(),
+        child,
+        pgid,
+        port,
+        workers,
+        log_path,
+        log_offset,
+        started_at,
+        ready_after: Duration::ZERO,
+        done: false,
+    };
+    running.ready_after = wait_ready(&mut running)?;
+    Ok(running)
+}
+
+/// Probes `ready_path` until a 2xx, the process exits, or the deadline.
+/// On failure the caller's `RunningTarget` is dropped, which kills the group.
+fn wait_ready(t: &mut RunningTarget) -> Result<Duration, TargetError> {
+    let deadline = t.started_at + t.spec.start.ready_timeout;
+    let url = format!("{}{}", t.url(), t.spec.start.ready_path);
+    let mut last: String;
+    let mut pause = Duration::from_millis(20);
+    loop {
+        if let Ok(Some(status)) = t.child.try_wait() {
+            // Let the log catch up with what the process wrote last.
+            std::thread::sleep(Duration::from_millis(50));
+            return Err(TargetError::Exited {
+                target: t.spec.id.to_string(),
+                status: describe_status(status),
+                log: t.log_path.clone(),
+                log_tail: t.log_tail(LOG_TAIL_LINES),
+            });
+        }
+        match probe(t.addr(), &t.spec.start.ready_path) {
+            Ok(code) if (200..300).contains(&code) => return Ok(t.started_at.elapsed()),
+            Ok(code) => last = format!("status {code}"),
+            Err(e) => last = e,
+        }
+        if Instant::now() >= deadline {
+            return Err(TargetError::NotReady {
+                target: t.spec.id.to_string(),
+                timeout: t.spec.start.ready_timeout,
+                last_probe: format!("GET {url}: {last}"),
+                log: t.log_path.clone(),
+                log_tail: t.log_tail(LOG_TAIL_LINES),
+            });
+        }
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(Duration::from_millis(100));
+    }
+}
+
+/// One readiness request with a plain HTTP/1.1 GET; returns the status code.
+fn probe(addr: SocketAddr, path: &str) -> Result<u16, String> {
+    let timeout = Duration::from_secs(2);
+    let mut s = TcpStream::connect_timeout(&addr, timeout).map_err(|e| format!("connect: {e}"))?;
+    s.set_read_timeout(Some(timeout)).ok();
+    s.set_write_timeout(Some(timeout)).ok();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nUser-Agent: claimbench-probe\r\nConnection: close\r\n\r\n"
+    )
+    .map_err(|e| format!("send: {e}"))?;
+    let mut buf = Vec::with_capacity(256);
+    let mut chunk = [0u8; 256];
+    while !buf.windows(2).any(|w| w == b"\r\n") && buf.len() < 4096 {
+        let n = s.read(&mut chunk).map_err(|e| format!("read: {e}"))?;
+        if n == 0 {
+            break;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+    let line = String::from_utf8_lossy(&buf);
+    let line = line.lines().next().unwrap_or("");
+    line.split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .filter(|_| line.starts_with("HTTP/"))
+        .ok_or_else(|| format!("not an HTTP response: {line:?}"))
+}
+
+/// A port that was free a moment ago on 127.0.0.1.
+pub fn free_port() -> std::io::Result<u16> {
+    Ok(TcpListener::bind((HOST, 0))?.local_addr()?.port())
+}
+
+/// Own process group, CPU affinity and parent-death signal, set in the child
+/// between fork and exec (only async-signal-safe syscalls there).
+fn configure_child(cmd: &mut Command, cpus: &[usize]) -> std::io::Result<()> {
+    use std::os::unix::process::CommandExt;
+    cmd.process_group(0);
+    let set = if cpus.is_empty() {
+        None
+    } else {
+        // SAFETY: cpu_set_t is plain data; CPU_SET stays within it for c < CPU_SETSIZE.
+        let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+        for &c in cpus {
+            if c >= libc::CPU_SETSIZE as usize {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    format!("CPU {c} out of range"),
+                ));
+            }
+            unsafe { libc::CPU_SET(c, &mut set) };
+        }
+        Some(set)
+    };
+    // SAFETY: getpid is always safe.
+    let parent = unsafe { libc::getpid() };
+    // SAFETY: the closure only makes raw syscalls (prctl, getppid,
+    // sched_setaffinity) on data captured by value; no allocation or locks.
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::prctl(
+                libc::PR_SET_PDEATHSIG,
+                libc::SIGKILL as libc::c_ulong,
+                0,
+                0,
+                0,
+            ) != 0
+            {
+                return Err(std::io::Error::last_os_error());
+            }
+            // The harness died between fork and prctl: do not run orphaned.
+            if libc::getppid() != parent {
+                return Err(std::io::Error::from_raw_os_error(libc::ESRCH));
+            }
+            if let Some(set) = &set
+                && libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), set) != 0
+            {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    Ok(())
+}
+
+type SpawnJob = (Command, mpsc::Sender<std::io::Result<Child>>);
+
+/// Spawns on one long-lived thread. `PR_SET_PDEATHSIG` fires when the
+/// *thread* that forked the child exits, so spawning from a short-lived
+/// thread (a test thread, a tokio blocking thread) would kill the target
+/// early; this thread lives as long as the process.
+fn spawn_on_keeper_thread(cmd: Command) -> std::io::Result<Child> {
+    static KEEPER: OnceLock<Mutex<mpsc::Sender<SpawnJob>>> = OnceLock::new();
+    let sender = KEEPER.get_or_init(|| {
+        let (tx, rx) = mpsc::channel::<SpawnJob>();
+        std::thread::Builder::new()
+            .name("claimbench-spawner".into())
+            .spawn(move || {
+                for (mut cmd, reply) in rx {
+                    let _ = reply.send(cmd.spawn());
+                }
+            })
+            .expect("cannot start the spawner thread");
+        Mutex::new(tx)
+    });
+    let (tx, rx) = mpsc::channel();
+    sender
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .send((cmd, tx))
+        .map_err(|_| std::io::Error::other("the spawner thread is gone"))?;
+    rx.recv()
+        .map_err(|_| std::io::Error::other("the spawner thread is gone"))?
+}
+
+fn describe_status(s: ExitStatus) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    match (s.code(), s.signal()) {
+        (Some(c), _) => format!("exit status {c}"),
+        (None, Some(sig)) => format!("killed by signal {sig}"),
+        _ => s.to_string(),
+    }
+}
+
+fn signal_group(pgid: i32, sig: i32) {
+    if pgid > 1 {
+        // SAFETY: kill with a negative pid signals that process group only.
+        unsafe { libc::kill(-pgid, sig) };
+    }
+}
+
+/// Live (non-zombie) processes whose process group is `pgid`, from `/proc`.
+pub fn group_pids(pgid: i32) -> Vec<i32> {
+    super::sampler::scan_proc()
+        .into_iter()
+        .filter(|p| p.pgrp == pgid && p.state != 'Z' && p.state != 'X')
+        .map(|p| p.pid)
+        .collect()
+}
+
+fn read_tail(path: &Path, offset: u64, n: usize) -> Vec<String> {
+    let mut text = String::new();
+    if let Ok(mut f) = File::open(path)
+        && f.seek(SeekFrom::Start(offset)).is_ok()
+    {
+        let mut bytes = Vec::new();
+        let _ = f.read_to_end(&mut bytes);
+        text = String::from_utf8_lossy(&bytes).into_owned();
+    }
+    let lines: Vec<String> = text
+        .lines()
+        .filter(|l| !l.starts_with("=== claimbench:"))
+        .map(str::to_string)
+        .collect();
+    lines[lines.len().saturating_sub(n)..].to_vec()
+}
+
+fn append_log_line(path: &Path, line: &str) -> std::io::Result<()> {
+    let mut f = OpenOptions::new().append(true).open(path)?;
+    writeln!(f, "{line}")
+}
+
+// ---------------------------------------------------------------------------
+// Registry of live process groups, for Ctrl-C.
+
+fn registry() -> &'static Mutex<BTreeSet<i32>> {
+    static LIVE: OnceLock<Mutex<BTreeSet<i32>>> = OnceLock::new();
+    LIVE.get_or_init(|| Mutex::new(BTreeSet::new()))
+}
+
+fn register(pgid: i32) {
+    registry()
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(pgid);
+}
+
+fn unregister(pgid: i32) {
+    registry()
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .remove(&pgid);
+}
+
+/// The process groups of every target started and not yet stopped.
+pub fn registered_groups() -> Vec<i32> {
+    registry()
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .iter()
+        .copied()
+        .collect()
+}
+
+/// SIGKILLs every registered process group (for a Ctrl-C handler, before
+/// exiting). Returns how many groups were signalled.
+pub fn kill_all_registered() -> usize {
+    let groups = registered_groups();
+    for &g in &groups {
+        signal_group(g, libc::SIGKILL);
+    }
+    groups.len()
+}
+
+/// Installs a Ctrl-C (SIGINT/SIGTERM) handler that kills every registered
+/// target group and exits with status 130. Does nothing if this process
+/// already has a handler installed by the `ctrlc` crate; returns whether
+/// this call installed it.
+pub fn install_ctrlc_cleanup() -> bool {
+    static INSTALLED: OnceLock<bool> = OnceLock::new();
+    *INSTALLED.get_or_init(|| {
+        ctrlc::set_handler(|| {
+            let n = kill_all_registered();
+            eprintln!("interrupted: killed {n} target process group(s)");
+            std::process::exit(130);
+        })
+        .is_ok()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn free_ports_are_nonzero() {
+        assert_ne!(free_port().unwrap(), 0);
+    }
+
+    #[test]
+    fn log_tail_skips_harness_lines_and_earlier_starts() {
+        let dir = std::env::temp_dir().join(format!("claimbench-tail-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("t.log");
+        std::fs::write(&p, "old 1\nold 2\n").unwrap();
+        let offset = std::fs::metadata(&p).unwrap().len();
+        append_log_line(&p, "=== claimbench: starting ===").unwrap();
+        for i in 0..30 {
+            append_log_line(&p, &format!("line {i}")).unwrap();
+        }
+        let tail = read_tail(&p, offset, 20);
+        assert_eq!(tail.len(), 20);
+        assert_eq!(tail[0], "line 10");
+        assert_eq!(tail[19], "line 29");
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn probe_reads_a_status_line() {
+        let l = TcpListener::bind((HOST, 0)).unwrap();
+        let addr = l.local_addr().unwrap();
+        let h = std::thread::spawn(move || {
+            let (mut s, _) = l.accept().unwrap();
+            let mut buf = [0u8; 1024];
+            let _ = s.read(&mut buf).unwrap();
+            s.write_all(b"HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\n\r\n")
+                .unwrap();
+        });
+        assert_eq!(probe(addr, "/health"), Ok(503));
+        h.join().unwrap();
+        let closed = free_port().unwrap();
+        assert!(probe(SocketAddr::new(HOST.parse().unwrap(), closed), "/").is_err());
+    }
+}

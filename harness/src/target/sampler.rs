@@ -1,0 +1,378 @@
+//! Resource sampling of a target's whole process tree from `/proc`: CPU time
+//! (user + system), resident memory, threads and processes, summed over
+//! every process of the target's process group, on a fixed interval in a
+//! thread of its own.
+//!
+//! CPU use per interval is computed per process (keyed by pid and start
+//! time, so a reused pid is a new process) and summed, so a worker that
+//! exits between two samples costs at most its last partial interval and
+//! never makes the total go backwards. Counts come from `/proc/PID/stat`
+//! (clock ticks, usually 10 ms granularity).
+//!
+//! Reads `/proc` only; never signals processes.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crate::results::schema::{ResourceSample, ResourceUsage};
+
+/// One line of `/proc/PID/stat`, the fields the supervisor needs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ProcStat {
+    /// Process id.
+    pub pid: i32,
+    /// State letter (`R`, `S`, `Z`, ...).
+    pub state: char,
+    /// Parent pid.
+    pub ppid: i32,
+    /// Process group id.
+    pub pgrp: i32,
+    /// utime + stime, clock ticks.
+    pub cpu_ticks: u64,
+    /// Threads.
+    pub num_threads: u64,
+    /// Start time since boot, clock ticks (tells a reused pid apart).
+    pub start_ticks: u64,
+    /// Resident set, pages.
+    pub rss_pages: u64,
+}
+
+/// Parses the contents of `/proc/PID/stat`. The command name may contain
+/// spaces and parentheses, so fields are counted from the last `)`.
+pub fn parse_stat(text: &str) -> Option<ProcStat> {
+    let open = text.find('(')?;
+    let close = text.rfind(')')?;
+    let pid = text[..open].trim().parse().ok()?;
+    let f: Vec<&str> = text.get(close + 1..)?.split_whitespace().collect();
+    // f[0] is field 3 (state) of proc(5).
+    let num = |i: usize| f.get(i).and_then(|s| s.parse::<u64>().ok());
+    Some(ProcStat {
+        pid,
+        state: f.first()?.chars().next()?,
+        ppid: f.get(1)?.parse().ok()?,
+        pgrp: f.get(2)?.parse().ok()?,
+        cpu_ticks: num(11)? + num(12)?,
+        num_threads: num(17)?,
+        start_ticks: num(19)?,
+        rss_pages: f.get(21)?.parse::<i64>().ok()?.max(0) as u64,
+    })
+}
+
+/// Every process in `/proc` (processes that vanish while reading are skipped).
+pub fn scan_proc() -> Vec<ProcStat> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.filter_map(Result::ok)
+        .filter(|e| {
+            e.file_name()
+                .to_str()
+                .is_some_and(|n| n.bytes().all(|b| b.is_ascii_digit()))
+        })
+        .filter_map(|e| std::fs::read_to_string(e.path().join("stat")).ok())
+        .filter_map(|t| parse_stat(&t))
+        .collect()
+}
+
+/// The resources of one process group at one moment.
+#[derive(Clone, Debug)]
+pub struct GroupSnapshot {
+    /// When it was taken.
+    pub taken: Instant,
+    /// `(pid, start_ticks) → cpu_ticks` of each live process.
+    pub cpu_ticks: HashMap<(i32, u64), u64>,
+    /// Resident memory summed over the group, bytes.
+    pub rss_bytes: u64,
+    /// Threads summed over the group.
+    pub threads: u64,
+    /// Live processes in the group.
+    pub processes: u64,
+}
+
+impl GroupSnapshot {
+    /// Reads `/proc` for every live (non-zombie) process of group `pgid`.
+    pub fn take(pgid: i32) -> GroupSnapshot {
+        Self::from_stats(pgid, &scan_proc(), crate::sys::page_size())
+    }
+
+    /// Builds a snapshot from parsed stat lines (pure; for tests).
+    pub fn from_stats(pgid: i32, stats: &[ProcStat], page_size: u64) -> GroupSnapshot {
+        let mut s = GroupSnapshot {
+            taken: Instant::now(),
+            cpu_ticks: HashMap::new(),
+            rss_bytes: 0,
+            threads: 0,
+            processes: 0,
+        };
+        for p in stats
+            .iter()
+            .filter(|p| p.pgrp == pgid && p.state != 'Z' && p.state != 'X')
+        {
+            s.cpu_ticks.insert((p.pid, p.start_ticks), p.cpu_ticks);
+            s.rss_bytes += p.rss_pages * page_size;
+            s.threads += p.num_threads;
+            s.processes += 1;
+        }
+        s
+    }
+}
+
+/// CPU ticks used between two snapshots: per process, the increase since
+/// `before` (or everything, for a process new since then), summed.
+pub fn ticks_between(before: &GroupSnapshot, after: &GroupSnapshot) -> u64 {
+    after
+        .cpu_ticks
+        .iter()
+        .map(|(k, &t)| t.saturating_sub(before.cpu_ticks.get(k).copied().unwrap_or(0)))
+        .sum()
+}
+
+/// CPU use between two snapshots, percent of one CPU.
+pub fn cpu_percent_between(before: &GroupSnapshot, after: &GroupSnapshot) -> f64 {
+    let dt = after
+        .taken
+        .saturating_duration_since(before.taken)
+        .as_secs_f64();
+    if dt <= 0.0 {
+        return 0.0;
+    }
+    let secs = ticks_between(before, after) as f64 / crate::sys::clock_ticks_per_second() as f64;
+    secs / dt * 100.0
+}
+
+/// Starts sampling threads.
+pub struct Sampler;
+
+impl Sampler {
+    /// Samples process group `pgid` every `interval` (100 ms is the usual
+    /// choice) in a thread of its own, until [`SamplerHandle::finish`].
+    pub fn start(pgid: i32, interval: Duration) -> SamplerHandle {
+        let interval = interval.max(Duration::from_millis(10));
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::Builder::new()
+            .name(format!("claimbench-sampler-{pgid}"))
+            .spawn(move || sample_loop(pgid, interval, &flag))
+            .expect("cannot start the sampler thread");
+        SamplerHandle {
+            stop,
+            thread,
+            interval,
+        }
+    }
+}
+
+/// A running sampler; [`SamplerHandle::finish`] stops it and returns what it saw.
+pub struct SamplerHandle {
+    stop: Arc<AtomicBool>,
+    thread: JoinHandle<Raw>,
+    interval: Duration,
+}
+
+impl SamplerHandle {
+    /// Stops sampling (after one last reading) and summarises the series.
+    pub fn finish(self) -> ResourceUsage {
+        self.stop.store(true, Ordering::SeqCst);
+        self.thread.thread().unpark();
+        let raw = self.thread.join().unwrap_or_default();
+        summarize(self.interval, raw.samples, raw.cpu_ticks, raw.elapsed_s)
+    }
+}
+
+#[derive(Default)]
+struct Raw {
+    samples: Vec<ResourceSample>,
+    cpu_ticks: u64,
+    elapsed_s: f64,
+}
+
+fn sample_loop(pgid: i32, interval: Duration, stop: &AtomicBool) -> Raw {
+    let hz = crate::sys::clock_ticks_per_second() as f64;
+    let t0 = Instant::now();
+    let mut prev = GroupSnapshot::take(pgid);
+    let mut raw = Raw::default();
+    let mut k: u32 = 1;
+    loop {
+        let next = t0 + interval * k;
+        loop {
+            let now = Instant::now();
+            if stop.load(Ordering::SeqCst) || now >= next {
+                break;
+            }
+            std::thread::park_timeout(next - now);
+        }
+        let stopping = stop.load(Ordering::SeqCst);
+        let snap = GroupSnapshot::take(pgid);
+        let ticks = ticks_between(&prev, &snap);
+        let dt = snap.taken.saturating_duration_since(prev.taken);
+        raw.cpu_ticks += ticks;
+        // A last, short interval adds its CPU time but is too coarse
+        // (10 ms ticks) to be a sample of its own, unless it is the only one.
+        if dt >= interval / 2 || raw.samples.is_empty() {
+            let secs = dt.as_secs_f64();
+            raw.samples.push(ResourceSample {
+                t_s: snap.taken.saturating_duration_since(t0).as_secs_f64(),
+                cpu_percent: if secs > 0.0 {
+                    ticks as f64 / hz / secs * 100.0
+                } else {
+                    0.0
+                },
+                rss_bytes: snap.rss_bytes,
+                threads: snap.threads,
+                processes: snap.processes,
+            });
+        }
+        raw.elapsed_s = snap.taken.saturating_duration_since(t0).as_secs_f64();
+        prev = snap;
+        if stopping {
+            return raw;
+        }
+        // Skip ticks missed while the machine was busy rather than bunching up.
+        let behind = t0.elapsed().as_nanos() / interval.as_nanos().max(1);
+        k = (k + 1).max(behind as u32 + 1);
+    }
+}
+
+/// Summarises a sample series (pure). `cpu_ticks` is the CPU time over the
+/// whole sampled span, `elapsed_s` that span's length.
+pub fn summarize(
+    interval: Duration,
+    samples: Vec<ResourceSample>,
+    cpu_ticks: u64,
+    elapsed_s: f64,
+) -> ResourceUsage {
+    let cpu_s = cpu_ticks as f64 / crate::sys::clock_ticks_per_second() as f64;
+    let n = samples.len().max(1) as f64;
+    ResourceUsage {
+        interval_ms: interval.as_millis() as u64,
+        cpu_s,
+        cpu_percent_mean: if elapsed_s > 0.0 {
+            cpu_s / elapsed_s * 100.0
+        } else {
+            0.0
+        },
+        cpu_percent_peak: samples.iter().map(|s| s.cpu_percent).fold(0.0, f64::max),
+        rss_mean_bytes: (samples.iter().map(|s| s.rss_bytes as f64).sum::<f64>() / n) as u64,
+        rss_peak_bytes: samples.iter().map(|s| s.rss_bytes).max().unwrap_or(0),
+        threads_peak: samples.iter().map(|s| s.threads).max().unwrap_or(0),
+        processes_peak: samples.iter().map(|s| s.processes).max().unwrap_or(0),
+        samples,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stat_lines_parse_even_with_odd_names() {
+        let line = "4242 (my (odd) name) S 1 4240 4240 0 -1 4194560 100 0 0 0 \
+                    250 50 0 0 20 0 3 0 987654 123456789 2048 18446744073709551615 \
+                    1 1 0 0 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0\n";
+        let p = parse_stat(line).unwrap();
+        assert_eq!(p.pid, 4242);
+        assert_eq!(p.state, 'S');
+        assert_eq!(p.ppid, 1);
+        assert_eq!(p.pgrp, 4240);
+        assert_eq!(p.cpu_ticks, 300);
+        assert_eq!(p.num_threads, 3);
+        assert_eq!(p.start_ticks, 987654);
+        assert_eq!(p.rss_pages, 2048);
+        assert!(parse_stat("garbage").is_none());
+    }
+
+    #[test]
+    fn this_process_is_found_in_proc() {
+        let me = std::process::id() as i32;
+        let p = scan_proc().into_iter().find(|p| p.pid == me).unwrap();
+        assert!(p.num_threads >= 1);
+        assert!(p.rss_pages > 0);
+    }
+
+    fn stat(pid: i32, pgrp: i32, ticks: u64, rss: u64, state: char) -> ProcStat {
+        ProcStat {
+            pid,
+            state,
+            ppid: 1,
+            pgrp,
+            cpu_ticks: ticks,
+            num_threads: 2,
+            start_ticks: pid as u64 * 10,
+            rss_pages: rss,
+        }
+    }
+
+    #[test]
+    fn snapshots_sum_the_group_and_survive_exits() {
+        let a = GroupSnapshot::from_stats(
+            10,
+            &[
+                stat(10, 10, 100, 10, 'S'),
+                stat(11, 10, 50, 20, 'R'),
+                stat(12, 99, 1000, 1000, 'R'),
+                stat(13, 10, 7, 5, 'Z'),
+            ],
+            4096,
+        );
+        assert_eq!(a.processes, 2);
+        assert_eq!(a.threads, 4);
+        assert_eq!(a.rss_bytes, 30 * 4096);
+        // 11 exited, 14 is new: 10 grew by 5, 14 counts in full (3).
+        let b = GroupSnapshot::from_stats(
+            10,
+            &[stat(10, 10, 105, 10, 'S'), stat(14, 10, 3, 10, 'R')],
+            4096,
+        );
+        assert_eq!(ticks_between(&a, &b), 8);
+    }
+
+    #[test]
+    fn summaries_take_peaks_and_means() {
+        let s = |t: f64, cpu: f64, rss: u64| ResourceSample {
+            t_s: t,
+            cpu_percent: cpu,
+            rss_bytes: rss,
+            threads: 3,
+            processes: 2,
+        };
+        let hz = crate::sys::clock_ticks_per_second();
+        let u = summarize(
+            Duration::from_millis(100),
+            vec![s(0.1, 50.0, 100), s(0.2, 150.0, 300)],
+            hz / 5,
+            0.2,
+        );
+        assert!((u.cpu_s - 0.2).abs() < 1e-9);
+        assert!((u.cpu_percent_mean - 100.0).abs() < 1e-6);
+        assert_eq!(u.cpu_percent_peak, 150.0);
+        assert_eq!(u.rss_mean_bytes, 200);
+        assert_eq!(u.rss_peak_bytes, 300);
+        assert_eq!(u.threads_peak, 3);
+        assert_eq!(u.processes_peak, 2);
+        assert_eq!(u.interval_ms, 100);
+        let empty = summarize(Duration::from_millis(100), vec![], 0, 0.0);
+        assert_eq!(empty.cpu_percent_mean, 0.0);
+        assert_eq!(empty.rss_peak_bytes, 0);
+    }
+
+    #[test]
+    fn sampler_sees_this_process_burn_cpu() {
+        // Sample our own process group while a thread spins.
+        let pgid = unsafe { libc::getpgrp() };
+        let h = Sampler::start(pgid, Duration::from_millis(50));
+        let until = Instant::now() + Duration::from_millis(400);
+        let mut x = 0u64;
+        while Instant::now() < until {
+            x = x.wrapping_mul(6364136223846793005).wrapping_add(1);
+        }
+        std::hint::black_box(x);
+        let u = h.finish();
+        assert!(u.samples.len() >= 5, "{} samples", u.samples.len());
+        assert!(u.cpu_s >= 0.2, "cpu_s {}", u.cpu_s);
+        assert!(u.rss_peak_bytes > 0);
+        assert!(u.processes_peak >= 1);
+    }
+}
