@@ -331,6 +331,9 @@ pub async fn check_url_async(base_url: &str) -> Vec<EndpointCheck> {
         c.case(Method::GET, "/stream?chunks=5&interval_ms=20", None, |r| {
             r.expect_status(200)?;
             r.expect_content_type("text/event-stream")?;
+            if r.has_content_length {
+                return Err("has a Content-Length: not streamed".into());
+            }
             let events = sse_data(&r.text());
             let want: Vec<String> = (0..5).map(|i| i.to_string()).collect();
             if events != want {

@@ -1,1 +1,786 @@
-//! Integration tests: targets.
+//! Integration tests: the target supervisor with real processes.
+//!
+//! - Contract conformance of every real target under `targets/` and each of
+//!   its variants (set up from the package registries the first time).
+//! - The supervisor against fixtures in `harness/tests/fixtures/targets/`:
+//!   readiness timeout, exit at start, stop/kill of the whole group, CPU
+//!   affinity of every process, resource sampling summed over children,
+//!   manifest errors, missing tools, setup stamps.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use claimbench::target::{
+    self, LocalDownstream, Manifest, RunningTarget, Sampler, SetupOptions, SetupOutcome,
+    StartOptions, TargetError, TargetId, TargetSpec,
+};
+
+use crate::support::repo_root;
+
+fn fixtures_dir() -> PathBuf {
+    repo_root().join("harness/tests/fixtures/targets")
+}
+
+fn fixture(id: &str) -> TargetSpec {
+    let manifests = target::discover(&fixtures_dir()).expect("fixture manifests parse");
+    let id: TargetId = id.parse().unwrap();
+    target::find(&manifests, &id).unwrap().1
+}
+
+fn opts(log_dir: &Path) -> StartOptions {
+    StartOptions {
+        log_dir: log_dir.to_path_buf(),
+        ..StartOptions::default()
+    }
+}
+
+/// A plain HTTP GET returning the body (fixture control requests).
+fn get(t: &RunningTarget, path: &str) -> String {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(t.addr()).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    assert!(
+        out.starts_with("HTTP/1.0 200") || out.starts_with("HTTP/1.1 200"),
+        "{out}"
+    );
+    out.split("\r\n\r\n").nth(1).unwrap_or("").to_string()
+}
+
+/// Pids with a live (non-zombie) /proc entry among `pids`.
+fn alive(pids: &[i32]) -> Vec<i32> {
+    pids.iter()
+        .copied()
+        .filter(|p| {
+            std::fs::read_to_string(format!("/proc/{p}/stat"))
+                .ok()
+                .and_then(|s| target::sampler::parse_stat(&s))
+                .is_some_and(|st| st.state != 'Z' && st.state != 'X')
+        })
+        .collect()
+}
+
+/// Every thread id of every given process.
+fn tasks(pids: &[i32]) -> Vec<i32> {
+    pids.iter()
+        .flat_map(|p| {
+            std::fs::read_dir(format!("/proc/{p}/task"))
+                .into_iter()
+                .flatten()
+                .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        })
+        .collect()
+}
+
+// ---------------------------------------------------------------------------
+// Contract conformance of the real targets.
+
+/// Sets up `name`, then starts each of its configurations (base and every
+/// variant) with a downstream and checks every contract endpoint.
+fn conformance(name: &str) {
+    let manifests = target::discover(&repo_root().join("targets")).expect("targets parse");
+    let m: &Manifest = manifests
+        .iter()
+        .find(|m| m.name == name)
+        .unwrap_or_else(|| panic!("no targets/{name}/target.toml"));
+    let t0 = Instant::now();
+    let outcome = target::setup(m, &SetupOptions::default())
+        .unwrap_or_else(|e| panic!("setting up {name}: {e}"));
+    eprintln!("{name}: setup {outcome:?} in {:.1?}", t0.elapsed());
+
+    let downstream = LocalDownstream::start(&[]).unwrap();
+    let logs = tempfile::tempdir().unwrap();
+    let mut failures = Vec::new();
+    for id in m.ids() {
+        let spec = m.resolve(id.variant.as_deref()).unwrap();
+        if id.variant.is_none() {
+            let versions = target::versions(&spec);
+            assert!(!versions.is_empty(), "{id}: no versions read");
+            eprintln!("{id}: versions {versions:?}");
+        }
+        let running = target::start(
+            &spec,
+            &StartOptions {
+                downstream_url: Some(downstream.url().to_string()),
+                ..opts(logs.path())
+            },
+        )
+        .unwrap_or_else(|e| panic!("starting {id}: {e}"));
+        let t = Instant::now();
+        let checks = target::check(&running);
+        eprintln!(
+            "{id}: {} workers, ready after {:.2?}, {} checks in {:.2?}",
+            running.workers(),
+            running.ready_after(),
+            checks.len(),
+            t.elapsed()
+        );
+        let tail = running.log_tail(20);
+        running.stop().unwrap();
+        for c in checks.iter().filter(|c| !c.passed) {
+            failures.push(format!("{id}: {} -> {}", c.endpoint, c.detail));
+        }
+        if checks.iter().any(|c| !c.passed) && !tail.is_empty() {
+            failures.push(format!("{id}: log tail:\n    {}", tail.join("\n    ")));
+        }
+        assert!(checks.len() > 40, "{id}: only {} checks", checks.len());
+    }
+    assert!(
+        failures.is_empty(),
+        "contract failures:\n{}",
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn conformance_node_express() {
+    conformance("node-express");
+}
+
+#[test]
+fn conformance_node_nestjs() {
+    conformance("node-nestjs");
+}
+
+#[test]
+fn conformance_python_fastapi() {
+    conformance("python-fastapi");
+}
+
+#[test]
+fn conformance_python_django() {
+    conformance("python-django");
+}
+
+#[test]
+fn conformance_python_flask() {
+    conformance("python-flask");
+}
+
+#[test]
+fn conformance_rust_hyper() {
+    conformance("rust-hyper");
+}
+
+#[test]
+fn every_target_folder_is_covered_by_a_conformance_test() {
+    let names: Vec<String> = target::discover(&repo_root().join("targets"))
+        .unwrap()
+        .into_iter()
+        .map(|m| m.name)
+        .collect();
+    let covered = [
+        "node-express",
+        "node-nestjs",
+        "python-django",
+        "python-fastapi",
+        "python-flask",
+        "rust-hyper",
+    ];
+    assert_eq!(
+        names, covered,
+        "add a conformance_* test for each new target"
+    );
+}
+
+/// A real multi-process target: uvicorn with 2 workers, pinned to one CPU;
+/// the master, its workers and all their threads carry the mask.
+#[test]
+fn python_fastapi_workers_inherit_the_cpu_pin() {
+    let manifests = target::discover(&repo_root().join("targets")).unwrap();
+    let (m, spec) = target::find(&manifests, &"python-fastapi".parse().unwrap()).unwrap();
+    target::setup(m, &SetupOptions::default()).unwrap();
+    let cpu = *claimbench::sys::online_cpus().last().unwrap();
+    let logs = tempfile::tempdir().unwrap();
+    let running = target::start(
+        &spec,
+        &StartOptions {
+            cpus: vec![cpu],
+            workers: Some(2),
+            ..opts(logs.path())
+        },
+    )
+    .unwrap();
+    // uvicorn forks its workers before they listen; give them a moment to appear.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while running.pids().len() < 3 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let pids = running.pids();
+    assert!(pids.len() >= 3, "expected master + 2 workers, got {pids:?}");
+    for tid in tasks(&pids) {
+        assert_eq!(
+            claimbench::sys::affinity_of(tid).unwrap(),
+            vec![cpu],
+            "task {tid}"
+        );
+    }
+    running.stop().unwrap();
+    assert!(alive(&pids).is_empty());
+}
+
+// ---------------------------------------------------------------------------
+// Supervisor behaviour with fixtures.
+
+#[test]
+fn readiness_timeout_quotes_the_log_and_leaves_nothing() {
+    let spec = fixture("fixture-never-ready");
+    let logs = tempfile::tempdir().unwrap();
+    let port = target::process::free_port().unwrap();
+    let t = Instant::now();
+    let err = target::start(
+        &spec,
+        &StartOptions {
+            port: Some(port),
+            ..opts(logs.path())
+        },
+    )
+    .unwrap_err();
+    let waited = t.elapsed();
+    let msg = err.to_string();
+    assert!(matches!(err, TargetError::NotReady { .. }), "{msg}");
+    assert!(msg.contains("did not become ready within 1.5s"), "{msg}");
+    assert!(msg.contains("fixture: started, listening nowhere"), "{msg}");
+    assert!(msg.contains("fixture-never-ready.log"), "{msg}");
+    assert!(waited >= Duration::from_millis(1500) && waited < Duration::from_secs(10));
+    // The process was killed with its group: no process with its marker remains.
+    let marker = format!("never-ready-marker\0{port}");
+    let left: Vec<_> = std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| {
+            std::fs::read(e.path().join("cmdline"))
+                .is_ok_and(|c| String::from_utf8_lossy(&c).contains(&marker))
+        })
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .collect();
+    assert!(alive(&left).is_empty(), "left behind: {left:?}");
+}
+
+#[test]
+fn exit_at_start_reports_status_and_log() {
+    let spec = fixture("fixture-exits");
+    let logs = tempfile::tempdir().unwrap();
+    let t = Instant::now();
+    let err = target::start(&spec, &opts(logs.path())).unwrap_err();
+    let msg = err.to_string();
+    assert!(matches!(err, TargetError::Exited { .. }), "{msg}");
+    assert!(msg.contains("exited during start (exit status 3)"), "{msg}");
+    assert!(msg.contains("fixture: reading config"), "{msg}");
+    assert!(msg.contains("fixture: bad config, giving up"), "{msg}");
+    assert!(
+        t.elapsed() < Duration::from_secs(5),
+        "noticed the exit quickly"
+    );
+}
+
+#[test]
+fn stop_leaves_no_process_in_the_group() {
+    let spec = fixture("fixture-forker");
+    let logs = tempfile::tempdir().unwrap();
+    let running = target::start(
+        &spec,
+        &StartOptions {
+            workers: Some(3),
+            ..opts(logs.path())
+        },
+    )
+    .unwrap();
+    let pgid = running.pgid();
+    assert_eq!(pgid, running.pid());
+    assert!(target::process::registered_groups().contains(&pgid));
+    let pids = running.pids();
+    assert_eq!(pids.len(), 4, "master + 3 workers: {pids:?}");
+    let outcome = running.stop().unwrap();
+    assert!(outcome.graceful, "{outcome:?}");
+    assert!(target::process::group_pids(pgid).is_empty());
+    assert!(alive(&pids).is_empty());
+    assert!(!target::process::registered_groups().contains(&pgid));
+}
+
+#[test]
+fn stop_escalates_to_sigkill_when_sigterm_is_ignored() {
+    let spec = fixture("fixture-forker:stubborn");
+    assert_eq!(spec.start.stop_grace, Duration::from_millis(500));
+    assert_eq!(
+        spec.start.env.get("IGNORE_TERM").map(String::as_str),
+        Some("1")
+    );
+    let logs = tempfile::tempdir().unwrap();
+    let running = target::start(&spec, &opts(logs.path())).unwrap();
+    let pgid = running.pgid();
+    let pids = running.pids();
+    assert_eq!(pids.len(), 3);
+    let outcome = running.stop().unwrap();
+    assert!(!outcome.graceful, "{outcome:?}");
+    assert!(outcome.elapsed >= Duration::from_millis(500), "{outcome:?}");
+    assert!(outcome.status.contains("signal 9"), "{outcome:?}");
+    assert!(target::process::group_pids(pgid).is_empty());
+    assert!(alive(&pids).is_empty());
+}
+
+#[test]
+fn dropping_a_running_target_kills_its_group() {
+    let spec = fixture("fixture-forker:stubborn");
+    let logs = tempfile::tempdir().unwrap();
+    let running = target::start(&spec, &opts(logs.path())).unwrap();
+    let pgid = running.pgid();
+    let pids = running.pids();
+    assert_eq!(pids.len(), 3);
+    drop(running);
+    assert!(alive(&pids).is_empty());
+    assert!(target::process::group_pids(pgid).is_empty());
+    assert!(!target::process::registered_groups().contains(&pgid));
+}
+
+#[test]
+fn the_registry_tracks_live_groups_and_stop_handles_a_killed_group() {
+    let spec = fixture("fixture-forker:stubborn");
+    let logs = tempfile::tempdir().unwrap();
+    let running = target::start(&spec, &opts(logs.path())).unwrap();
+    let pids = running.pids();
+    // kill_all_registered() would also kill the other tests' targets, so
+    // signal just this group the way it does.
+    assert!(target::process::registered_groups().contains(&running.pgid()));
+    unsafe { libc::kill(-running.pgid(), libc::SIGKILL) };
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !alive(&pids).is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(alive(&pids).is_empty());
+    // Stopping an already-dead group is fine.
+    running.stop().unwrap();
+}
+
+#[test]
+fn pinning_applies_to_the_master_and_every_forked_worker() {
+    let spec = fixture("fixture-forker");
+    let cpu = *claimbench::sys::online_cpus().last().unwrap();
+    let logs = tempfile::tempdir().unwrap();
+    let running = target::start(
+        &spec,
+        &StartOptions {
+            cpus: vec![cpu],
+            workers: Some(2),
+            ..opts(logs.path())
+        },
+    )
+    .unwrap();
+    let reported: serde_json::Value = serde_json::from_str(&get(&running, "/pids")).unwrap();
+    let workers: Vec<i32> = reported["workers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_i64().unwrap() as i32)
+        .collect();
+    assert_eq!(workers.len(), 2);
+    let mut group = running.pids();
+    group.sort_unstable();
+    let mut expected = workers.clone();
+    expected.push(running.pid());
+    expected.sort_unstable();
+    assert_eq!(
+        group, expected,
+        "the group is exactly the master and its workers"
+    );
+    for tid in tasks(&group) {
+        assert_eq!(
+            claimbench::sys::affinity_of(tid).unwrap(),
+            vec![cpu],
+            "task {tid}"
+        );
+    }
+    running.stop().unwrap();
+}
+
+#[test]
+fn sampled_rss_and_cpu_grow_under_load_and_sum_over_children() {
+    let spec = fixture("fixture-forker");
+    let logs = tempfile::tempdir().unwrap();
+    let running = target::start(
+        &spec,
+        &StartOptions {
+            workers: Some(2),
+            ..opts(logs.path())
+        },
+    )
+    .unwrap();
+    let interval = Duration::from_millis(50);
+
+    // Idle baseline.
+    let idle = Sampler::start(running.pgid(), interval);
+    std::thread::sleep(Duration::from_millis(400));
+    let idle = idle.finish();
+    // Each of the 2 workers allocates 40 MiB and burns 600 ms of CPU.
+    let busy = Sampler::start(running.pgid(), interval);
+    get(&running, "/work?ms=600&mb=40");
+    std::thread::sleep(Duration::from_millis(900));
+    let busy = busy.finish();
+    running.stop().unwrap();
+
+    eprintln!(
+        "idle: cpu {:.3}s rss peak {} MiB; busy: cpu {:.3}s (peak {:.0}%), rss peak {} MiB, {} samples",
+        idle.cpu_s,
+        idle.rss_peak_bytes >> 20,
+        busy.cpu_s,
+        busy.cpu_percent_peak,
+        busy.rss_peak_bytes >> 20,
+        busy.samples.len()
+    );
+    assert_eq!(idle.processes_peak, 3);
+    assert_eq!(busy.processes_peak, 3);
+    assert!(idle.cpu_s < 0.1, "idle cpu {}", idle.cpu_s);
+    // Two children × 40 MiB: more than one child alone could hold.
+    let grown = busy.rss_peak_bytes.saturating_sub(idle.rss_peak_bytes);
+    assert!(grown >= 75 << 20, "rss grew by {} MiB", grown >> 20);
+    // The master does no work; the CPU is the children's. On a busy 2-core
+    // machine the workers may share a CPU, so only ask for half of 2 × 0.6 s.
+    assert!(busy.cpu_s >= 0.5, "busy cpu {}", busy.cpu_s);
+    assert!(busy.cpu_percent_peak > 50.0);
+    assert!(busy.samples.len() >= 10, "{} samples", busy.samples.len());
+    assert!(busy.samples.windows(2).all(|w| w[0].t_s < w[1].t_s));
+    assert!(busy.threads_peak >= 3);
+}
+
+#[test]
+fn wait_idle_waits_for_queued_work_to_finish() {
+    let spec = fixture("fixture-forker");
+    let logs = tempfile::tempdir().unwrap();
+    let running = target::start(&spec, &opts(logs.path())).unwrap();
+    get(&running, "/work?ms=700&mb=0");
+    std::thread::sleep(Duration::from_millis(50));
+    let waited = running.wait_idle(Duration::from_secs(10)).unwrap();
+    assert!(waited >= Duration::from_millis(400), "waited {waited:?}");
+    let err = {
+        get(&running, "/work?ms=2000&mb=0");
+        std::thread::sleep(Duration::from_millis(50));
+        running.wait_idle(Duration::from_millis(300)).unwrap_err()
+    };
+    assert!(err.to_string().contains("after waiting"), "{err}");
+    running.stop().unwrap();
+}
+
+#[test]
+fn restart_gives_a_fresh_process_on_the_same_port() {
+    let spec = fixture("fixture-forker");
+    let logs = tempfile::tempdir().unwrap();
+    let mut running = target::start(&spec, &opts(logs.path())).unwrap();
+    let (port, old) = (running.port(), running.pids());
+    running.restart().unwrap();
+    assert_eq!(running.port(), port);
+    assert!(alive(&old).is_empty());
+    assert_ne!(running.pids(), old);
+    get(&running, "/health");
+    let log = std::fs::read_to_string(running.log_path()).unwrap();
+    assert_eq!(
+        log.matches("=== claimbench: starting fixture-forker")
+            .count(),
+        2
+    );
+    running.stop().unwrap();
+}
+
+#[test]
+fn environment_and_placeholders_reach_the_target() {
+    let dir = tempfile::tempdir().unwrap();
+    let tdir = dir.path().join("targets/envdump");
+    std::fs::create_dir_all(&tdir).unwrap();
+    std::fs::write(
+        tdir.join("target.toml"),
+        r#"
+name = "envdump"
+language = "python"
+framework = "stdlib"
+server = "http.server"
+description = "dumps its environment"
+concurrency_model = "sync"
+[start]
+command = ["python3", "-c", "import os,sys,json,http.server as h\nclass H(h.BaseHTTPRequestHandler):\n  def log_message(s,*a): pass\n  def do_GET(s):\n    b=json.dumps({'env':{k:os.environ.get(k) for k in ['PORT','HOST','WORKERS','DOWNSTREAM_URL','X_DIR','X_EXTRA']},'argv':sys.argv[1:],'cwd':os.getcwd()}).encode()\n    s.send_response(200); s.send_header('Content-Length',str(len(b))); s.end_headers(); s.wfile.write(b)\nh.HTTPServer((os.environ['HOST'],int(os.environ['PORT'])),H).serve_forever()", "{port}", "{workers}", "{dir}", "{workspace}"]
+env = { X_DIR = "{dir}/x" }
+workers = "2*cpus+1"
+"#,
+    )
+    .unwrap();
+    let manifests = target::discover(&dir.path().join("targets")).unwrap();
+    let spec = manifests[0].resolve(None).unwrap();
+    let running = target::start(
+        &spec,
+        &StartOptions {
+            cpus: vec![claimbench::sys::online_cpus()[0]],
+            downstream_url: Some("http://127.0.0.1:9".into()),
+            env: vec![("X_EXTRA".into(), "yes".into())],
+            ..opts(&dir.path().join("logs"))
+        },
+    )
+    .unwrap();
+    assert_eq!(running.workers(), 3, "2*cpus+1 with one CPU");
+    let v: serde_json::Value = serde_json::from_str(&get(&running, "/")).unwrap();
+    let port = running.port().to_string();
+    let tdir_s = std::path::absolute(&tdir).unwrap().display().to_string();
+    let ws = std::path::absolute(dir.path())
+        .unwrap()
+        .display()
+        .to_string();
+    assert_eq!(v["env"]["PORT"], port.as_str());
+    assert_eq!(v["env"]["HOST"], "127.0.0.1");
+    assert_eq!(v["env"]["WORKERS"], "3");
+    assert_eq!(v["env"]["DOWNSTREAM_URL"], "http://127.0.0.1:9");
+    assert_eq!(v["env"]["X_DIR"], format!("{tdir_s}/x").as_str());
+    assert_eq!(v["env"]["X_EXTRA"], "yes");
+    assert_eq!(v["argv"], serde_json::json!([port, "3", tdir_s, ws]));
+    assert_eq!(v["cwd"], tdir_s.as_str());
+    assert_eq!(running.log_path(), dir.path().join("logs/envdump.log"));
+    running.stop().unwrap();
+}
+
+// ---------------------------------------------------------------------------
+// Manifests and setup.
+
+fn write_target(root: &Path, name: &str, toml: &str) -> PathBuf {
+    let dir = root.join("targets").join(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("target.toml"), toml).unwrap();
+    dir
+}
+
+const MINIMAL: &str = r#"name = "NAME"
+language = "python"
+framework = "x"
+server = "x"
+description = "x"
+concurrency_model = "sync"
+
+[start]
+command = ["python3", "app.py"]
+workers = "1"
+"#;
+
+#[test]
+fn bad_manifests_are_errors_naming_file_and_key() {
+    let root = tempfile::tempdir().unwrap();
+    let file = write_target(
+        root.path(),
+        "bad",
+        &MINIMAL.replace("NAME", "bad").replace(
+            "workers = \"1\"",
+            "workers = \"1\"\nreadiness = \"/health\"",
+        ),
+    )
+    .join("target.toml");
+    let err = target::discover(&root.path().join("targets"))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains(&file.display().to_string()), "{err}");
+    assert!(err.contains("key `start.readiness`"), "{err}");
+    assert!(err.contains("unknown field `readiness`"), "{err}");
+    assert!(err.contains("line 11"), "{err}");
+
+    std::fs::write(
+        &file,
+        MINIMAL.replace("NAME", "bad").replace(
+            "workers = \"1\"",
+            "workers = \"1\"\nstop_grace_s = \"long\"",
+        ),
+    )
+    .unwrap();
+    let err = target::discover(&root.path().join("targets"))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains(&file.display().to_string()), "{err}");
+    assert!(err.contains("key `start.stop_grace_s`"), "{err}");
+    assert!(err.contains("invalid type"), "{err}");
+
+    std::fs::write(&file, MINIMAL.replace("NAME", "other")).unwrap();
+    let err = target::discover(&root.path().join("targets"))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("`name`") && err.contains("`bad`"), "{err}");
+}
+
+#[test]
+fn every_real_and_fixture_manifest_parses() {
+    let real = target::discover(&repo_root().join("targets")).unwrap();
+    assert!(real.len() >= 6);
+    for m in &real {
+        for id in m.ids() {
+            m.resolve(id.variant.as_deref()).unwrap();
+        }
+    }
+    let fixtures = target::discover(&fixtures_dir()).unwrap();
+    assert_eq!(fixtures.len(), 4);
+    let err = target::find(&real, &"python-django:nope".parse().unwrap()).unwrap_err();
+    assert!(err.to_string().contains("asgi"), "{err}");
+    let err = target::find(&real, &"cobol-cics".parse().unwrap()).unwrap_err();
+    assert!(err.to_string().contains("node-express"), "{err}");
+}
+
+#[test]
+fn a_missing_program_is_named_with_the_hint() {
+    let manifests = target::discover(&fixtures_dir()).unwrap();
+    let m = manifests
+        .iter()
+        .find(|m| m.name == "fixture-missing-tool")
+        .unwrap();
+    let err = target::setup(m, &SetupOptions::default()).unwrap_err();
+    let msg = err.to_string();
+    assert!(matches!(err, TargetError::MissingTool { .. }), "{msg}");
+    assert!(msg.contains("`claimbench-no-such-tool`"), "{msg}");
+    assert!(
+        msg.contains("apt-get install -y claimbench-no-such-tool"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn setup_is_stamped_and_reruns_only_when_inputs_change() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = write_target(
+        root.path(),
+        "stamped",
+        &MINIMAL.replace("NAME", "stamped").replace(
+            "[start]",
+            r#"[setup]
+requires = ["sh"]
+inputs = ["input.txt"]
+outputs = ["{dir}/runs.txt"]
+commands = [["sh", "-c", "echo ran >> runs.txt; echo installing things"]]
+
+[start]"#,
+        ),
+    );
+    std::fs::write(dir.join("input.txt"), "v1").unwrap();
+    let m = &target::discover(&root.path().join("targets")).unwrap()[0];
+    let quiet = SetupOptions {
+        quiet: true,
+        ..SetupOptions::default()
+    };
+    let runs = || {
+        std::fs::read_to_string(dir.join("runs.txt"))
+            .unwrap_or_default()
+            .lines()
+            .count()
+    };
+    assert!(!target::is_set_up(m));
+    assert_eq!(target::setup(m, &quiet).unwrap(), SetupOutcome::Ran);
+    assert!(target::is_set_up(m));
+    let t = Instant::now();
+    assert_eq!(target::setup(m, &quiet).unwrap(), SetupOutcome::UpToDate);
+    assert!(
+        t.elapsed() < Duration::from_millis(100),
+        "fast when unchanged"
+    );
+    assert_eq!(runs(), 1);
+    std::fs::write(dir.join("input.txt"), "v2").unwrap();
+    assert!(!target::is_set_up(m));
+    assert_eq!(target::setup(m, &quiet).unwrap(), SetupOutcome::Ran);
+    assert_eq!(runs(), 2);
+    std::fs::remove_file(dir.join("runs.txt")).unwrap();
+    assert_eq!(target::setup(m, &quiet).unwrap(), SetupOutcome::Ran);
+    let forced = SetupOptions {
+        force: true,
+        quiet: true,
+    };
+    assert_eq!(target::setup(m, &forced).unwrap(), SetupOutcome::Ran);
+    assert_eq!(runs(), 2, "runs.txt was recreated, then appended to");
+}
+
+#[test]
+fn a_failing_setup_command_quotes_its_last_output_lines() {
+    let root = tempfile::tempdir().unwrap();
+    write_target(
+        root.path(),
+        "failing",
+        &MINIMAL.replace("NAME", "failing").replace(
+            "[start]",
+            r#"[setup]
+commands = [["sh", "-c", "for i in $(seq 1 30); do echo line $i; done; echo oops >&2; exit 4"]]
+
+[start]"#,
+        ),
+    );
+    let m = &target::discover(&root.path().join("targets")).unwrap()[0];
+    let err = target::setup(
+        m,
+        &SetupOptions {
+            quiet: true,
+            ..SetupOptions::default()
+        },
+    )
+    .unwrap_err();
+    let msg = err.to_string();
+    let TargetError::SetupFailed { output_tail, .. } = &err else {
+        panic!("{msg}");
+    };
+    assert_eq!(output_tail.len(), 20);
+    assert_eq!(output_tail[0], "line 12");
+    assert_eq!(output_tail[19], "oops");
+    assert!(
+        msg.contains("failing") && msg.contains("exit status: 4"),
+        "{msg}"
+    );
+    assert!(!root.path().join("targets/failing/.setup-stamp").exists());
+}
+
+#[test]
+fn versions_are_read_and_failures_are_empty() {
+    let spec = fixture("fixture-forker");
+    let v = target::versions(&spec);
+    assert!(v["python"].starts_with("3."), "{v:?}");
+    assert!(target::versions(&fixture("fixture-exits")).is_empty());
+}
+
+#[test]
+fn targets_list_shows_every_variant() {
+    let manifests = target::discover(&repo_root().join("targets")).unwrap();
+    let table = target::cli::list_table(&manifests);
+    for id in [
+        "node-express:cluster",
+        "python-django:asgi",
+        "python-fastapi",
+        "rust-hyper:single",
+    ] {
+        assert!(
+            table.lines().any(|l| l.starts_with(&format!("{id} "))),
+            "{id} missing:\n{table}"
+        );
+    }
+    assert!(table.starts_with("ID "));
+    assert!(table.contains("2*cpus+1"));
+}
+
+#[test]
+fn cli_check_runs_on_a_fixture_and_fails_with_exit_1() {
+    use clap::Parser;
+    // The fixture serves /health but nothing of the contract: the check must fail (exit 1).
+    let logs = tempfile::tempdir().unwrap();
+    let cli = claimbench::Cli::parse_from([
+        "claimbench",
+        "targets",
+        "--targets-dir",
+        fixtures_dir().to_str().unwrap(),
+        "check",
+        "fixture-forker",
+        "--log-dir",
+        logs.path().to_str().unwrap(),
+    ]);
+    let code = claimbench::run(cli).unwrap();
+    assert_eq!(
+        code,
+        std::process::ExitCode::from(claimbench::EXIT_GATE_FAILED)
+    );
+    let cli = claimbench::Cli::parse_from([
+        "claimbench",
+        "targets",
+        "--targets-dir",
+        fixtures_dir().to_str().unwrap(),
+        "check",
+        "no-such-target",
+    ]);
+    let err = claimbench::run(cli).unwrap_err();
+    assert!(format!("{err:#}").contains("fixture-forker"), "{err:#}");
+}
