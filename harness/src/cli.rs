@@ -28,3 +28,13 @@ pub enum Command {
     /// Serve the downstream delay service the targets call for /io/downstream.
     Downstream(crate::downstream::DownstreamArgs),
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_consistent() {
+        super::Cli::command().debug_assert();
+    }
+}

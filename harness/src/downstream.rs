@@ -32,14 +32,14 @@ pub struct DownstreamArgs {
     #[arg(long, default_value = "127.0.0.1")]
     pub host: std::net::IpAddr,
     /// CPUs to pin the service to, e.g. `0` or `0-1`.
-    #[arg(long, value_parser = crate::sys::parse_cpu_list)]
-    pub cpus: Option<Vec<usize>>,
+    #[arg(long)]
+    pub cpus: Option<crate::sys::CpuList>,
 }
 
 /// Runs the service in the foreground until interrupted.
 pub fn run(args: DownstreamArgs) -> anyhow::Result<ExitCode> {
     if let Some(cpus) = &args.cpus {
-        crate::sys::pin_current_thread(cpus).context("pinning the downstream service")?;
+        crate::sys::pin_current_thread(&cpus.0).context("pinning the downstream service")?;
     }
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()

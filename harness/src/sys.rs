@@ -55,6 +55,17 @@ pub fn parse_cpu_list(input: &str) -> Result<Vec<usize>, CpuListError> {
     Ok(cpus)
 }
 
+/// A parsed CPU list, as a command-line value (`--pin 0`, `--cpus 1-3`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CpuList(pub Vec<usize>);
+
+impl std::str::FromStr for CpuList {
+    type Err = CpuListError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        parse_cpu_list(s).map(CpuList)
+    }
+}
+
 /// Formats CPU numbers as a compact list, e.g. `0-2,5`.
 pub fn format_cpu_list(cpus: &[usize]) -> String {
     let mut out: Vec<String> = Vec::new();

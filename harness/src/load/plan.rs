@@ -208,10 +208,12 @@ impl RequestTemplate {
 
     /// A template with the given method, path and body.
     pub fn new(method: Method, path: &str, body: Bytes) -> Result<Self, PlanError> {
-        let uri: Uri = path.parse().map_err(|e: http::uri::InvalidUri| PlanError::Url {
-            url: path.to_string(),
-            reason: e.to_string(),
-        })?;
+        let uri: Uri = path
+            .parse()
+            .map_err(|e: http::uri::InvalidUri| PlanError::Url {
+                url: path.to_string(),
+                reason: e.to_string(),
+            })?;
         if uri.scheme().is_some() || !path.starts_with('/') {
             return Err(PlanError::Url {
                 url: path.to_string(),
@@ -236,8 +238,11 @@ impl RequestTemplate {
             header: raw.to_string(),
             reason: reason.to_string(),
         };
-        let (name, value) = raw.split_once(':').ok_or_else(|| bad("expected `Name: value`"))?;
-        let name = HeaderName::from_bytes(name.trim().as_bytes()).map_err(|e| bad(&e.to_string()))?;
+        let (name, value) = raw
+            .split_once(':')
+            .ok_or_else(|| bad("expected `Name: value`"))?;
+        let name =
+            HeaderName::from_bytes(name.trim().as_bytes()).map_err(|e| bad(&e.to_string()))?;
         let value = HeaderValue::from_str(value.trim()).map_err(|e| bad(&e.to_string()))?;
         self.headers.push((name, value));
         Ok(())
@@ -352,12 +357,19 @@ impl LoadPlan {
             LoadModel::Closed { connections } if connections == 0 => {
                 return bad("--connections", "must be at least 1".into());
             }
-            LoadModel::Open { rate, max_connections, .. } => {
+            LoadModel::Open {
+                rate,
+                max_connections,
+                ..
+            } => {
                 if !(rate.is_finite() && rate > 0.0) {
                     return bad("--rate", format!("must be a positive number, got {rate}"));
                 }
                 if rate > 10_000_000.0 {
-                    return bad("--rate", format!("{rate} is above the supported 10,000,000/s"));
+                    return bad(
+                        "--rate",
+                        format!("{rate} is above the supported 10,000,000/s"),
+                    );
                 }
                 if max_connections == 0 {
                     return bad("--connections", "must be at least 1".into());
@@ -366,10 +378,21 @@ impl LoadPlan {
             _ => {}
         }
         match (self.duration, self.max_requests) {
-            (None, None) => return bad("--duration", "a duration or a request count is needed".into()),
+            (None, None) => {
+                return bad(
+                    "--duration",
+                    "a duration or a request count is needed".into(),
+                );
+            }
             (Some(d), _) if d.is_zero() => return bad("--duration", "must be above zero".into()),
             (Some(d), _) if d > MAX_DURATION => {
-                return bad("--duration", format!("must be at most {}", humantime::format_duration(MAX_DURATION)));
+                return bad(
+                    "--duration",
+                    format!(
+                        "must be at most {}",
+                        humantime::format_duration(MAX_DURATION)
+                    ),
+                );
             }
             (_, Some(0)) => return bad("--requests", "must be at least 1".into()),
             _ => {}
@@ -397,11 +420,20 @@ impl LoadPlan {
                 rate,
                 arrival,
                 max_connections,
-            } => (LoadModelKind::Open, max_connections, Some(rate), Some(arrival)),
+            } => (
+                LoadModelKind::Open,
+                max_connections,
+                Some(rate),
+                Some(arrival),
+            ),
         };
         LoadOptions {
             base_url: self.endpoint.base_url.clone(),
-            templates: self.templates.iter().map(RequestTemplate::options).collect(),
+            templates: self
+                .templates
+                .iter()
+                .map(RequestTemplate::options)
+                .collect(),
             model,
             connections,
             rate_rps,
@@ -430,7 +462,13 @@ mod tests {
         assert_eq!(e.authority, "127.0.0.1:8080");
         let (_, path) = Endpoint::parse("http://[::1]:9/").unwrap();
         assert_eq!(path, "/");
-        for bad in ["127.0.0.1:80", "ftp://x/", "https://127.0.0.1/", "http://", "not a url"] {
+        for bad in [
+            "127.0.0.1:80",
+            "ftp://x/",
+            "https://127.0.0.1/",
+            "http://",
+            "not a url",
+        ] {
             assert!(Endpoint::parse(bad).is_err(), "{bad} should be rejected");
         }
     }

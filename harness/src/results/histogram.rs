@@ -64,6 +64,13 @@ impl Latency {
         }
     }
 
+    /// Empties the distribution, keeping its allocation.
+    pub fn reset(&mut self) {
+        self.hist.reset();
+        self.overflow = 0;
+        self.max_seen_us = 0;
+    }
+
     /// Number of values recorded (including overflowed ones).
     pub fn count(&self) -> u64 {
         self.hist.len() + self.overflow
@@ -191,7 +198,8 @@ impl Serialize for Latency {
 impl<'de> Deserialize<'de> for Latency {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let e = EncodedLatency::deserialize(d)?;
-        Latency::decode(&e.hdr_v2_base64, e.overflow, e.max_seen_us).map_err(serde::de::Error::custom)
+        Latency::decode(&e.hdr_v2_base64, e.overflow, e.max_seen_us)
+            .map_err(serde::de::Error::custom)
     }
 }
 
@@ -207,12 +215,12 @@ mod tests {
             a.record(v);
             b.record(v * 7);
         }
-        b.record(HIGHEST_US + 5);
+        b.record(HIGHEST_US * 4);
         let mut merged = a.clone();
         merged.add(&b);
         assert_eq!(merged.count(), 20_001);
         assert_eq!(merged.overflow, 1);
-        assert_eq!(merged.max_seen_us, HIGHEST_US + 5);
+        assert_eq!(merged.max_seen_us, HIGHEST_US * 4);
 
         let json = serde_json::to_string(&b).unwrap();
         let back: Latency = serde_json::from_str(&json).unwrap();

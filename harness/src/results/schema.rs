@@ -186,7 +186,9 @@ impl Level {
 }
 
 /// Closed loop (fixed concurrency) or open loop (fixed arrival rate).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum LoadModelKind {
     /// Each connection sends its next request when the last response is read.

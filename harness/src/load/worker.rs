@@ -1,0 +1,492 @@
+//! One generator thread: its runtime, its connections, its recorder.
+//!
+//! Closed loop: each connection task sends its next request as soon as the
+//! last response is read. Open loop: a dispatcher task walks the schedule
+//! and queues due requests; a fixed pool of connection tasks (opened before
+//! the start, like wrk2) takes them in order. A request that waits for a
+//! free connection keeps its intended start time, so the wait counts in its
+//! latency. Everything here is thread-local (`Rc`, `Cell`, `RefCell`).
+
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Barrier, mpsc};
+use std::time::Duration;
+
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+use tokio::sync::Notify;
+use tokio::time::Instant;
+
+use super::conn::{self, Prepared, Sender};
+use super::plan::{LoadModel, LoadPlan};
+use super::recorder::{ErrorClass, Recorder, Timing};
+use super::schedule::{Schedule, dispatch};
+
+/// Counters a thread publishes for the live progress line.
+#[derive(Debug, Default)]
+pub struct ThreadProgress {
+    /// Requests finished (warm-up included).
+    pub requests: AtomicU64,
+    /// Of which failed.
+    pub errors: AtomicU64,
+}
+
+/// What one thread is asked to do.
+pub struct ThreadJob {
+    /// Thread index.
+    pub index: usize,
+    /// Total generator threads.
+    pub threads: usize,
+    /// The plan.
+    pub plan: Arc<LoadPlan>,
+    /// Connections this thread drives (closed loop) or may open (open loop).
+    pub connections: usize,
+    /// Idle connections this thread holds.
+    pub idle: usize,
+    /// Requests per second this thread schedules (open loop).
+    pub rate: f64,
+    /// CPUs to pin this thread to.
+    pub pin: Vec<usize>,
+    /// Set to stop early.
+    pub stop: Arc<AtomicBool>,
+    /// Shared remaining request budget (`--requests`).
+    pub budget: Option<Arc<AtomicU64>>,
+    /// Live counters.
+    pub progress: Arc<ThreadProgress>,
+    /// Waited on once this thread's connections are set up.
+    pub ready: Arc<Barrier>,
+    /// Delivers the common start time.
+    pub start: mpsc::Receiver<std::time::Instant>,
+}
+
+/// Pause after a failed connect before the same task retries, so a
+/// refused port does not turn the generator into a busy loop.
+const CONNECT_BACKOFF: Duration = Duration::from_millis(10);
+/// How many idle connections are opened at once.
+const IDLE_OPEN_CONCURRENCY: usize = 64;
+
+struct Ctx {
+    templates: Vec<Prepared>,
+    cumulative: Vec<u32>,
+    total_weight: u32,
+    addrs: Vec<std::net::SocketAddr>,
+    timeout: Duration,
+    keepalive: bool,
+    t0: Instant,
+    t1: Option<Instant>,
+    stop: Arc<AtomicBool>,
+    budget: Option<Arc<AtomicU64>>,
+    progress: Arc<ThreadProgress>,
+    rec: RefCell<Recorder>,
+    active: Cell<usize>,
+}
+
+impl Ctx {
+    #[inline]
+    fn stopped(&self) -> bool {
+        self.stop.load(Ordering::Relaxed)
+    }
+
+    /// Whether a request intended at `t` may start: not stopped, before the
+    /// end, and (in the measured phase) within the request budget.
+    #[inline]
+    fn may_start(&self, t: Instant) -> bool {
+        if self.stopped() || self.t1.is_some_and(|t1| t >= t1) {
+            return false;
+        }
+        if t < self.t0 {
+            return true;
+        }
+        match &self.budget {
+            None => true,
+            Some(b) => b
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| v.checked_sub(1))
+                .is_ok(),
+        }
+    }
+
+    #[inline]
+    fn pick(&self, rng: &mut SmallRng) -> usize {
+        if self.templates.len() == 1 {
+            return 0;
+        }
+        let x = rng.gen_range(0..self.total_weight);
+        self.cumulative.partition_point(|&c| c <= x)
+    }
+
+    /// Makes sure `slot` holds an open connection. Returns false (and
+    /// records a connect error for a request intended at `intended`) if none
+    /// could be opened.
+    async fn ensure_conn(
+        &self,
+        slot: &mut Option<Sender>,
+        intended: Option<Instant>,
+        tpl: usize,
+    ) -> bool {
+        if let Some(s) = slot {
+            if s.ready().await.is_ok() {
+                return true;
+            }
+            *slot = None;
+            self.rec.borrow_mut().reconnects += 1;
+        }
+        match conn::connect(&self.addrs, self.timeout, None).await {
+            Ok(s) => {
+                *slot = Some(s);
+                self.rec.borrow_mut().opened += 1;
+                true
+            }
+            Err(_) => {
+                if let Some(intended) = intended {
+                    let now = Instant::now();
+                    let t = Timing {
+                        intended,
+                        sent: now,
+                        head: None,
+                        done: now,
+                    };
+                    self.rec
+                        .borrow_mut()
+                        .record_error(tpl, t, ErrorClass::Connect, None, 0);
+                    self.count(false);
+                }
+                tokio::time::sleep(CONNECT_BACKOFF).await;
+                false
+            }
+        }
+    }
+
+    #[inline]
+    fn count(&self, ok: bool) {
+        self.progress.requests.fetch_add(1, Ordering::Relaxed);
+        if !ok {
+            self.progress.errors.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Sends one request of template `tpl` and records it.
+    async fn request(
+        &self,
+        slot: &mut Option<Sender>,
+        tpl: usize,
+        intended: Instant,
+        buf: &mut Vec<u8>,
+    ) {
+        let x = conn::exchange(
+            slot,
+            &self.templates[tpl],
+            intended,
+            self.timeout,
+            buf,
+            Some(&self.rec),
+        )
+        .await;
+        let mut rec = self.rec.borrow_mut();
+        match x.result {
+            Ok(()) => rec.record_ok(tpl, x.timing, x.status.unwrap_or(0), x.bytes),
+            Err(class) => rec.record_error(tpl, x.timing, class, x.status, x.bytes),
+        }
+        drop(rec);
+        self.count(x.result.is_ok());
+        if !self.keepalive {
+            *slot = None;
+        }
+    }
+}
+
+/// Decrements the active-task counter when a task ends, however it ends.
+struct ActiveGuard(Rc<Ctx>);
+
+impl ActiveGuard {
+    fn new(ctx: &Rc<Ctx>) -> Self {
+        ctx.active.set(ctx.active.get() + 1);
+        Self(ctx.clone())
+    }
+}
+
+impl Drop for ActiveGuard {
+    fn drop(&mut self) {
+        self.0.active.set(self.0.active.get() - 1);
+    }
+}
+
+async fn closed_connection(ctx: Rc<Ctx>, seed: u64) {
+    let _guard = ActiveGuard::new(&ctx);
+    let mut rng = SmallRng::seed_from_u64(seed);
+    let mut slot: Option<Sender> = None;
+    let mut buf = Vec::new();
+    loop {
+        if ctx.stopped() || ctx.t1.is_some_and(|t1| Instant::now() >= t1) {
+            return;
+        }
+        let tpl = ctx.pick(&mut rng);
+        // Connect first: in closed loop the connect time is not request latency.
+        if !ctx.ensure_conn(&mut slot, Some(Instant::now()), tpl).await {
+            continue;
+        }
+        let now = Instant::now();
+        if !ctx.may_start(now) {
+            return;
+        }
+        ctx.request(&mut slot, tpl, now, &mut buf).await;
+    }
+}
+
+/// The open-loop queue shared by a thread's dispatcher and connections.
+#[derive(Default)]
+struct OpenQueue {
+    jobs: RefCell<VecDeque<(Instant, usize)>>,
+    notify: Notify,
+    idle: Cell<usize>,
+    done: Cell<bool>,
+}
+
+async fn open_connection(ctx: Rc<Ctx>, q: Rc<OpenQueue>) {
+    let _guard = ActiveGuard::new(&ctx);
+    let mut slot: Option<Sender> = None;
+    let mut buf = Vec::new();
+    // Open the connection before the start (its failure is not a request's).
+    if let Ok(s) = conn::connect(&ctx.addrs, ctx.timeout, None).await {
+        slot = Some(s);
+        ctx.rec.borrow_mut().opened += 1;
+    }
+    loop {
+        let job = loop {
+            if let Some(j) = q.jobs.borrow_mut().pop_front() {
+                break Some(j);
+            }
+            if q.done.get() || ctx.stopped() {
+                break None;
+            }
+            q.idle.set(q.idle.get() + 1);
+            q.notify.notified().await;
+        };
+        let Some((intended, tpl)) = job else { return };
+        if !ctx.ensure_conn(&mut slot, Some(intended), tpl).await {
+            continue;
+        }
+        ctx.request(&mut slot, tpl, intended, &mut buf).await;
+        if ctx.stopped() {
+            return;
+        }
+    }
+}
+
+async fn open_dispatcher(
+    ctx: Rc<Ctx>,
+    q: Rc<OpenQueue>,
+    mut schedule: Schedule,
+    end: Instant,
+    seed: u64,
+) {
+    let _guard = ActiveGuard::new(&ctx);
+    let mut rng = SmallRng::seed_from_u64(seed);
+    dispatch(
+        &mut schedule,
+        end,
+        |t| ctx.may_start(t),
+        async |intended, now| {
+            ctx.rec.borrow_mut().record_lag(intended, now);
+            q.jobs
+                .borrow_mut()
+                .push_back((intended, ctx.pick(&mut rng)));
+            let idle = q.idle.get();
+            if idle > 0 {
+                q.idle.set(idle - 1);
+                q.notify.notify_one();
+            }
+        },
+    )
+    .await;
+    q.done.set(true);
+    q.notify.notify_waiters();
+}
+
+/// Opens `n` idle keep-alive connections, each serving one request so the
+/// server has really accepted it. Returns the senders (dropping one closes
+/// its connection) and how many were opened; `alive` counts those still open.
+async fn open_idle(
+    addrs: &Rc<Vec<std::net::SocketAddr>>,
+    timeout: Duration,
+    tpl: &Rc<Prepared>,
+    n: usize,
+    alive: &Rc<Cell<usize>>,
+    stop: &AtomicBool,
+) -> (Vec<Sender>, u64) {
+    let mut held = Vec::with_capacity(n);
+    let mut opened = 0;
+    let mut remaining = n;
+    while remaining > 0 && !stop.load(Ordering::Relaxed) {
+        let batch = remaining.min(IDLE_OPEN_CONCURRENCY);
+        remaining -= batch;
+        let mut tasks = Vec::with_capacity(batch);
+        for _ in 0..batch {
+            let (addrs, tpl, alive) = (addrs.clone(), tpl.clone(), alive.clone());
+            tasks.push(tokio::task::spawn_local(async move {
+                let mut slot = Some(conn::connect(&addrs, timeout, Some(alive)).await.ok()?);
+                Some((idle_ping(&tpl, timeout, &mut slot).await, slot))
+            }));
+        }
+        for t in tasks {
+            if let Ok(Some((served, slot))) = t.await {
+                opened += 1;
+                if let (true, Some(s)) = (served, slot) {
+                    held.push(s);
+                }
+            }
+        }
+    }
+    (held, opened)
+}
+
+/// One request on an idle connection (not recorded); true if it succeeded.
+async fn idle_ping(tpl: &Prepared, timeout: Duration, slot: &mut Option<Sender>) -> bool {
+    let Some(s) = slot.as_mut() else { return false };
+    if s.ready().await.is_err() {
+        return false;
+    }
+    let mut buf = Vec::new();
+    conn::exchange(slot, tpl, Instant::now(), timeout, &mut buf, None)
+        .await
+        .result
+        .is_ok()
+}
+
+async fn keep_idle_alive(ctx: Rc<Ctx>, mut slot: Option<Sender>, every: Duration) {
+    loop {
+        tokio::time::sleep(every).await;
+        if ctx.stopped() || ctx.t1.is_some_and(|t1| Instant::now() >= t1) {
+            return;
+        }
+        if !idle_ping(&ctx.templates[0], ctx.timeout, &mut slot).await {
+            return;
+        }
+    }
+}
+
+/// Runs one generator thread to completion and returns its recorder.
+pub fn run_thread(job: ThreadJob) -> std::io::Result<Recorder> {
+    if !job.pin.is_empty() {
+        crate::sys::pin_current_thread(&job.pin)?;
+    }
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let local = tokio::task::LocalSet::new();
+    let plan = job.plan.clone();
+    Ok(local.block_on(&rt, async move {
+        let open_loop = matches!(plan.model, LoadModel::Open { .. });
+        let templates: Vec<Prepared> = plan
+            .templates
+            .iter()
+            .map(|t| Prepared::new(t, &plan.endpoint, plan.keepalive))
+            .collect();
+        let mut cumulative = Vec::with_capacity(plan.templates.len());
+        let mut acc = 0u32;
+        for t in &plan.templates {
+            acc += t.weight;
+            cumulative.push(acc);
+        }
+        let addrs = Rc::new(plan.endpoint.addrs.clone());
+        let alive = Rc::new(Cell::new(0usize));
+        let (idle, opened_idle) = open_idle(
+            &addrs,
+            plan.timeout,
+            &Rc::new(templates[0].clone()),
+            job.idle,
+            &alive,
+            &job.stop,
+        )
+        .await;
+
+        // Everyone starts together. A coordinator that gave up sends nothing.
+        job.ready.wait();
+        let start = match job.start.recv() {
+            Ok(s) => Instant::from_std(s),
+            Err(_) => Instant::now(),
+        };
+        let t0 = start + plan.warmup;
+        let t1 = plan.duration.map(|d| t0 + d);
+        let mut rec = Recorder::new(t0, t1, plan.window, plan.templates.len(), open_loop);
+        rec.opened = opened_idle;
+        let ctx = Rc::new(Ctx {
+            templates,
+            cumulative,
+            total_weight: acc,
+            addrs: (*addrs).clone(),
+            timeout: plan.timeout,
+            keepalive: plan.keepalive,
+            t0,
+            t1,
+            stop: job.stop.clone(),
+            budget: job.budget.clone(),
+            progress: job.progress.clone(),
+            rec: RefCell::new(rec),
+            active: Cell::new(0),
+        });
+        if let Some(every) = plan.idle_ping {
+            for s in idle {
+                tokio::task::spawn_local(keep_idle_alive(ctx.clone(), Some(s), every));
+            }
+        } else {
+            // Hold them, unused, until the end of the run.
+            let ctx2 = ctx.clone();
+            tokio::task::spawn_local(async move {
+                let _held = idle;
+                while !ctx2.stopped() && ctx2.t1.is_none_or(|t1| Instant::now() < t1) {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            });
+        }
+
+        let seed = 0x5eed_0000 + job.index as u64;
+        let queue = Rc::new(OpenQueue::default());
+        match plan.model {
+            LoadModel::Closed { .. } => {
+                tokio::time::sleep_until(start).await;
+                for i in 0..job.connections {
+                    tokio::task::spawn_local(closed_connection(
+                        ctx.clone(),
+                        seed * 1_000_003 + i as u64,
+                    ));
+                }
+            }
+            LoadModel::Open { arrival, .. } => {
+                for _ in 0..job.connections {
+                    tokio::task::spawn_local(open_connection(ctx.clone(), queue.clone()));
+                }
+                let phase = job.index as f64 / job.threads as f64;
+                let schedule = Schedule::new(start, job.rate, arrival, phase, seed);
+                let end = t1.unwrap_or(start + super::plan::MAX_DURATION);
+                tokio::task::spawn_local(open_dispatcher(
+                    ctx.clone(),
+                    queue.clone(),
+                    schedule,
+                    end,
+                    seed,
+                ));
+            }
+        }
+        // Wait for every task to finish: the schedule and the connections
+        // stop starting requests at t1, and requests in flight then finish
+        // within their timeout. The hard limit only guards against a bug.
+        tokio::task::yield_now().await;
+        let hard_end = t1.map(|t1| t1 + plan.timeout * 2 + Duration::from_secs(1));
+        let mut idle_held = alive.get();
+        while ctx.active.get() > 0 {
+            if ctx.stopped() || hard_end.is_some_and(|h| Instant::now() >= h) {
+                break;
+            }
+            if t1.is_none_or(|t1| Instant::now() < t1) {
+                idle_held = alive.get();
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let mut rec = ctx.rec.borrow().clone();
+        rec.idle_held = idle_held;
+        rec.not_started = queue.jobs.borrow().iter().filter(|(t, _)| *t >= t0).count() as u64;
+        rec
+    }))
+}
