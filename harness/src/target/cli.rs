@@ -343,10 +343,10 @@ pub fn list_table(manifests: &[Manifest]) -> String {
                 id.to_string(),
                 m.language.as_str().into(),
                 m.framework.clone(),
-                m.concurrency_model.as_str().into(),
+                spec.concurrency_model.as_str().into(),
                 spec.start.workers.to_string(),
                 ready.into(),
-                m.server.clone(),
+                spec.server.clone(),
             ]);
         }
     }

@@ -82,6 +82,8 @@ struct RawVersions {
 #[serde(deny_unknown_fields)]
 struct RawVariant {
     description: Option<String>,
+    server: Option<String>,
+    concurrency_model: Option<ConcurrencyModel>,
     command: Option<Vec<String>>,
     env: Option<BTreeMap<String, String>>,
     workers: Option<String>,
@@ -380,11 +382,16 @@ pub struct StartSection {
     pub between_runs: BetweenRuns,
 }
 
-/// One variant: a description and the `[start]` it resolves to.
+/// One variant: a description, optionally its own `server` and
+/// `concurrency_model`, and the `[start]` it resolves to.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Variant {
     /// What this variant changes.
     pub description: String,
+    /// The server, when the variant runs a different one (else the target's).
+    pub server: String,
+    /// The concurrency model, when the variant changes it (else the target's).
+    pub concurrency_model: ConcurrencyModel,
     /// The start section with the variant's overrides applied.
     pub start: StartSection,
 }
@@ -534,6 +541,8 @@ impl Manifest {
                         .description
                         .clone()
                         .unwrap_or_else(|| raw.description.clone()),
+                    server: rv.server.clone().unwrap_or_else(|| raw.server.clone()),
+                    concurrency_model: rv.concurrency_model.unwrap_or(raw.concurrency_model),
                     start,
                 },
             );
@@ -575,10 +584,20 @@ impl Manifest {
     /// Resolves the target for `variant` (None: the base configuration).
     /// An unknown variant is an error listing the known ones.
     pub fn resolve(&self, variant: Option<&str>) -> Result<TargetSpec, TargetError> {
-        let (description, start) = match variant {
-            None => (self.description.clone(), self.start.clone()),
+        let (description, server, concurrency_model, start) = match variant {
+            None => (
+                self.description.clone(),
+                self.server.clone(),
+                self.concurrency_model,
+                self.start.clone(),
+            ),
             Some(v) => match self.variants.get(v) {
-                Some(var) => (var.description.clone(), var.start.clone()),
+                Some(var) => (
+                    var.description.clone(),
+                    var.server.clone(),
+                    var.concurrency_model,
+                    var.start.clone(),
+                ),
                 None => {
                     return Err(TargetError::UnknownVariant {
                         target: self.name.clone(),
@@ -597,9 +616,9 @@ impl Manifest {
             workspace: self.workspace.clone(),
             language: self.language,
             framework: self.framework.clone(),
-            server: self.server.clone(),
+            server,
             description,
-            concurrency_model: self.concurrency_model,
+            concurrency_model,
             start,
             versions_command: self.versions_command.clone(),
         })
@@ -816,6 +835,8 @@ env = { B = "override", C = "3" }
 
 [variants.gunicorn]
 workers = "2 * cpus + 1"
+server = "gunicorn"
+concurrency_model = "sync"
 between_runs = "idle"
 "#;
 
@@ -845,6 +866,10 @@ between_runs = "idle"
         assert_eq!(g.start.workers, WorkersSpec::TwiceCpusPlusOne);
         assert_eq!(g.start.between_runs, BetweenRuns::Idle);
         assert_eq!(g.description, "demo target");
+        assert_eq!(g.server, "gunicorn");
+        assert_eq!(g.concurrency_model, ConcurrencyModel::Sync);
+        assert_eq!(single.server, "uvicorn");
+        assert_eq!(single.concurrency_model, ConcurrencyModel::Async);
 
         let err = m.resolve(Some("nope")).unwrap_err().to_string();
         assert!(

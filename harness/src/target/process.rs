@@ -131,6 +131,24 @@ impl RunningTarget {
     pub fn pids(&self) -> Vec<i32> {
         group_pids(self.pgid)
     }
+    /// The target as the results file records it.
+    pub fn info(
+        &self,
+        versions: std::collections::BTreeMap<String, String>,
+    ) -> crate::results::schema::TargetInfo {
+        crate::results::schema::TargetInfo {
+            id: self.spec.id.to_string(),
+            language: self.spec.language.as_str().into(),
+            framework: self.spec.framework.clone(),
+            server: self.spec.server.clone(),
+            concurrency_model: self.spec.concurrency_model.as_str().into(),
+            workers: Some(self.workers),
+            cpus: self.opts.cpus.clone(),
+            versions,
+            supervised: true,
+            url: self.url(),
+        }
+    }
     /// Whether the started process is still running.
     pub fn is_running(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))
