@@ -3,14 +3,14 @@
 //! check and a verdict (rules in [`super::verdict`]); plus everything that was
 //! not compared and why, and the warnings. Pure: no I/O, no printing.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use serde::Serialize;
 
-use super::matching::{self, ExcludedRepetition, Key, Pair};
+use super::matching::{self, ExcludedRepetition, Input, Key, Pair};
 use super::verdict::{self, Direction, Metric, Verdict};
 use crate::analysis::stats::{self, RatioCi};
-use crate::results::schema::{LoadOptions, ResultsFile, RunKind};
+use crate::results::schema::{LoadOptions, RunKind};
 
 /// Identifies the JSON written by `compare --json`; bumped when a field
 /// changes meaning.
@@ -21,15 +21,15 @@ pub const REPORT_SCHEMA: &str = "claimbench-compare/1";
 pub enum CompareError {
     /// No (target, scenario, level) appears in both files.
     #[error(
-        "nothing to compare: no (target, scenario, level) appears in both {baseline} ({baseline_count} measurement(s)) and {current} ({current_count} measurement(s)){hint}"
+        "nothing to compare: no (target, scenario, level) appears in both the baseline {baseline} ({baseline_count} measurement(s)) and the current {current} ({current_count} measurement(s)){hint}"
     )]
     NothingInCommon {
-        /// The baseline path as given.
-        baseline: PathBuf,
+        /// The baseline path(s) as given.
+        baseline: String,
         /// Measurements in the baseline.
         baseline_count: usize,
-        /// The current path as given.
-        current: PathBuf,
+        /// The current path(s) as given.
+        current: String,
         /// Measurements in the current file.
         current_count: usize,
         /// A hint naming a few keys of each side.
@@ -121,9 +121,9 @@ impl Settings {
 /// One input file, as the report names it.
 #[derive(Clone, Debug, Serialize)]
 pub struct FileSummary {
-    /// The path given on the command line.
-    pub path: PathBuf,
-    /// The run id inside the file.
+    /// The path(s) given on the command line (several files are merged).
+    pub paths: Vec<PathBuf>,
+    /// The run id inside the file (ids joined by `+` when merged).
     pub run_id: String,
     /// `bench` or `suite`.
     pub kind: RunKind,
@@ -132,13 +132,20 @@ pub struct FileSummary {
 }
 
 impl FileSummary {
-    fn new(path: &Path, f: &ResultsFile) -> Self {
+    fn new(input: &Input) -> Self {
+        let f = &input.results;
         Self {
-            path: path.to_path_buf(),
+            paths: input.paths.clone(),
             run_id: f.run_id.clone(),
             kind: f.kind,
             measurements: f.measurements.len(),
         }
+    }
+
+    /// The paths, comma-separated.
+    pub fn label(&self) -> String {
+        let v: Vec<String> = self.paths.iter().map(|p| p.display().to_string()).collect();
+        v.join(", ")
     }
 }
 
@@ -260,29 +267,27 @@ pub struct ErrorRateComparison {
     pub verdict: Verdict,
 }
 
-/// Compares two parsed results files. The paths only name the files in the
-/// report and in errors. Fails when the settings are invalid or the files
-/// share no (target, scenario, level).
+/// Compares two sides (each one results file, or several merged). The paths
+/// only name the files in the report and in errors. Fails when the settings
+/// are invalid or the two sides share no (target, scenario, level).
 pub fn compare(
-    baseline: &ResultsFile,
-    baseline_path: &Path,
-    current: &ResultsFile,
-    current_path: &Path,
+    baseline_input: &Input,
+    current_input: &Input,
     settings: &Settings,
 ) -> Result<CompareReport, CompareError> {
     settings.validate()?;
+    let (baseline, current) = (&baseline_input.results, &current_input.results);
     let matched = matching::pair(baseline, current);
     if matched.pairs.is_empty() {
-        return Err(nothing_in_common(
-            baseline,
-            baseline_path,
-            current,
-            current_path,
-            &matched,
-        ));
+        return Err(nothing_in_common(baseline_input, current_input, &matched));
     }
 
     let mut warnings = matching::environment_differences(baseline, current);
+    for (side, input) in [("baseline", baseline_input), ("current", current_input)] {
+        for d in &input.differences {
+            warnings.push(format!("{side} files differ: {d}"));
+        }
+    }
     for (side, f) in [("baseline", baseline), ("current", current)] {
         if !f.complete {
             warnings.push(format!(
@@ -322,8 +327,8 @@ pub fn compare(
     let gate_failed = counts.regressed > 0 || (settings.fail_on_noisy && counts.noisy > 0);
     Ok(CompareReport {
         schema: REPORT_SCHEMA,
-        baseline: FileSummary::new(baseline_path, baseline),
-        current: FileSummary::new(current_path, current),
+        baseline: FileSummary::new(baseline_input),
+        current: FileSummary::new(current_input),
         settings: settings.clone(),
         warnings,
         measurements,
@@ -487,10 +492,8 @@ fn options_difference(p: &Pair<'_>) -> Option<String> {
 }
 
 fn nothing_in_common(
-    baseline: &ResultsFile,
-    baseline_path: &Path,
-    current: &ResultsFile,
-    current_path: &Path,
+    baseline: &Input,
+    current: &Input,
     matched: &matching::Matched<'_>,
 ) -> CompareError {
     let sample = |keys: &[(Key, usize)]| {
@@ -505,10 +508,10 @@ fn nothing_in_common(
         }
     };
     CompareError::NothingInCommon {
-        baseline: baseline_path.to_path_buf(),
-        baseline_count: baseline.measurements.len(),
-        current: current_path.to_path_buf(),
-        current_count: current.measurements.len(),
+        baseline: baseline.label(),
+        baseline_count: baseline.results.measurements.len(),
+        current: current.label(),
+        current_count: current.results.measurements.len(),
         hint: format!(
             "; the baseline has {}; the current has {}",
             sample(&matched.only_baseline),

@@ -266,3 +266,75 @@ fn cpus(c: &[usize]) -> String {
         format!("{c:?}")
     }
 }
+
+/// One side of a comparison: one or more results files merged into one.
+#[derive(Clone, Debug)]
+pub struct Input {
+    /// The paths as given, in order.
+    pub paths: Vec<std::path::PathBuf>,
+    /// The merged results: every measurement of every file.
+    pub results: ResultsFile,
+    /// How the merged files differ from the first one (machine, versions).
+    pub differences: Vec<String>,
+}
+
+impl Input {
+    /// One file, as is.
+    pub fn single(path: &std::path::Path, results: ResultsFile) -> Self {
+        Self {
+            paths: vec![path.to_path_buf()],
+            results,
+            differences: Vec::new(),
+        }
+    }
+
+    /// Merges several results files of one side (e.g. three `bench` runs, or
+    /// `run`s interleaved with the other side's) into one: measurements are
+    /// concatenated in file order and, when there is more than one file,
+    /// renumbered 1, 2, ... per (target, scenario, level); targets are the
+    /// union by id (first file wins); the host, tool and run kind are the
+    /// first file's; `complete` only if every file is complete. Differences
+    /// between each file and the first are recorded in `differences`.
+    /// Returns `None` for an empty list.
+    pub fn merge(files: Vec<(std::path::PathBuf, ResultsFile)>) -> Option<Self> {
+        let mut it = files.into_iter();
+        let (first_path, mut merged) = it.next()?;
+        let mut paths = vec![first_path];
+        let mut differences = Vec::new();
+        for (path, f) in it {
+            for d in environment_differences(&merged, &f) {
+                differences.push(format!("{} vs {}: {d}", paths[0].display(), path.display()));
+            }
+            merged.run_id = format!("{}+{}", merged.run_id, f.run_id);
+            merged.complete &= f.complete;
+            merged.finished_at = merged.finished_at.max(f.finished_at);
+            for t in f.targets {
+                if !merged.targets.iter().any(|m| m.id == t.id) {
+                    merged.targets.push(t);
+                }
+            }
+            merged.measurements.extend(f.measurements);
+            merged.skipped.extend(f.skipped);
+            paths.push(path);
+        }
+        if paths.len() > 1 {
+            let mut next: BTreeMap<Key, u32> = BTreeMap::new();
+            for m in &mut merged.measurements {
+                let n = next.entry(Key::of(m)).or_insert(0);
+                *n += 1;
+                m.repetition = *n;
+            }
+        }
+        Some(Self {
+            paths,
+            results: merged,
+            differences,
+        })
+    }
+
+    /// The paths, comma-separated, for messages.
+    pub fn label(&self) -> String {
+        let v: Vec<String> = self.paths.iter().map(|p| p.display().to_string()).collect();
+        v.join(", ")
+    }
+}

@@ -23,6 +23,7 @@ use anyhow::Context as _;
 
 use crate::results::io;
 pub use evaluate::{CompareError, CompareReport, Settings, compare};
+use matching::Input;
 pub use verdict::{Metric, Verdict};
 
 /// The default bootstrap seed: fixed, so the same two files always give the
@@ -33,16 +34,31 @@ pub const DEFAULT_SEED: u64 = 0x5eed_c0de;
 #[derive(Debug, clap::Args)]
 pub struct CompareArgs {
     /// The baseline: a results file or a run directory (from `bench` or `run`).
-    pub baseline: PathBuf,
-    /// The run to check against the baseline: a results file or a run directory.
-    pub current: PathBuf,
+    /// Several, comma-separated, are merged as repetitions (e.g. three `bench`
+    /// runs, or runs interleaved with the current side's).
+    #[arg(value_name = "BASELINE", value_parser = parse_paths)]
+    pub baseline: Paths,
+    /// The run to check against the baseline: a results file or a run
+    /// directory; several, comma-separated, are merged.
+    #[arg(value_name = "CURRENT", value_parser = parse_paths)]
+    pub current: Paths,
     /// Largest tolerated slowdown, percent: a throughput drop or a latency rise
     /// beyond it (for the whole confidence interval) is a regression.
-    #[arg(long, value_name = "PCT", default_value_t = 5.0)]
+    #[arg(
+        long,
+        value_name = "PCT",
+        allow_negative_numbers = true,
+        default_value_t = 5.0
+    )]
     pub max_regression: f64,
     /// Largest tolerated rise in error rate, percentage points (median over
     /// repetitions, current minus baseline).
-    #[arg(long, value_name = "PP", default_value_t = 1.0)]
+    #[arg(
+        long,
+        value_name = "PP",
+        allow_negative_numbers = true,
+        default_value_t = 1.0
+    )]
     pub max_error_increase: f64,
     /// Confidence level of the bootstrap intervals.
     #[arg(long, value_name = "LEVEL", default_value_t = 0.95)]
@@ -106,15 +122,9 @@ impl CompareArgs {
 pub fn run(args: CompareArgs) -> anyhow::Result<ExitCode> {
     let settings = args.settings();
     settings.validate()?;
-    let baseline = io::read(&args.baseline).context("cannot read the baseline")?;
-    let current = io::read(&args.current).context("cannot read the current results")?;
-    let report = compare(
-        &baseline,
-        &args.baseline,
-        &current,
-        &args.current,
-        &settings,
-    )?;
+    let baseline = read_side(&args.baseline.0).context("cannot read the baseline")?;
+    let current = read_side(&args.current.0).context("cannot read the current results")?;
+    let report = compare(&baseline, &current, &settings)?;
 
     for w in &report.warnings {
         eprintln!("warning: {w}");
@@ -135,4 +145,28 @@ pub fn run(args: CompareArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// Reads and merges the files of one side.
+fn read_side(paths: &[PathBuf]) -> anyhow::Result<Input> {
+    let mut files = Vec::with_capacity(paths.len());
+    for p in paths {
+        // The error names the file; format it once (its source repeats it).
+        let f = io::read(p).map_err(|e| anyhow::anyhow!("{e}"))?;
+        files.push((p.clone(), f));
+    }
+    Input::merge(files).context("no results file given")
+}
+
+/// One side's paths: one, or several given comma-separated.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Paths(pub Vec<PathBuf>);
+
+/// Splits `a.json,b.json` into paths; empty items are an error.
+fn parse_paths(s: &str) -> Result<Paths, String> {
+    let v: Vec<PathBuf> = s.split(',').map(PathBuf::from).collect();
+    if v.iter().any(|p| p.as_os_str().is_empty()) {
+        return Err(format!("{s:?} has an empty path"));
+    }
+    Ok(Paths(v))
 }

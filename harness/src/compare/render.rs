@@ -109,8 +109,8 @@ fn table(rows: &[Vec<String>], right: &[usize]) -> String {
 pub fn terminal(r: &CompareReport) -> String {
     let mut out = format!(
         "claimbench compare: {} (baseline) vs {} (current)\n{}\n\n",
-        r.baseline.path.display(),
-        r.current.path.display(),
+        r.baseline.label(),
+        r.current.label(),
         settings_line(r)
     );
     let mut rows = vec![
@@ -239,9 +239,9 @@ pub fn markdown(r: &CompareReport) -> String {
         "## claimbench compare: {}\n\nGate **{}**. Baseline `{}` (run {}), current `{}` (run {}); {}.\n\n",
         header_line(r),
         if r.gate_failed { "failed" } else { "passed" },
-        r.baseline.path.display(),
+        r.baseline.label(),
         md(&r.baseline.run_id),
-        r.current.path.display(),
+        r.current.label(),
         md(&r.current.run_id),
         settings_line(r)
     );

@@ -1,1 +1,650 @@
-//! Integration tests: compare.
+//! Integration tests: `claimbench compare`, in-process through
+//! `claimbench::run`, on results files built here (synthetic measurements with
+//! real HDR histograms) and, in `real_servers`, on results that `claimbench
+//! bench` measured against an in-process hyper server.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use chrono::Utc;
+use claimbench::Cli;
+use claimbench::results::io;
+use claimbench::results::schema::*;
+use claimbench::results::{Latency, SCHEMA_VERSION};
+use clap::Parser;
+
+const EXIT_REGRESSED: u8 = claimbench::EXIT_GATE_FAILED;
+
+/// One repetition's headline numbers.
+#[derive(Clone, Copy)]
+struct Rep {
+    throughput: f64,
+    /// Median latency; the histogram spreads ±10% around it.
+    latency_us: u64,
+    error_rate: f64,
+}
+
+fn rep(throughput: f64, latency_us: u64) -> Rep {
+    Rep {
+        throughput,
+        latency_us,
+        error_rate: 0.0,
+    }
+}
+
+fn host() -> HostInfo {
+    HostInfo {
+        hostname: "ci-runner".into(),
+        os: "linux x86_64".into(),
+        kernel: "6.1.0".into(),
+        cpu_model: "Test CPU @ 3.0GHz".into(),
+        logical_cpus: 2,
+        memory_bytes: 8 << 30,
+        generator_cpus: vec![0],
+        target_cpus: vec![1],
+        downstream_cpus: vec![],
+    }
+}
+
+fn options() -> LoadOptions {
+    LoadOptions {
+        base_url: "http://127.0.0.1:8080".into(),
+        templates: vec![TemplateOptions {
+            name: "GET /plaintext".into(),
+            method: "GET".into(),
+            path: "/plaintext".into(),
+            weight: 1,
+            headers: vec![],
+            body_bytes: 0,
+            check: "status 200".into(),
+        }],
+        model: LoadModelKind::Closed,
+        connections: 64,
+        rate_rps: None,
+        arrival: None,
+        duration_s: Some(10.0),
+        max_requests: None,
+        warmup_s: 2.0,
+        timeout_ms: 10_000,
+        threads: 1,
+        pin_cpus: vec![0],
+        keepalive: true,
+        idle_connections: 0,
+    }
+}
+
+/// A load result whose latency histogram really holds ~1000 values spread
+/// ±10% around `r.latency_us`, so the percentiles come from a real histogram.
+fn load_result(r: Rep) -> LoadResult {
+    let mut lat = Latency::default();
+    for i in 0..1000u64 {
+        let f = 0.9 + 0.2 * (i as f64 / 999.0);
+        lat.record((r.latency_us as f64 * f) as u64);
+    }
+    let p = lat.percentiles();
+    let duration_s = 10.0;
+    let ok = (r.throughput * duration_s) as u64;
+    let requests = if r.error_rate > 0.0 {
+        (ok as f64 / (1.0 - r.error_rate)).round() as u64
+    } else {
+        ok
+    };
+    let errors = requests - ok;
+    LoadResult {
+        options: options(),
+        summary: Summary {
+            requests,
+            ok,
+            errors,
+            error_rate: r.error_rate,
+            not_started: 0,
+            duration_s,
+            throughput_rps: r.throughput,
+            requests_rps: requests as f64 / duration_s,
+            bytes_read: ok * 13,
+            latency: p.clone(),
+            service: None,
+            ttfb: p,
+            schedule_lag: None,
+        },
+        latency: lat.clone(),
+        service: None,
+        ttfb: lat,
+        schedule_lag: None,
+        chunk_gap: None,
+        templates: vec![],
+        errors: ErrorCounts {
+            status: errors,
+            ..Default::default()
+        },
+        status_codes: Default::default(),
+        timeline: vec![],
+        generator: GeneratorUsage {
+            threads: 1,
+            cpus: vec![0],
+            cpu_s: 1.0,
+            cpu_percent: 10.0,
+            max_rss_bytes: 10 << 20,
+            saturated: false,
+            warnings: vec![],
+        },
+        connections: ConnectionStats::default(),
+    }
+}
+
+fn measurement(target: &str, scenario: &str, c: f64, repetition: u32, r: Rep) -> Measurement {
+    Measurement {
+        target: target.into(),
+        scenario: scenario.into(),
+        level: Level {
+            model: LoadModelKind::Closed,
+            value: c,
+        },
+        repetition,
+        started_at: Utc::now(),
+        clean_state: "restarted".into(),
+        load: load_result(r),
+        resources: None,
+        excluded: None,
+    }
+}
+
+fn target_info(id: &str) -> TargetInfo {
+    TargetInfo {
+        id: id.into(),
+        language: "rust".into(),
+        framework: "hyper".into(),
+        server: "hyper".into(),
+        concurrency_model: "multi-threaded".into(),
+        workers: Some(1),
+        cpus: vec![1],
+        versions: [("hyper".to_string(), "1.6.0".to_string())].into(),
+        supervised: true,
+        url: "http://127.0.0.1:8080".into(),
+    }
+}
+
+/// A suite results file: one measurement per repetition of `reps`, for
+/// target `svc`, scenario `plaintext`, c=64.
+fn results(reps: &[Rep]) -> ResultsFile {
+    let measurements = reps
+        .iter()
+        .enumerate()
+        .map(|(i, r)| measurement("svc", "plaintext", 64.0, i as u32 + 1, *r))
+        .collect();
+    file_with(measurements)
+}
+
+fn file_with(measurements: Vec<Measurement>) -> ResultsFile {
+    ResultsFile {
+        schema_version: SCHEMA_VERSION,
+        kind: RunKind::Suite,
+        run_id: "20260101T000000Z".into(),
+        started_at: Utc::now(),
+        finished_at: Some(Utc::now()),
+        complete: true,
+        command_line: vec!["claimbench".into(), "run".into()],
+        tool: ToolInfo {
+            name: "claimbench".into(),
+            version: "0.1.0".into(),
+            git_commit: None,
+            git_dirty: None,
+        },
+        host: host(),
+        targets: vec![target_info("svc")],
+        measurements,
+        skipped: vec![],
+        verdicts: vec![],
+    }
+}
+
+fn write(dir: &Path, name: &str, f: &ResultsFile) -> PathBuf {
+    let p = dir.join(name);
+    io::write(&p, f).unwrap();
+    p
+}
+
+fn compare(args: &[&str]) -> anyhow::Result<ExitCode> {
+    let mut argv = vec!["claimbench", "compare", "--quiet"];
+    argv.extend_from_slice(args);
+    claimbench::run(Cli::parse_from(argv))
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+fn read_json(p: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap()
+}
+
+fn base_reps() -> Vec<Rep> {
+    vec![rep(1000.0, 1000), rep(1010.0, 990), rep(990.0, 1010)]
+}
+
+#[test]
+fn a_clear_slowdown_is_regressed_exit_1_with_the_row_in_markdown() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = write(dir.path(), "base.json", &results(&base_reps()));
+    let slow = [rep(800.0, 1250), rep(805.0, 1240), rep(795.0, 1260)];
+    let cur = write(dir.path(), "cur.json", &results(&slow));
+    let md = dir.path().join("out/compare.md");
+    let json = dir.path().join("out/compare.json");
+    let code = compare(&[s(&base), s(&cur), "--markdown", s(&md), "--json", s(&json)]).unwrap();
+    assert_eq!(code, ExitCode::from(EXIT_REGRESSED));
+
+    let md = std::fs::read_to_string(&md).unwrap();
+    assert!(md.contains("1 regressed"), "{md}");
+    let row = md
+        .lines()
+        .find(|l| l.starts_with("| svc | plaintext | c=64 | 3/3 |"))
+        .unwrap_or_else(|| panic!("no row for svc in\n{md}"));
+    assert!(row.ends_with("| **regressed** |"), "{row}");
+    assert!(row.contains("**-20.0% ["), "{row}");
+    assert!(md.contains("Gate **failed**"), "{md}");
+
+    let j = read_json(&json);
+    assert_eq!(j["schema"], "claimbench-compare/1");
+    assert_eq!(j["gate_failed"], true);
+    assert_eq!(j["counts"]["regressed"], 1);
+    let m = &j["measurements"][0];
+    assert_eq!(m["target"], "svc");
+    assert_eq!(m["verdict"], "regressed");
+    let tp = &m["metrics"][0];
+    assert_eq!(tp["metric"], "throughput");
+    assert_eq!(tp["gated"], true);
+    assert_eq!(tp["verdict"], "regressed");
+    let high = tp["ratio"]["high"].as_f64().unwrap();
+    assert!(high < 0.95, "{tp}");
+    // Latency rose too: p99 regressed.
+    assert_eq!(m["metrics"][3]["metric"], "p99");
+    assert_eq!(m["metrics"][3]["verdict"], "regressed");
+}
+
+#[test]
+fn noise_within_the_threshold_is_unchanged_exit_0() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = write(dir.path(), "base.json", &results(&base_reps()));
+    let same = [rep(995.0, 1005), rep(1012.0, 995), rep(1001.0, 1000)];
+    let cur = write(dir.path(), "cur.json", &results(&same));
+    let json = dir.path().join("c.json");
+    let code = compare(&[s(&base), s(&cur), "--json", s(&json)]).unwrap();
+    assert_eq!(code, ExitCode::SUCCESS);
+    let j = read_json(&json);
+    assert_eq!(j["measurements"][0]["verdict"], "unchanged");
+    assert_eq!(j["gate_failed"], false);
+    assert_eq!(j["warnings"].as_array().unwrap().len(), 0, "{j}");
+}
+
+#[test]
+fn a_faster_run_is_improved_exit_0() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = write(dir.path(), "base.json", &results(&base_reps()));
+    let fast = [rep(1300.0, 800), rep(1310.0, 790), rep(1290.0, 810)];
+    let cur = write(dir.path(), "cur.json", &results(&fast));
+    let json = dir.path().join("c.json");
+    let code = compare(&[s(&base), s(&cur), "--json", s(&json)]).unwrap();
+    assert_eq!(code, ExitCode::SUCCESS);
+    assert_eq!(read_json(&json)["measurements"][0]["verdict"], "improved");
+}
+
+#[test]
+fn a_straddling_interval_is_noisy_and_fails_only_with_fail_on_noisy() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = write(dir.path(), "base.json", &results(&base_reps()));
+    let wobbly = [rep(700.0, 1000), rep(1000.0, 1000), rep(1200.0, 1000)];
+    let cur = write(dir.path(), "cur.json", &results(&wobbly));
+    let json = dir.path().join("c.json");
+    let code = compare(&[s(&base), s(&cur), "--json", s(&json)]).unwrap();
+    assert_eq!(code, ExitCode::SUCCESS);
+    assert_eq!(read_json(&json)["measurements"][0]["verdict"], "noisy");
+    let code = compare(&[s(&base), s(&cur), "--fail-on-noisy"]).unwrap();
+    assert_eq!(code, ExitCode::from(EXIT_REGRESSED));
+}
+
+#[test]
+fn single_repetitions_have_no_interval_and_use_the_threshold() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = write(dir.path(), "base.json", &results(&[rep(1000.0, 1000)]));
+    let cur = write(dir.path(), "cur.json", &results(&[rep(940.0, 1000)]));
+    let md = dir.path().join("c.md");
+    let json = dir.path().join("c.json");
+    let code = compare(&[s(&base), s(&cur), "--markdown", s(&md), "--json", s(&json)]).unwrap();
+    assert_eq!(code, ExitCode::from(EXIT_REGRESSED));
+    let md = std::fs::read_to_string(&md).unwrap();
+    assert!(md.contains("-6.0% (no interval)"), "{md}");
+    let j = read_json(&json);
+    assert_eq!(
+        j["measurements"][0]["metrics"][0]["ratio"]["has_interval"],
+        false
+    );
+
+    // 4% down is within the 5% threshold; with --max-regression 3 it is not.
+    let cur = write(dir.path(), "cur2.json", &results(&[rep(960.0, 1000)]));
+    assert_eq!(compare(&[s(&base), s(&cur)]).unwrap(), ExitCode::SUCCESS);
+    let code = compare(&[s(&base), s(&cur), "--max-regression", "3"]).unwrap();
+    assert_eq!(code, ExitCode::from(EXIT_REGRESSED));
+}
+
+#[test]
+fn only_gated_metrics_decide() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = write(dir.path(), "base.json", &results(&base_reps()));
+    // Throughput steady, latency up 20% everywhere.
+    let slow = [rep(1000.0, 1200), rep(1010.0, 1190), rep(990.0, 1210)];
+    let cur = write(dir.path(), "cur.json", &results(&slow));
+    let code = compare(&[s(&base), s(&cur), "--metrics", "throughput"]).unwrap();
+    assert_eq!(code, ExitCode::SUCCESS);
+    let code = compare(&[s(&base), s(&cur), "--metrics", "throughput,p50"]).unwrap();
+    assert_eq!(code, ExitCode::from(EXIT_REGRESSED));
+    let code = compare(&[s(&base), s(&cur), "--metrics", "p99.9"]).unwrap();
+    assert_eq!(code, ExitCode::from(EXIT_REGRESSED));
+}
+
+#[test]
+fn an_error_rate_increase_is_a_regression() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = write(dir.path(), "base.json", &results(&base_reps()));
+    let errs: Vec<Rep> = base_reps()
+        .into_iter()
+        .map(|r| Rep {
+            error_rate: 0.02,
+            ..r
+        })
+        .collect();
+    let cur = write(dir.path(), "cur.json", &results(&errs));
+    let json = dir.path().join("c.json");
+    let code = compare(&[s(&base), s(&cur), "--json", s(&json)]).unwrap();
+    assert_eq!(code, ExitCode::from(EXIT_REGRESSED));
+    let j = read_json(&json);
+    let m = &j["measurements"][0];
+    assert_eq!(m["error_rate"]["verdict"], "regressed");
+    assert!(
+        m["reasons"][0].as_str().unwrap().contains("error rate"),
+        "{m}"
+    );
+    // A looser limit lets it pass.
+    let code = compare(&[s(&base), s(&cur), "--max-error-increase", "3"]).unwrap();
+    assert_eq!(code, ExitCode::SUCCESS);
+}
+
+#[test]
+fn measurements_in_one_file_only_and_excluded_repetitions_are_listed() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut b = results(&base_reps());
+    b.measurements
+        .push(measurement("svc", "json", 64.0, 1, rep(500.0, 2000)));
+    let mut c = results(&base_reps());
+    c.measurements
+        .push(measurement("svc", "plaintext", 256.0, 1, rep(900.0, 4000)));
+    // A wildly slow repetition, excluded by the run: must not count.
+    c.measurements.push(Measurement {
+        excluded: Some("generator saturated".into()),
+        repetition: 4,
+        ..measurement("svc", "plaintext", 64.0, 4, rep(10.0, 100_000))
+    });
+    let base = write(dir.path(), "base.json", &b);
+    let cur = write(dir.path(), "cur.json", &c);
+    let md = dir.path().join("c.md");
+    let json = dir.path().join("c.json");
+    let code = compare(&[s(&base), s(&cur), "--markdown", s(&md), "--json", s(&json)]).unwrap();
+    assert_eq!(code, ExitCode::SUCCESS);
+    let j = read_json(&json);
+    assert_eq!(j["only_in_baseline"][0]["scenario"], "json");
+    assert_eq!(j["only_in_current"][0]["level"]["value"], 256.0);
+    assert_eq!(j["excluded"][0]["repetition"], 4);
+    assert_eq!(j["excluded"][0]["side"], "current");
+    assert_eq!(j["measurements"][0]["repetitions"]["current"], 4);
+    assert_eq!(j["measurements"][0]["repetitions"]["current_valid"], 3);
+    let md = std::fs::read_to_string(&md).unwrap();
+    assert!(md.contains("### Only in the baseline"), "{md}");
+    assert!(md.contains("svc / json / c=64 (1 repetition(s))"), "{md}");
+    assert!(md.contains("### Only in the current run"), "{md}");
+    assert!(
+        md.contains("current repetition 4: generator saturated"),
+        "{md}"
+    );
+}
+
+#[test]
+fn all_repetitions_excluded_on_one_side_is_not_compared() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = write(dir.path(), "base.json", &results(&base_reps()));
+    let mut c = results(&base_reps());
+    for m in &mut c.measurements {
+        m.excluded = Some("generator saturated".into());
+    }
+    let cur = write(dir.path(), "cur.json", &c);
+    let json = dir.path().join("c.json");
+    let code = compare(&[s(&base), s(&cur), "--json", s(&json)]).unwrap();
+    assert_eq!(code, ExitCode::SUCCESS);
+    let j = read_json(&json);
+    assert_eq!(j["measurements"][0]["verdict"], serde_json::Value::Null);
+    assert_eq!(j["counts"]["not_compared"], 1);
+}
+
+#[test]
+fn different_hardware_and_versions_are_warned_about() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = write(dir.path(), "base.json", &results(&base_reps()));
+    let mut c = results(&base_reps());
+    c.host.cpu_model = "Other CPU".into();
+    c.host.logical_cpus = 4;
+    c.host.target_cpus = vec![1, 2, 3];
+    c.targets[0].versions.insert("hyper".into(), "1.7.0".into());
+    let cur = write(dir.path(), "cur.json", &c);
+    let md = dir.path().join("c.md");
+    let json = dir.path().join("c.json");
+    let code = compare(&[s(&base), s(&cur), "--markdown", s(&md), "--json", s(&json)]).unwrap();
+    assert_eq!(code, ExitCode::SUCCESS);
+    let warnings: Vec<String> = read_json(&json)["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w.as_str().unwrap().to_string())
+        .collect();
+    let has = |needle: &str| warnings.iter().any(|w| w.contains(needle));
+    assert!(
+        has("CPU model differs: baseline \"Test CPU @ 3.0GHz\", current \"Other CPU\""),
+        "{warnings:?}"
+    );
+    assert!(
+        has("logical CPU count differs: baseline 2, current 4"),
+        "{warnings:?}"
+    );
+    assert!(has("target CPUs differs"), "{warnings:?}");
+    assert!(
+        has("svc: hyper version differs: baseline \"1.6.0\", current \"1.7.0\""),
+        "{warnings:?}"
+    );
+    let md = std::fs::read_to_string(&md).unwrap();
+    assert!(md.contains("### Warnings"), "{md}");
+    assert!(md.contains("CPU model differs"), "{md}");
+}
+
+#[test]
+fn a_run_directory_is_accepted() {
+    let dir = tempfile::tempdir().unwrap();
+    let run_dir = dir.path().join("20260101T000000Z");
+    write(&run_dir, io::RESULTS_FILE_NAME, &results(&base_reps()));
+    let code = compare(&[s(&run_dir), s(&run_dir)]).unwrap();
+    assert_eq!(code, ExitCode::SUCCESS);
+}
+
+#[test]
+fn a_missing_file_is_an_error_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = write(dir.path(), "base.json", &results(&base_reps()));
+    let missing = dir.path().join("nope.json");
+    let err = compare(&[s(&base), s(&missing)]).unwrap_err();
+    let msg = format!("{err:#}");
+    assert!(msg.contains("nope.json"), "{msg}");
+    assert!(msg.contains("current"), "{msg}");
+    let err = compare(&[s(&missing), s(&base)]).unwrap_err();
+    let msg = format!("{err:#}");
+    assert!(
+        msg.contains("nope.json") && msg.contains("baseline"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn a_wrong_schema_version_is_an_error_naming_file_and_versions() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = write(dir.path(), "base.json", &results(&base_reps()));
+    let mut v = serde_json::to_value(results(&base_reps())).unwrap();
+    v["schema_version"] = 99.into();
+    let old = dir.path().join("old.json");
+    std::fs::write(&old, serde_json::to_vec(&v).unwrap()).unwrap();
+    let msg = format!("{:#}", compare(&[s(&base), s(&old)]).unwrap_err());
+    assert!(msg.contains("old.json"), "{msg}");
+    assert!(msg.contains("schema version 99"), "{msg}");
+    assert!(
+        msg.contains(&format!("reads version {SCHEMA_VERSION}")),
+        "{msg}"
+    );
+
+    let junk = dir.path().join("junk.json");
+    std::fs::write(&junk, b"{\"measurements\": []}").unwrap();
+    let msg = format!("{:#}", compare(&[s(&junk), s(&base)]).unwrap_err());
+    assert!(
+        msg.contains("junk.json") && msg.contains("not a claimbench results file"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn nothing_in_common_is_an_error_naming_both_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = write(dir.path(), "base.json", &results(&base_reps()));
+    let other = file_with(vec![measurement("other", "json", 16.0, 1, rep(10.0, 10))]);
+    let cur = write(dir.path(), "cur.json", &other);
+    let msg = format!("{:#}", compare(&[s(&base), s(&cur)]).unwrap_err());
+    assert!(msg.contains("nothing to compare"), "{msg}");
+    assert!(
+        msg.contains("base.json") && msg.contains("cur.json"),
+        "{msg}"
+    );
+    assert!(msg.contains("svc / plaintext / c=64"), "{msg}");
+    assert!(msg.contains("other / json / c=16"), "{msg}");
+    // An empty file has nothing in common with anything.
+    let empty = write(dir.path(), "empty.json", &file_with(vec![]));
+    let msg = format!("{:#}", compare(&[s(&empty), s(&base)]).unwrap_err());
+    assert!(
+        msg.contains("empty.json") && msg.contains("0 measurement(s)"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn bad_options_are_errors_naming_the_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = write(dir.path(), "base.json", &results(&base_reps()));
+    for (flag, value) in [
+        ("--confidence", "1.5"),
+        ("--confidence", "0"),
+        ("--max-regression", "0"),
+        ("--max-regression", "-5"),
+        ("--max-regression", "NaN"),
+        ("--max-error-increase", "-1"),
+    ] {
+        let msg = format!(
+            "{:#}",
+            compare(&[s(&base), s(&base), flag, value]).unwrap_err()
+        );
+        assert!(msg.contains(flag), "{flag} {value}: {msg}");
+    }
+    assert!(Cli::try_parse_from(["claimbench", "compare", "a", "b", "--metrics", "p42"]).is_err());
+}
+
+#[test]
+fn the_same_inputs_give_the_same_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = write(dir.path(), "base.json", &results(&base_reps()));
+    let cur = write(
+        dir.path(),
+        "cur.json",
+        &results(&[rep(960.0, 1030), rep(1001.0, 1000), rep(940.0, 1080)]),
+    );
+    let (j1, j2) = (dir.path().join("1.json"), dir.path().join("2.json"));
+    compare(&[s(&base), s(&cur), "--json", s(&j1)]).unwrap();
+    compare(&[s(&base), s(&cur), "--json", s(&j2)]).unwrap();
+    assert_eq!(std::fs::read(&j1).unwrap(), std::fs::read(&j2).unwrap());
+}
+
+#[test]
+fn several_files_per_side_are_merged_as_repetitions() {
+    let dir = tempfile::tempdir().unwrap();
+    let one = |name: &str, r: Rep| write(dir.path(), name, &results(&[r]));
+    let base: Vec<PathBuf> = base_reps()
+        .into_iter()
+        .enumerate()
+        .map(|(i, r)| one(&format!("b{i}.json"), r))
+        .collect();
+    let slow = [rep(800.0, 1250), rep(805.0, 1240), rep(795.0, 1260)];
+    let cur: Vec<PathBuf> = slow
+        .into_iter()
+        .enumerate()
+        .map(|(i, r)| one(&format!("c{i}.json"), r))
+        .collect();
+    let join = |v: &[PathBuf]| {
+        v.iter()
+            .map(|p| s(p).to_string())
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    let json = dir.path().join("c.json");
+    let code = compare(&[&join(&base), &join(&cur), "--json", s(&json)]).unwrap();
+    assert_eq!(code, ExitCode::from(EXIT_REGRESSED));
+    let j = read_json(&json);
+    assert_eq!(j["baseline"]["paths"].as_array().unwrap().len(), 3);
+    let m = &j["measurements"][0];
+    assert_eq!(m["repetitions"]["baseline_valid"], 3);
+    assert_eq!(m["repetitions"]["current_valid"], 3);
+    assert_eq!(m["metrics"][0]["ratio"]["has_interval"], true);
+    assert_eq!(m["verdict"], "regressed");
+}
+
+#[test]
+fn exactly_two_sides_are_required() {
+    assert!(Cli::try_parse_from(["claimbench", "compare", "a"]).is_err());
+    assert!(Cli::try_parse_from(["claimbench", "compare", "a", "b", "c"]).is_err());
+    let cli = Cli::try_parse_from(["claimbench", "compare", "a,b", "c"]).unwrap();
+    let claimbench::cli::Command::Compare(args) = cli.command else {
+        panic!("not compare")
+    };
+    assert_eq!(args.baseline.0.len(), 2);
+    assert_eq!(args.current.0, vec![PathBuf::from("c")]);
+    assert!(Cli::try_parse_from(["claimbench", "compare", "a,", "b"]).is_err());
+}
+
+#[test]
+fn terminal_and_markdown_snapshots() {
+    use claimbench::compare::{Settings, compare, matching::Input, render};
+    let mut b = results(&base_reps());
+    b.measurements
+        .push(measurement("svc", "json", 64.0, 1, rep(500.0, 2000)));
+    let slow = [rep(800.0, 1250), rep(805.0, 1240), rep(795.0, 1260)];
+    let mut c = results(&slow);
+    c.host.cpu_model = "Other CPU".into();
+    c.measurements
+        .push(measurement("svc", "plaintext", 16.0, 1, rep(900.0, 4000)));
+    let settings = Settings {
+        max_regression_pct: 5.0,
+        max_error_increase_pp: 1.0,
+        confidence: 0.95,
+        resamples: 10_000,
+        seed: claimbench::compare::DEFAULT_SEED,
+        gate: claimbench::compare::Metric::DEFAULT_GATE.to_vec(),
+        fail_on_noisy: false,
+    };
+    let report = compare(
+        &Input::single(Path::new("base.json"), b),
+        &Input::single(Path::new("cur.json"), c),
+        &settings,
+    )
+    .unwrap();
+    assert!(report.gate_failed);
+    insta::assert_snapshot!("compare_terminal", render::terminal(&report));
+    insta::assert_snapshot!("compare_markdown", render::markdown(&report));
+}
