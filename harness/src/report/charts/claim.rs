@@ -1,0 +1,382 @@
+//! One chart per claim verdict: the verdict in the title; on top, the
+//! deciding metric per stack (median over repetitions with its 95%
+//! interval) at each scenario and level the verdict compared; below, each
+//! pair's ratio (oriented so > 1 favours the stack the claim favours) with
+//! the confidence interval recorded in the verdict, against the
+//! "no difference" line at 1.
+
+use std::path::Path;
+
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
+
+use super::{Axis, ChartError, Draw, de, frame, render};
+use crate::report::data::{Model, Stat, metric_display, same_level};
+use crate::report::style::{self, Colours, FONT, MUTED, Scope, TEXT, footer_lines, level_label};
+use crate::results::schema::{Level, Outcome, PairResult, Verdict};
+
+/// Colour of a pair where the favoured stack is better.
+pub const FAVOURED: RGBColor = RGBColor(0x2E, 0x7D, 0x32);
+/// Colour of a pair where the other stack is better.
+pub const OTHER: RGBColor = RGBColor(0xC6, 0x28, 0x28);
+/// Colour of a pair with no difference beyond the noise.
+pub const NEUTRAL: RGBColor = RGBColor(0x75, 0x75, 0x75);
+
+/// One row of the metric panel: a stack at a scenario and level.
+#[derive(Clone, Debug)]
+pub struct MetricRow {
+    /// Row label, e.g. `node-express · io-sleep c=256`.
+    pub label: String,
+    /// Target colour.
+    pub colour: RGBColor,
+    /// Median and interval (display units).
+    pub stat: Stat,
+}
+
+/// One row of the ratio panel: a pair comparison.
+#[derive(Clone, Debug)]
+pub struct RatioRow {
+    /// Row label, e.g. `node-express / python-django · io-sleep c=256`.
+    pub label: String,
+    /// Colour by pair result.
+    pub colour: RGBColor,
+    /// Ratio, lower and upper bound of its interval.
+    pub ratio: (f64, f64, f64),
+}
+
+/// The chart's data.
+#[derive(Clone, Debug)]
+pub struct ClaimChart {
+    /// Title, with the verdict.
+    pub title: String,
+    /// Metric axis description with unit.
+    pub metric_desc: String,
+    /// Per-stack rows (empty when the metric is not one the report knows).
+    pub metric_rows: Vec<MetricRow>,
+    /// Pair rows.
+    pub ratio_rows: Vec<RatioRow>,
+    /// Provenance footer lines.
+    pub footer: Vec<String>,
+}
+
+/// The verdict as shown in titles: `SUPPORTED`, ...
+pub fn outcome_word(o: Outcome) -> &'static str {
+    match o {
+        Outcome::Supported => "SUPPORTED",
+        Outcome::Refuted => "REFUTED",
+        Outcome::Mixed => "MIXED",
+        Outcome::Inconclusive => "INCONCLUSIVE",
+    }
+}
+
+/// The chart's data for one verdict.
+pub fn data(model: &Model<'_>, colours: &Colours, v: &Verdict, width: u32) -> ClaimChart {
+    let (metric_desc, factor) = metric_display(&v.metric);
+    let mut places: Vec<(&str, Level)> = Vec::new();
+    for c in &v.comparisons {
+        if !places
+            .iter()
+            .any(|(s, l)| *s == c.scenario && same_level(l, &c.level))
+        {
+            places.push((&c.scenario, c.level));
+        }
+    }
+    let mut metric_rows = Vec::new();
+    let mut targets_shown: Vec<&str> = Vec::new();
+    for (scenario, level) in &places {
+        let mut involved: Vec<&str> = Vec::new();
+        for c in v
+            .comparisons
+            .iter()
+            .filter(|c| c.scenario == *scenario && same_level(&c.level, level))
+        {
+            for t in [c.favoured.as_str(), c.other.as_str()] {
+                if !involved.contains(&t) {
+                    involved.push(t);
+                }
+            }
+        }
+        for t in involved {
+            if !targets_shown.contains(&t) {
+                targets_shown.push(t);
+            }
+            let metric = &c_metric(v, scenario, level);
+            let stat = model
+                .group(t, scenario, level)
+                .and_then(|g| g.stat(metric))
+                .or_else(|| {
+                    // Fall back to the medians the verdict recorded.
+                    v.comparisons
+                        .iter()
+                        .filter(|c| c.scenario == *scenario && same_level(&c.level, level))
+                        .find_map(|c| {
+                            if c.favoured == t {
+                                Some(c.favoured_median)
+                            } else if c.other == t {
+                                Some(c.other_median)
+                            } else {
+                                None
+                            }
+                        })
+                        .map(|m| Stat {
+                            median: m,
+                            low: m,
+                            high: m,
+                            n: 0,
+                        })
+                });
+            if let Some(s) = stat {
+                metric_rows.push(MetricRow {
+                    label: format!("{t} · {scenario} {}", level_label(level)),
+                    colour: colours.of(t),
+                    stat: Stat {
+                        median: s.median * factor,
+                        low: s.low * factor,
+                        high: s.high * factor,
+                        n: s.n,
+                    },
+                });
+            }
+        }
+    }
+    let ratio_rows = v
+        .comparisons
+        .iter()
+        .map(|c| RatioRow {
+            label: format!(
+                "{} vs {} · {} {}",
+                c.favoured,
+                c.other,
+                c.scenario,
+                level_label(&c.level)
+            ),
+            colour: match c.result {
+                PairResult::FavouredBetter => FAVOURED,
+                PairResult::OtherBetter => OTHER,
+                PairResult::NoDifference => NEUTRAL,
+            },
+            ratio: (c.ratio, c.ci_low, c.ci_high),
+        })
+        .collect();
+    let scope = Scope {
+        targets: targets_shown,
+        scenario: Some(
+            places
+                .iter()
+                .map(|(s, l)| format!("{s} {}", level_label(l)))
+                .collect::<Vec<_>>()
+                .join("; "),
+        ),
+        level: None,
+    };
+    ClaimChart {
+        title: format!("Claim {}: {}", v.claim, outcome_word(v.outcome)),
+        metric_desc,
+        metric_rows,
+        ratio_rows,
+        footer: footer_lines(model.results, &scope, super::footer_chars(width)),
+    }
+}
+
+/// The metric a comparison at this place used (comparisons may differ from
+/// the verdict's headline metric, e.g. throughput and p99).
+fn c_metric(v: &Verdict, scenario: &str, level: &Level) -> String {
+    v.comparisons
+        .iter()
+        .find(|c| c.scenario == scenario && same_level(&c.level, level))
+        .map(|c| c.metric.clone())
+        .unwrap_or_else(|| v.metric.clone())
+}
+
+const ROW_H: u32 = 36;
+const PANEL_EXTRA: u32 = 120;
+
+/// The pixel size this chart needs at `width`.
+pub fn size_for(d: &ClaimChart, width: u32) -> (u32, u32) {
+    let rows = d.metric_rows.len() as u32 + d.ratio_rows.len().max(1) as u32;
+    let panels = if d.metric_rows.is_empty() { 1 } else { 2 };
+    let footer = d.footer.len() as u32 * 20 + 14;
+    (
+        width,
+        52 + footer + rows * ROW_H + panels * PANEL_EXTRA + 10,
+    )
+}
+
+fn label_area(labels: &[&str]) -> u32 {
+    let longest = labels.iter().map(|l| l.chars().count()).max().unwrap_or(10);
+    (longest as f64 * 9.4) as u32 + 20
+}
+
+impl ClaimChart {
+    #[allow(clippy::too_many_arguments)]
+    fn rows_panel<DB: DrawingBackend>(
+        area: &DrawingArea<DB, Shift>,
+        caption: &str,
+        x_desc: &str,
+        x: &Axis,
+        rows: &[(String, RGBColor, f64, f64, f64)],
+        label_w: u32,
+        reference: Option<f64>,
+    ) -> Result<(), String> {
+        let n = rows.len().max(1);
+        let y = super::Ticked::new(-0.6..(n as f64 - 0.4), (0..n).map(|i| i as f64).collect());
+        let mut chart = ChartBuilder::on(area)
+            .caption(caption, (FONT, style::AXIS_PT).into_font().color(&TEXT))
+            .margin_right(24)
+            .x_label_area_size(56)
+            .y_label_area_size(label_w)
+            .build_cartesian_2d(x.coord(), y)
+            .map_err(de)?;
+        let labels: Vec<String> = rows.iter().map(|r| r.0.clone()).collect();
+        chart
+            .configure_mesh()
+            .x_desc(x_desc)
+            .axis_desc_style((FONT, style::AXIS_PT).into_font().color(&TEXT))
+            .label_style((FONT, style::LABEL_PT).into_font().color(&TEXT))
+            .x_label_formatter(&|t| x.label(*t))
+            .y_label_formatter(&|t| {
+                let i = t.round();
+                if (t - i).abs() < 1e-6 && i >= 0.0 {
+                    // Row 0 at the top.
+                    labels.get(n - 1 - i as usize).cloned().unwrap_or_default()
+                } else {
+                    String::new()
+                }
+            })
+            .light_line_style(RGBColor(0xF4, 0xF4, 0xF4))
+            .bold_line_style(RGBColor(0xE4, 0xE4, 0xE4))
+            .draw()
+            .map_err(de)?;
+        if let Some(r) = reference {
+            let rx = x.fwd(r);
+            chart
+                .draw_series(std::iter::once(PathElement::new(
+                    vec![(rx, -0.6), (rx, n as f64 - 0.4)],
+                    BLACK.stroke_width(2),
+                )))
+                .map_err(de)?;
+        }
+        for (i, (_, c, mid, lo, hi)) in rows.iter().enumerate() {
+            let yi = (n - 1 - i) as f64;
+            let c = *c;
+            if hi > lo {
+                chart
+                    .draw_series(std::iter::once(ErrorBar::new_horizontal(
+                        yi,
+                        x.fwd(*lo),
+                        x.fwd(*mid),
+                        x.fwd(*hi),
+                        c.stroke_width(3),
+                        14,
+                    )))
+                    .map_err(de)?;
+            }
+            chart
+                .draw_series(std::iter::once(Circle::new(
+                    (x.fwd(*mid), yi),
+                    7,
+                    c.filled(),
+                )))
+                .map_err(de)?;
+        }
+        Ok(())
+    }
+}
+
+impl Draw for ClaimChart {
+    fn title(&self) -> &str {
+        &self.title
+    }
+
+    fn draw_on<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
+        let area = frame(root, &self.title, &self.footer)?;
+        let mut labels: Vec<&str> = self.metric_rows.iter().map(|r| r.label.as_str()).collect();
+        labels.extend(self.ratio_rows.iter().map(|r| r.label.as_str()));
+        let label_w = label_area(&labels);
+        let (_, h) = area.dim_in_pixel();
+        let (top, bottom) = if self.metric_rows.is_empty() {
+            (None, area)
+        } else {
+            let top_h = self.metric_rows.len() as u32 * ROW_H + PANEL_EXTRA;
+            let (a, b) = area.split_vertically(top_h.min(h));
+            (Some(a), b)
+        };
+        if let Some(top) = top {
+            let rows: Vec<_> = self
+                .metric_rows
+                .iter()
+                .map(|r| {
+                    (
+                        r.label.clone(),
+                        r.colour,
+                        r.stat.median,
+                        r.stat.low,
+                        r.stat.high,
+                    )
+                })
+                .collect();
+            let hi = rows.iter().map(|r| r.4).fold(0.0, f64::max);
+            let x = Axis::linear(0.0, hi * 1.08);
+            Self::rows_panel(
+                &top,
+                "Deciding metric per stack (median of repetitions, bar: 95% interval)",
+                &self.metric_desc,
+                &x,
+                &rows,
+                label_w,
+                None,
+            )?;
+        }
+        if self.ratio_rows.is_empty() {
+            let (w, hh) = bottom.dim_in_pixel();
+            bottom
+                .draw(&Text::new(
+                    "no pair comparison recorded".to_string(),
+                    (w as i32 / 2, hh as i32 / 2),
+                    TextStyle::from((FONT, style::LABEL_PT).into_font())
+                        .color(&MUTED)
+                        .pos(Pos::new(HPos::Center, VPos::Center)),
+                ))
+                .map_err(de)?;
+            return Ok(());
+        }
+        let rows: Vec<_> = self
+            .ratio_rows
+            .iter()
+            .map(|r| (r.label.clone(), r.colour, r.ratio.0, r.ratio.1, r.ratio.2))
+            .collect();
+        let mut vals: Vec<f64> = rows
+            .iter()
+            .flat_map(|r| [r.2, r.3, r.4])
+            .filter(|v| v.is_finite() && *v > 0.0)
+            .collect();
+        vals.push(1.0);
+        let lo = vals.iter().copied().fold(f64::INFINITY, f64::min);
+        let hi = vals.iter().copied().fold(0.0, f64::max);
+        let x = if hi / lo > 4.0 {
+            Axis::log(lo / 1.2, hi * 1.2)
+        } else {
+            let pad = (hi - lo).max(0.1) * 0.1;
+            Axis::linear((lo - pad).max(0.0), hi + pad)
+        };
+        Self::rows_panel(
+            &bottom,
+            "Ratio favoured / other (>1 favours the claim; green: better beyond noise, red: worse, grey: no difference)",
+            if x.log {
+                "ratio (log scale; black line: no difference)"
+            } else {
+                "ratio (black line: no difference)"
+            },
+            &x,
+            &rows,
+            label_w,
+            Some(1.0),
+        )
+    }
+}
+
+/// Draws the chart as `<stem>.svg` and `<stem>.png`.
+pub fn draw(data: &ClaimChart, stem: &Path, size: (u32, u32)) -> Result<(), ChartError> {
+    render(data, stem, size).map(|_| ())
+}

@@ -1,0 +1,321 @@
+//! The per-second timeline of one measurement: successful requests per
+//! second, p50 and p99 latency per window, and (supervised targets) the
+//! target's CPU % and resident memory, in three stacked panels sharing the
+//! time axis.
+
+use std::path::Path;
+
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
+
+use super::{Axis, ChartError, Draw, de, frame, render};
+use crate::report::data::Group;
+use crate::report::style::{self, Colours, FONT, MUTED, Scope, TEXT, footer_lines, level_label};
+use crate::results::ResultsFile;
+
+/// Colour of the second line in a panel (p99, RSS).
+const SECOND: RGBColor = RGBColor(0x33, 0x33, 0x33);
+
+/// The chart's data.
+#[derive(Clone, Debug)]
+pub struct Timeline {
+    /// Title.
+    pub title: String,
+    /// Target id (legend of the throughput line).
+    pub target: String,
+    /// Target colour.
+    pub colour: RGBColor,
+    /// Length of the measured phase, seconds.
+    pub duration_s: f64,
+    /// (window start s, successful req/s).
+    pub throughput: Vec<(f64, f64)>,
+    /// (window start s, p50 ms).
+    pub p50: Vec<(f64, f64)>,
+    /// (window start s, p99 ms).
+    pub p99: Vec<(f64, f64)>,
+    /// (sample time s, CPU % of one CPU).
+    pub cpu: Vec<(f64, f64)>,
+    /// (sample time s, RSS MB).
+    pub rss: Vec<(f64, f64)>,
+    /// Provenance footer lines.
+    pub footer: Vec<String>,
+}
+
+/// The timeline of the group's representative repetition (the one with the
+/// median throughput). None when the measurement has no windows.
+pub fn data(
+    results: &ResultsFile,
+    colours: &Colours,
+    group: &Group<'_>,
+    width: u32,
+) -> Option<(Timeline, u32)> {
+    let m = group.representative()?;
+    if m.load.timeline.is_empty() {
+        return None;
+    }
+    let throughput = m
+        .load
+        .timeline
+        .iter()
+        .map(|w| (w.t_s, w.ok as f64 / w.len_s.max(1e-9)))
+        .collect();
+    let p50 = m
+        .load
+        .timeline
+        .iter()
+        .filter(|w| w.ok > 0)
+        .map(|w| (w.t_s, w.p50_us as f64 / 1e3))
+        .collect();
+    let p99 = m
+        .load
+        .timeline
+        .iter()
+        .filter(|w| w.ok > 0)
+        .map(|w| (w.t_s, w.p99_us as f64 / 1e3))
+        .collect();
+    let (cpu, rss) = match &m.resources {
+        Some(r) => (
+            r.samples.iter().map(|s| (s.t_s, s.cpu_percent)).collect(),
+            r.samples
+                .iter()
+                .map(|s| (s.t_s, s.rss_bytes as f64 / 1e6))
+                .collect(),
+        ),
+        None => (vec![], vec![]),
+    };
+    let duration_s = m
+        .load
+        .timeline
+        .iter()
+        .map(|w| w.t_s + w.len_s)
+        .fold(m.load.summary.duration_s, f64::max);
+    let scope = Scope {
+        targets: vec![group.target],
+        scenario: Some(group.scenario.to_string()),
+        level: Some(format!(
+            "{}, repetition {} of {}{}",
+            level_label(&group.level),
+            m.repetition,
+            group.all.len(),
+            m.excluded
+                .as_deref()
+                .map(|r| format!(" (EXCLUDED: {r})"))
+                .unwrap_or_default()
+        )),
+    };
+    Some((
+        Timeline {
+            title: format!(
+                "Timeline: {} on {} at {}",
+                group.target,
+                group.scenario,
+                level_label(&group.level)
+            ),
+            target: group.target.to_string(),
+            colour: colours.of(group.target),
+            duration_s,
+            throughput,
+            p50,
+            p99,
+            cpu,
+            rss,
+            footer: footer_lines(results, &scope, super::footer_chars(width)),
+        },
+        m.repetition,
+    ))
+}
+
+fn max_of(v: &[(f64, f64)]) -> f64 {
+    v.iter().map(|p| p.1).fold(0.0, f64::max)
+}
+
+type Panel<'a, DB> = DrawingArea<DB, Shift>;
+
+/// A named line of one panel: legend, colour, points.
+type Line<'a> = (&'a str, RGBColor, &'a [(f64, f64)]);
+
+impl Timeline {
+    fn panel<DB: DrawingBackend>(
+        &self,
+        area: &Panel<'_, DB>,
+        y_desc: &str,
+        lines: &[Line<'_>],
+        show_x: bool,
+        empty_note: &str,
+    ) -> Result<(), String> {
+        let x = Axis::linear(0.0, self.duration_s.max(1.0));
+        let all: Vec<f64> = lines.iter().map(|l| max_of(l.2)).collect();
+        let y = Axis::linear(0.0, all.iter().copied().fold(0.0, f64::max).max(1e-3) * 1.1);
+        let mut chart = ChartBuilder::on(area)
+            .margin_right(16)
+            .margin_top(8)
+            .x_label_area_size(if show_x { 50 } else { 8 })
+            .y_label_area_size(86)
+            .build_cartesian_2d(x.coord(), y.coord())
+            .map_err(de)?;
+        let axis_font = (FONT, style::AXIS_PT).into_font().color(&TEXT);
+        let label_font = (FONT, style::LABEL_PT).into_font().color(&TEXT);
+        let hidden_font = (FONT, 1).into_font().color(&WHITE);
+        let xf = |t: &f64| x.label(*t);
+        let yf = |t: &f64| y.label(*t);
+        let mut mesh = chart.configure_mesh();
+        mesh.y_desc(y_desc)
+            .axis_desc_style(axis_font)
+            .label_style(label_font)
+            .x_label_formatter(&xf)
+            .y_label_formatter(&yf)
+            .y_labels(5)
+            .light_line_style(RGBColor(0xF0, 0xF0, 0xF0))
+            .bold_line_style(RGBColor(0xE0, 0xE0, 0xE0));
+        if show_x {
+            mesh.x_desc("time since the measured phase started (s)");
+        } else {
+            mesh.x_label_style(hidden_font);
+        }
+        mesh.draw().map_err(de)?;
+        let mut any = false;
+        for (name, c, pts) in lines {
+            if pts.is_empty() {
+                continue;
+            }
+            any = true;
+            let c = *c;
+            chart
+                .draw_series(LineSeries::new(pts.to_vec(), c.stroke_width(2)))
+                .map_err(de)?
+                .label(*name)
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 26, y)], c.stroke_width(3))
+                });
+        }
+        if any {
+            chart
+                .configure_series_labels()
+                .position(SeriesLabelPosition::UpperRight)
+                .margin(8)
+                .legend_area_size(34)
+                .label_font((FONT, style::LABEL_PT).into_font().color(&TEXT))
+                .background_style(WHITE.mix(0.85))
+                .border_style(RGBColor(0xBB, 0xBB, 0xBB))
+                .draw()
+                .map_err(de)?;
+        } else {
+            let (w, h) = area.dim_in_pixel();
+            area.draw(&Text::new(
+                empty_note.to_string(),
+                (w as i32 / 2, h as i32 / 2),
+                TextStyle::from((FONT, style::LABEL_PT).into_font())
+                    .color(&MUTED)
+                    .pos(Pos::new(HPos::Center, VPos::Center)),
+            ))
+            .map_err(de)?;
+        }
+        Ok(())
+    }
+}
+
+impl Draw for Timeline {
+    fn title(&self) -> &str {
+        &self.title
+    }
+
+    fn draw_on<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
+        let area = frame(root, &self.title, &self.footer)?;
+        let panels = area.split_evenly((3, 1));
+        let thr = format!("{} ok req/s", self.target);
+        self.panel(
+            &panels[0],
+            "throughput (req/s)",
+            &[(thr.as_str(), self.colour, &self.throughput)],
+            false,
+            "no windows",
+        )?;
+        self.panel(
+            &panels[1],
+            "latency (ms)",
+            &[("p50", self.colour, &self.p50), ("p99", SECOND, &self.p99)],
+            false,
+            "no successful requests",
+        )?;
+        self.resources_panel(&panels[2])
+    }
+}
+
+impl Timeline {
+    /// Bottom panel: CPU % on the left axis, RSS MB on the right axis.
+    fn resources_panel<DB: DrawingBackend>(&self, area: &Panel<'_, DB>) -> Result<(), String> {
+        if self.cpu.is_empty() && self.rss.is_empty() {
+            return self.panel(
+                area,
+                "target CPU (%)",
+                &[],
+                true,
+                "no target samples (target not supervised)",
+            );
+        }
+        let x = Axis::linear(0.0, self.duration_s.max(1.0));
+        let y = Axis::linear(0.0, max_of(&self.cpu).max(1.0) * 1.1);
+        let y2 = Axis::linear(0.0, max_of(&self.rss).max(1e-3) * 1.1);
+        let mut chart = ChartBuilder::on(area)
+            .margin_right(16)
+            .margin_top(8)
+            .x_label_area_size(50)
+            .y_label_area_size(86)
+            .right_y_label_area_size(86)
+            .build_cartesian_2d(x.coord(), y.coord())
+            .map_err(de)?
+            .set_secondary_coord(x.coord(), y2.coord());
+        chart
+            .configure_mesh()
+            .x_desc("time since the measured phase started (s)")
+            .y_desc("target CPU (% of one CPU)")
+            .axis_desc_style((FONT, style::AXIS_PT).into_font().color(&TEXT))
+            .label_style((FONT, style::LABEL_PT).into_font().color(&TEXT))
+            .x_label_formatter(&|t| x.label(*t))
+            .y_label_formatter(&|t| y.label(*t))
+            .y_labels(5)
+            .light_line_style(RGBColor(0xF0, 0xF0, 0xF0))
+            .bold_line_style(RGBColor(0xE0, 0xE0, 0xE0))
+            .draw()
+            .map_err(de)?;
+        chart
+            .configure_secondary_axes()
+            .y_desc("target RSS (MB)")
+            .axis_desc_style((FONT, style::AXIS_PT).into_font().color(&TEXT))
+            .label_style((FONT, style::LABEL_PT).into_font().color(&TEXT))
+            .y_label_formatter(&|t| y2.label(*t))
+            .y_labels(5)
+            .draw()
+            .map_err(de)?;
+        let c = self.colour;
+        chart
+            .draw_series(LineSeries::new(self.cpu.clone(), c.stroke_width(2)))
+            .map_err(de)?
+            .label("CPU % (left axis)")
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 26, y)], c.stroke_width(3)));
+        chart
+            .draw_secondary_series(LineSeries::new(self.rss.clone(), SECOND.stroke_width(2)))
+            .map_err(de)?
+            .label("RSS MB (right axis)")
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 26, y)], SECOND.stroke_width(3))
+            });
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::LowerRight)
+            .margin(8)
+            .legend_area_size(34)
+            .label_font((FONT, style::LABEL_PT).into_font().color(&TEXT))
+            .background_style(WHITE.mix(0.85))
+            .border_style(RGBColor(0xBB, 0xBB, 0xBB))
+            .draw()
+            .map_err(de)?;
+        Ok(())
+    }
+}
+
+/// Draws the chart as `<stem>.svg` and `<stem>.png`.
+pub fn draw(data: &Timeline, stem: &Path, size: (u32, u32)) -> Result<(), ChartError> {
+    render(data, stem, size).map(|_| ())
+}
