@@ -12,6 +12,13 @@
 //! every live group is kept in a process-wide registry so a Ctrl-C handler
 //! can kill them all ([`kill_all_registered`]).
 //!
+//! Even a SIGKILLed harness leaves nothing behind: the parent-death signal
+//! only reaches the group leader (uvicorn and gunicorn workers outlive their
+//! master), so each target also gets a guardian, a tiny `sh` in its own
+//! process group reading a close-on-exec pipe from the harness. When the pipe
+//! closes without a `stop` message (the harness died), the guardian SIGKILLs
+//! the target's group.
+//!
 //! Owns processes and their logs; knows nothing about load.
 
 use std::collections::BTreeSet;
@@ -75,6 +82,7 @@ pub struct RunningTarget {
     log_offset: u64,
     started_at: Instant,
     ready_after: Duration,
+    guardian: Option<Guardian>,
     done: bool,
 }
 
@@ -227,6 +235,9 @@ impl RunningTarget {
         };
         self.done = true;
         unregister(self.pgid);
+        if let Some(g) = self.guardian.take() {
+            g.dismiss();
+        }
         let _ = append_log_line(
             &self.log_path,
             &format!(
@@ -266,6 +277,9 @@ impl Drop for RunningTarget {
             self.wait_group_gone(Duration::from_secs(2));
             self.done = true;
             unregister(self.pgid);
+            if let Some(g) = self.guardian.take() {
+                g.dismiss();
+            }
         }
     }
 }
@@ -389,8 +403,12 @@ fn start_once(spec: &TargetSpec, opts: &StartOptions) -> Result<RunningTarget, T
         log_offset,
         started_at,
         ready_after: Duration::ZERO,
+        guardian: None,
         done: false,
     };
+    running.guardian = Guardian::spawn(pgid)
+        .inspect_err(|e| tracing::warn!(target_id = %id, "no guardian for the target: {e}"))
+        .ok();
     running.ready_after = wait_ready(&mut running)?;
     Ok(running)
 }
@@ -546,6 +564,39 @@ fn spawn_on_keeper_thread(cmd: Command) -> std::io::Result<Child> {
         .map_err(|_| std::io::Error::other("the spawner thread is gone"))?;
     rx.recv()
         .map_err(|_| std::io::Error::other("the spawner thread is gone"))?
+}
+
+/// Kills a target's process group if the harness dies (see the module doc).
+#[derive(Debug)]
+struct Guardian {
+    pipe: std::io::PipeWriter,
+    child: Child,
+}
+
+impl Guardian {
+    const SCRIPT: &'static str = "trap '' INT HUP TERM QUIT; read -r msg; [ \"$msg\" = stop ] || kill -9 -\"$1\" 2>/dev/null; exit 0";
+
+    fn spawn(pgid: i32) -> std::io::Result<Guardian> {
+        use std::os::unix::process::CommandExt;
+        // std creates both ends close-on-exec: the target never holds the
+        // write end, so only the harness's death (or `dismiss`) closes it.
+        let (reader, pipe) = std::io::pipe()?;
+        let child = Command::new("sh")
+            .args(["-c", Self::SCRIPT, "claimbench-guardian", &pgid.to_string()])
+            .stdin(reader)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .process_group(0)
+            .spawn()?;
+        Ok(Guardian { pipe, child })
+    }
+
+    /// The target is gone: tell the guardian to exit without killing, and reap it.
+    fn dismiss(mut self) {
+        let _ = self.pipe.write_all(b"stop\n");
+        drop(self.pipe);
+        let _ = self.child.wait();
+    }
 }
 
 fn describe_status(s: ExitStatus) -> String {
