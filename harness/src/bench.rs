@@ -29,7 +29,7 @@ pub struct BenchArgs {
     #[arg(short = 'c', long, default_value_t = 50)]
     pub connections: usize,
     /// How long to measure (e.g. 10s, 1m). Default 10s unless --requests is given.
-    #[arg(short = 'd', long, value_parser = parse_duration)]
+    #[arg(short = 'd', long, value_parser = parse_duration, allow_hyphen_values = true)]
     pub duration: Option<Duration>,
     /// Stop after this many measured requests.
     #[arg(short = 'n', long)]
@@ -262,8 +262,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
                 ));
             }
         }
-    })
-    .with_context(|| format!("bench {}", args.url))?;
+    })?;
     if let Some(b) = bar {
         b.finish_and_clear();
     }

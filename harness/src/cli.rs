@@ -16,7 +16,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Load one URL, like wrk or oha: closed loop (-c) or open loop (--rate).
-    Bench(crate::bench::BenchArgs),
+    Bench(Box<crate::bench::BenchArgs>),
     /// Run the claims suite over the targets and write results, verdicts and reports.
     Run(crate::runner::RunArgs),
     /// Redraw charts and reports from a results directory, without measuring.

@@ -53,7 +53,7 @@ pub const EXIT_GATE_FAILED: u8 = 1;
 /// integration tests call it in-process.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        cli::Command::Bench(args) => bench::run(args),
+        cli::Command::Bench(args) => bench::run(*args),
         cli::Command::Run(args) => runner::run(args),
         cli::Command::Report(args) => report::run(args),
         cli::Command::Compare(args) => compare::run(args),

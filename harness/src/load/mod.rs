@@ -46,7 +46,7 @@ pub enum LoadError {
     #[error(transparent)]
     Plan(#[from] PlanError),
     /// Nothing listens at the endpoint.
-    #[error("cannot connect to {url}: {source}")]
+    #[error("cannot connect to {url}")]
     Unreachable {
         /// The base URL.
         url: String,
@@ -66,7 +66,7 @@ pub enum LoadError {
         hard: u64,
     },
     /// A generator thread failed to start (runtime, pinning).
-    #[error("generator thread {index}: {source}")]
+    #[error("generator thread {index} failed")]
     Thread {
         /// Thread index.
         index: usize,

@@ -354,7 +354,7 @@ impl LoadPlan {
             return bad("weight", format!("template `{}` has weight 0", t.name));
         }
         match self.model {
-            LoadModel::Closed { connections } if connections == 0 => {
+            LoadModel::Closed { connections: 0 } => {
                 return bad("--connections", "must be at least 1".into());
             }
             LoadModel::Open {

@@ -13,7 +13,7 @@ pub const RESULTS_FILE_NAME: &str = "results.json";
 #[derive(Debug, thiserror::Error)]
 pub enum ResultsError {
     /// The file or directory could not be read.
-    #[error("cannot read results {path}: {source}")]
+    #[error("cannot read results {path}")]
     Read {
         /// The path.
         path: PathBuf,
@@ -21,7 +21,7 @@ pub enum ResultsError {
         source: std::io::Error,
     },
     /// The file is not JSON, or is truncated.
-    #[error("results file {path} is not valid JSON (truncated or corrupt?): {source}")]
+    #[error("results file {path} is not valid JSON (truncated or corrupt?)")]
     Corrupt {
         /// The path.
         path: PathBuf,
@@ -47,7 +47,7 @@ pub enum ResultsError {
         expected: u32,
     },
     /// The JSON is well-formed but does not match the schema.
-    #[error("results file {path} does not match schema version {SCHEMA_VERSION}: {source}")]
+    #[error("results file {path} does not match schema version {SCHEMA_VERSION}")]
     Schema {
         /// The path.
         path: PathBuf,
@@ -55,7 +55,7 @@ pub enum ResultsError {
         source: serde_json::Error,
     },
     /// Writing failed.
-    #[error("cannot write results {path}: {source}")]
+    #[error("cannot write results {path}")]
     Write {
         /// The path.
         path: PathBuf,

@@ -7,3 +7,4 @@ mod report;
 mod suite;
 mod support;
 mod targets;
+mod test_server;

@@ -1,0 +1,191 @@
+//! An in-process HTTP/1.1 test server with scripted misbehaviour, for the
+//! engine's tests. It runs on its own thread and runtime, binds
+//! `127.0.0.1:0`, and counts what it saw so tests can compare.
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http::{Request, Response, StatusCode};
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use tokio::io::AsyncReadExt;
+
+/// What the server does with each connection or request.
+#[derive(Clone, Copy, Debug)]
+pub enum Behavior {
+    /// 200 `Hello, World!`.
+    Ok,
+    /// 500 on every request.
+    Status500,
+    /// 200 with a body that is not `Hello, World!`.
+    WrongBody,
+    /// Accepts, then resets the connection (SO_LINGER 0) without answering.
+    Reset,
+    /// Reads requests and never answers.
+    NeverAnswer,
+    /// 200 `Hello, World!` and closes the connection after each response.
+    CloseAfterEach,
+    /// 200 after `fixed`, except that every response due during a stall
+    /// window (the first `stall` of every `period`, from the server's start)
+    /// is held until that window ends.
+    Stall {
+        /// Length of a cycle.
+        period: Duration,
+        /// Length of the stall at the start of each cycle.
+        stall: Duration,
+    },
+}
+
+/// A running test server.
+pub struct TestServer {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    /// Requests received (complete heads).
+    pub requests: Arc<AtomicU64>,
+    /// Connections accepted.
+    pub connections: Arc<AtomicU64>,
+    /// Requests received per path.
+    pub per_path: Arc<Mutex<HashMap<String, u64>>>,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl TestServer {
+    /// Starts a server with `behavior` on 127.0.0.1:0.
+    pub fn start(behavior: Behavior) -> Self {
+        let std_listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+        std_listener.set_nonblocking(true).unwrap();
+        let addr = std_listener.local_addr().unwrap();
+        let requests = Arc::new(AtomicU64::new(0));
+        let connections = Arc::new(AtomicU64::new(0));
+        let per_path = Arc::new(Mutex::new(HashMap::new()));
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let (r, c, p) = (requests.clone(), connections.clone(), per_path.clone());
+        let thread = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(serve(std_listener, behavior, r, c, p, rx));
+        });
+        Self {
+            addr,
+            requests,
+            connections,
+            per_path,
+            shutdown: Some(tx),
+            thread: Some(thread),
+        }
+    }
+
+    /// `http://ADDR{path}`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    /// Requests received so far.
+    pub fn seen(&self) -> u64 {
+        self.requests.load(Ordering::SeqCst)
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+async fn serve(
+    std_listener: std::net::TcpListener,
+    behavior: Behavior,
+    requests: Arc<AtomicU64>,
+    connections: Arc<AtomicU64>,
+    per_path: Arc<Mutex<HashMap<String, u64>>>,
+    mut shutdown: tokio::sync::oneshot::Receiver<()>,
+) {
+    let listener = tokio::net::TcpListener::from_std(std_listener).unwrap();
+    let started = Instant::now();
+    loop {
+        let (stream, _) = tokio::select! {
+            _ = &mut shutdown => return,
+            a = listener.accept() => match a { Ok(a) => a, Err(_) => continue },
+        };
+        connections.fetch_add(1, Ordering::SeqCst);
+        let (requests, per_path) = (requests.clone(), per_path.clone());
+        match behavior {
+            Behavior::Reset => {
+                // SO_LINGER 0 makes the close a reset, which is the point here.
+                #[allow(deprecated)]
+                let _ = stream.set_linger(Some(Duration::ZERO));
+                drop(stream);
+            }
+            Behavior::NeverAnswer => {
+                tokio::spawn(async move {
+                    let mut stream = stream;
+                    let mut buf = [0u8; 4096];
+                    while let Ok(n) = stream.read(&mut buf).await {
+                        if n == 0 {
+                            break;
+                        }
+                        requests.fetch_add(1, Ordering::SeqCst);
+                    }
+                });
+            }
+            _ => {
+                let _ = stream.set_nodelay(true);
+                tokio::spawn(async move {
+                    let svc = service_fn(move |req: Request<Incoming>| {
+                        let (requests, per_path) = (requests.clone(), per_path.clone());
+                        async move {
+                            requests.fetch_add(1, Ordering::SeqCst);
+                            *per_path
+                                .lock()
+                                .unwrap()
+                                .entry(req.uri().path().to_string())
+                                .or_insert(0) += 1;
+                            Ok::<_, Infallible>(respond(behavior, started).await)
+                        }
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .keep_alive(!matches!(behavior, Behavior::CloseAfterEach))
+                        .serve_connection(TokioIo::new(stream), svc)
+                        .await;
+                });
+            }
+        }
+    }
+}
+
+async fn respond(behavior: Behavior, started: Instant) -> Response<Full<Bytes>> {
+    let hello = || Response::new(Full::new(Bytes::from_static(b"Hello, World!")));
+    match behavior {
+        Behavior::Status500 => {
+            let mut r = Response::new(Full::new(Bytes::from_static(b"boom")));
+            *r.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+            r
+        }
+        Behavior::WrongBody => Response::new(Full::new(Bytes::from_static(b"Goodbye"))),
+        Behavior::Stall { period, stall } => {
+            let since = started.elapsed();
+            let into_cycle = Duration::from_nanos((since.as_nanos() % period.as_nanos()) as u64);
+            if into_cycle < stall {
+                tokio::time::sleep(stall - into_cycle).await;
+            }
+            hello()
+        }
+        _ => hello(),
+    }
+}
