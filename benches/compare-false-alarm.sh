@@ -20,6 +20,8 @@
 #   MAX_REGRESSION [5]  METRICS [throughput,p99]  PORT [18931]
 #   GEN_CPU [0]  TARGET_CPU [1]  OUT [target/compare-false-alarm/<utc time>]
 #   NO_BUILD [0]: set to 1 to skip `cargo build --release`.
+#   CLAIMBENCH, TARGET_BIN: other binaries than target/release/{claimbench,
+#   claimbench-target-hyper} (then also set NO_BUILD=1).
 #
 # Do not run it while other builds or benchmarks use the machine: they are the
 # noise it would measure.
@@ -41,8 +43,8 @@ PORT=${PORT:-18931}
 GEN_CPU=${GEN_CPU:-0}
 TARGET_CPU=${TARGET_CPU:-1}
 OUT=${OUT:-$ROOT/target/compare-false-alarm/$(date -u +%Y%m%dT%H%M%SZ)}
-CB=$ROOT/target/release/claimbench
-TARGET_BIN=$ROOT/target/release/claimbench-target-hyper
+CB=${CLAIMBENCH:-$ROOT/target/release/claimbench}
+TARGET_BIN=${TARGET_BIN:-$ROOT/target/release/claimbench-target-hyper}
 
 for tool in jq curl taskset; do
     command -v "$tool" >/dev/null || { echo "error: $tool is required" >&2; exit 2; }

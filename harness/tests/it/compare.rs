@@ -648,3 +648,219 @@ fn terminal_and_markdown_snapshots() {
     insta::assert_snapshot!("compare_terminal", render::terminal(&report));
     insta::assert_snapshot!("compare_markdown", render::markdown(&report));
 }
+
+/// Sensitivity and specificity against a real server: `claimbench bench`
+/// measures an in-process hyper server whose `/sleep?ms=N` answers after N ms
+/// (tokio sleep), then `compare` judges. Sides alternate (base, current, base,
+/// ...) so machine drift hits both equally.
+mod real_servers {
+    use std::convert::Infallible;
+    use std::net::SocketAddr;
+    use std::path::{Path, PathBuf};
+    use std::process::ExitCode;
+    use std::time::Duration;
+
+    use bytes::Bytes;
+    use claimbench::Cli;
+    use claimbench::results::io;
+    use clap::Parser;
+    use http::{Request, Response};
+    use http_body_util::Full;
+    use hyper::body::Incoming;
+    use hyper::service::service_fn;
+    use hyper_util::rt::TokioIo;
+
+    /// A hyper HTTP/1.1 server on 127.0.0.1:0 with one endpoint,
+    /// `/sleep?ms=N`, on its own thread and runtime; stopped on drop.
+    struct SleepServer {
+        addr: SocketAddr,
+        shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+        thread: Option<std::thread::JoinHandle<()>>,
+    }
+
+    impl SleepServer {
+        fn start() -> Self {
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            listener.set_nonblocking(true).unwrap();
+            let addr = listener.local_addr().unwrap();
+            let (tx, mut rx) = tokio::sync::oneshot::channel::<()>();
+            let thread = std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
+                rt.block_on(async move {
+                    let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+                    loop {
+                        tokio::select! {
+                            _ = &mut rx => break,
+                            accepted = listener.accept() => {
+                                let Ok((stream, _)) = accepted else { continue };
+                                tokio::spawn(async move {
+                                    let _ = hyper::server::conn::http1::Builder::new()
+                                        .serve_connection(TokioIo::new(stream), service_fn(sleep))
+                                        .await;
+                                });
+                            }
+                        }
+                    }
+                });
+            });
+            Self {
+                addr,
+                shutdown: Some(tx),
+                thread: Some(thread),
+            }
+        }
+
+        fn url(&self, ms: u64) -> String {
+            format!("http://{}/sleep?ms={ms}", self.addr)
+        }
+    }
+
+    impl Drop for SleepServer {
+        fn drop(&mut self) {
+            if let Some(tx) = self.shutdown.take() {
+                let _ = tx.send(());
+            }
+            if let Some(t) = self.thread.take() {
+                let _ = t.join();
+            }
+        }
+    }
+
+    async fn sleep(req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
+        let ms = req
+            .uri()
+            .query()
+            .and_then(|q| q.strip_prefix("ms="))
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+            .min(1000);
+        tokio::time::sleep(Duration::from_millis(ms)).await;
+        Ok(Response::new(Full::new(Bytes::from_static(b"ok"))))
+    }
+
+    /// One short `claimbench bench` run (1 s, 4 connections, 1 thread).
+    fn bench(url: &str, out: &Path) {
+        let code = claimbench::run(Cli::parse_from([
+            "claimbench",
+            "bench",
+            url,
+            "-c",
+            "4",
+            "-d",
+            "1s",
+            "--warmup",
+            "200ms",
+            "-t",
+            "1",
+            "-q",
+            "--json",
+            out.to_str().unwrap(),
+        ]))
+        .expect("bench runs");
+        assert_eq!(code, ExitCode::SUCCESS);
+    }
+
+    /// Repetitions per side. Five, not three: with three, the 95% bootstrap
+    /// interval of a ratio of medians spans the extreme repetitions, so one
+    /// disturbed run (this machine is shared with builds) widens it to `noisy`.
+    const REPS: usize = 5;
+
+    /// The two tests measure one after the other, not at the same time.
+    static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+    /// `REPS` alternating bench runs per side; the current side's scenario is
+    /// relabelled to the baseline's (bench names the scenario after the URL)
+    /// so the two pair up. Returns compare's exit code and its JSON.
+    fn measure_and_compare(dir: &Path, base_ms: u64, cur_ms: u64) -> (ExitCode, serde_json::Value) {
+        let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+        let server = SleepServer::start();
+        let (mut base, mut cur): (Vec<PathBuf>, Vec<PathBuf>) = (vec![], vec![]);
+        for rep in 1..=REPS {
+            let b = dir.join(format!("base-{rep}.json"));
+            let c = dir.join(format!("cur-{rep}.json"));
+            bench(&server.url(base_ms), &b);
+            bench(&server.url(cur_ms), &c);
+            base.push(b);
+            cur.push(c);
+        }
+        drop(server);
+        let scenario = io::read(&base[0]).unwrap().measurements[0].scenario.clone();
+        for c in &cur {
+            let mut f = io::read(c).unwrap();
+            assert_eq!(f.measurements.len(), 1);
+            assert!(f.measurements[0].load.summary.ok > 100, "too few requests");
+            f.measurements[0].scenario = scenario.clone();
+            io::write(c, &f).unwrap();
+        }
+        let join = |v: &[PathBuf]| {
+            v.iter()
+                .map(|p| p.to_str().unwrap().to_string())
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        let json = dir.join("compare.json");
+        let code = claimbench::run(Cli::parse_from([
+            "claimbench",
+            "compare",
+            "--quiet",
+            &join(&base),
+            &join(&cur),
+            "--json",
+            json.to_str().unwrap(),
+        ]))
+        .expect("compare runs");
+        let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+        (code, v)
+    }
+
+    /// The verdict and each metric's medians and interval, for failure messages.
+    fn brief(m: &serde_json::Value) -> String {
+        let mut out = format!("verdict {} ({})\n", m["verdict"], m["reasons"]);
+        for x in m["metrics"].as_array().unwrap() {
+            out.push_str(&format!(
+                "  {} base {} cur {} ratio {} [{}, {}] {}\n",
+                x["metric"],
+                x["baseline_median"],
+                x["current_median"],
+                x["ratio"]["ratio"],
+                x["ratio"]["low"],
+                x["ratio"]["high"],
+                x["verdict"]
+            ));
+        }
+        out
+    }
+
+    #[test]
+    fn a_real_slowdown_from_10_to_12_ms_is_regressed() {
+        let dir = tempfile::tempdir().unwrap();
+        let (code, j) = measure_and_compare(dir.path(), 10, 12);
+        let m = &j["measurements"][0];
+        eprintln!("{}", brief(m));
+        assert_eq!(m["verdict"], "regressed", "{}", brief(m));
+        assert_eq!(m["repetitions"]["baseline_valid"], REPS);
+        assert_eq!(m["repetitions"]["current_valid"], REPS);
+        // About 10/12 of the throughput: the whole interval below -5%.
+        let tp = &m["metrics"][0];
+        assert_eq!(tp["verdict"], "regressed", "{}", brief(m));
+        let (low, high) = (
+            tp["ratio"]["low"].as_f64().unwrap(),
+            tp["ratio"]["high"].as_f64().unwrap(),
+        );
+        assert!(low > 0.6 && high < 0.95, "{}", brief(m));
+        assert_eq!(code, ExitCode::from(claimbench::EXIT_GATE_FAILED));
+    }
+
+    #[test]
+    fn the_identical_configuration_twice_is_not_regressed() {
+        let dir = tempfile::tempdir().unwrap();
+        let (code, j) = measure_and_compare(dir.path(), 10, 10);
+        let m = &j["measurements"][0];
+        eprintln!("{}", brief(m));
+        assert_ne!(m["verdict"], "regressed", "{}", brief(m));
+        assert_eq!(code, ExitCode::SUCCESS, "{}", brief(m));
+    }
+}
