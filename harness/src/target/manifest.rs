@@ -4,6 +4,48 @@
 //! target folder, placeholder expansion and worker-count resolution.
 //!
 //! Pure apart from reading the manifest files; knows nothing of processes.
+//!
+//! # The format
+//!
+//! ```toml
+//! name = "python-fastapi"            # must equal the folder name
+//! language = "python"                # python | javascript | typescript | rust
+//! framework = "fastapi"
+//! server = "uvicorn (uvloop, httptools)"
+//! description = "one line"
+//! concurrency_model = "async"        # async | sync | threaded | multi-threaded
+//!
+//! [setup]                            # optional
+//! requires = ["python3"]             # programs that must be on PATH
+//! hint = "apt-get install -y python3 python3-venv"   # quoted when one is missing
+//! inputs = ["requirements.txt"]      # contents (and the commands) decide re-runs
+//! outputs = [".venv/bin/uvicorn"]    # must exist after setup
+//! commands = [["python3", "-m", "venv", ".venv"], [".venv/bin/pip", "install", "-r", "requirements.txt"]]
+//!
+//! [start]
+//! command = [".venv/bin/uvicorn", "app:app", "--port", "{port}", "--workers", "{workers}"]
+//! env = { }                          # values may use placeholders
+//! workers = "cpus"                   # "cpus" | "2*cpus+1" | "N"          (default "cpus")
+//! ready_path = "/health"             # probed until 2xx                  (default "/health")
+//! ready_timeout_s = 30               #                                   (default 30)
+//! stop_grace_s = 5                   # SIGTERM → SIGKILL                 (default 5)
+//! between_runs = "restart"           # "restart" | "idle"                (default "restart")
+//!
+//! [versions]                         # optional; prints one JSON object line
+//! command = [".venv/bin/python", "-c", "..."]
+//!
+//! [variants.single]                  # id `python-fastapi:single`
+//! description = "one worker"         # plus any [start] key; `env` is merged over [start].env
+//! workers = "1"
+//! # server = "..."; concurrency_model = "..."   (optional: when the variant changes them)
+//! ```
+//!
+//! Placeholders `{port}`, `{host}`, `{workers}`, `{dir}` (absolute target
+//! folder) and `{workspace}` (absolute parent of `targets/`) are expanded in
+//! `start.command`, `start.env` values, `versions.command`, and (`{dir}` and
+//! `{workspace}` only) `setup.commands` and `setup.outputs`; other braces are
+//! left alone. Commands run in the target folder; a relative program path
+//! containing `/` is resolved against it.
 
 use std::collections::BTreeMap;
 use std::fmt;

@@ -6,7 +6,7 @@
 //!
 //! - [`manifest`]: `targets/<name>/target.toml` → [`Manifest`] → [`TargetSpec`]
 //!   for one `name[:variant]`; [`discover`], placeholders, worker rules.
-//! - [`setup`]: idempotent dependency setup with a content stamp
+//! - [`setup`](mod@setup): idempotent dependency setup with a content stamp
 //!   (`<target>/.setup-stamp`), `PATH` checks, and the installed [`versions`].
 //! - [`process`]: [`start`] a target (own process group, CPU pinning,
 //!   parent-death signal, log file, readiness probe), [`RunningTarget`]
@@ -15,9 +15,26 @@
 //!   ([`kill_all_registered`], [`install_ctrlc_cleanup`]).
 //! - [`sampler`]: CPU, RSS, threads and processes of a process group from
 //!   `/proc`, on a fixed interval, into a [`crate::results::ResourceUsage`].
-//! - [`check`]: validates every contract endpoint of a running target, and an
+//! - [`check`](mod@check): validates every contract endpoint of a running target, and an
 //!   in-process downstream service for it ([`LocalDownstream`]).
 //! - [`cli`]: `claimbench targets list | setup | check | start`.
+//!
+//! # Notes for callers
+//!
+//! - [`start`], [`RunningTarget::stop`], [`setup()`] and [`RunningTarget::wait_idle`]
+//!   block (they sleep and poll); from async code call them in
+//!   `spawn_blocking`. Spawning always happens on one long-lived thread, so
+//!   the parent-death signal does not fire when the calling thread ends.
+//! - [`check()`] builds its own small runtime; inside a runtime use
+//!   [`check_url_async`].
+//! - Between measurements: `spec.start.between_runs` says
+//!   [`BetweenRuns::Restart`] ([`RunningTarget::restart`], or stop + start)
+//!   or [`BetweenRuns::Idle`] ([`RunningTarget::wait_idle`]); record which in
+//!   `Measurement::clean_state`.
+//! - [`RunningTarget::info`] gives the results file's `TargetInfo`.
+//! - Ctrl-C: call [`install_ctrlc_cleanup`] once, or call
+//!   [`kill_all_registered`] from your own handler. A SIGKILLed harness is
+//!   covered by each target's guardian process (see [`process`]).
 //!
 //! # Typical use (what the runner does)
 //!
@@ -147,8 +164,9 @@ pub enum TargetError {
     },
     /// A setup command could not be run or failed.
     #[error(
-        "target `{target}`: setup command `{command}` {status}{}",
-        fmt_tail(output_tail)
+        "target `{target}`: setup command `{command}` {status}{}{}",
+        fmt_tail(output_tail),
+        fmt_hint(hint)
     )]
     SetupFailed {
         /// Target name.
@@ -159,6 +177,8 @@ pub enum TargetError {
         status: String,
         /// The last lines of its output.
         output_tail: Vec<String>,
+        /// The manifest's `setup.hint` (how to install what may be missing).
+        hint: String,
     },
     /// Setup ran but an expected output is missing.
     #[error("target `{target}`: setup finished but `{}` does not exist (listed in setup.outputs)", output.display())]
@@ -236,6 +256,14 @@ fn fmt_pos(line: Option<usize>, column: Option<usize>) -> String {
         (Some(l), Some(c)) => format!(": line {l}, column {c}"),
         (Some(l), None) => format!(": line {l}"),
         _ => String::new(),
+    }
+}
+
+fn fmt_hint(hint: &str) -> String {
+    if hint.is_empty() {
+        String::new()
+    } else {
+        format!("\nhint: {hint}")
     }
 }
 

@@ -432,7 +432,16 @@ fn wait_ready(t: &mut RunningTarget) -> Result<Duration, TargetError> {
             });
         }
         match probe(t.addr(), &t.spec.start.ready_path) {
-            Ok(code) if (200..300).contains(&code) => return Ok(t.started_at.elapsed()),
+            Ok(code) if (200..300).contains(&code) => {
+                if group_holds_listener(t.pgid, t.port) {
+                    return Ok(t.started_at.elapsed());
+                }
+                last = format!(
+                    "status {code}, but from a process outside the target's group: \
+                     something else listens on port {}",
+                    t.port
+                );
+            }
             Ok(code) => last = format!("status {code}"),
             Err(e) => last = e,
         }
@@ -477,6 +486,69 @@ fn probe(addr: SocketAddr, path: &str) -> Result<u16, String> {
         .and_then(|c| c.parse().ok())
         .filter(|_| line.starts_with("HTTP/"))
         .ok_or_else(|| format!("not an HTTP response: {line:?}"))
+}
+
+/// Whether a process of group `pgid` holds the socket listening on `port`
+/// (from `/proc/net/tcp{,6}` and `/proc/PID/fd`), so that a readiness answer
+/// from some other server on that port is not taken for the target's. When
+/// it cannot be told (no `/proc/net`, unreadable fds) the answer is yes.
+pub fn group_holds_listener(pgid: i32, port: u16) -> bool {
+    let inodes = listening_inodes(port);
+    if inodes.is_empty() {
+        return true;
+    }
+    let pids = group_pids(pgid);
+    if pids.is_empty() {
+        return false;
+    }
+    let mut readable = false;
+    for pid in pids {
+        let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+            continue;
+        };
+        readable = true;
+        for fd in fds.filter_map(Result::ok) {
+            if let Ok(link) = std::fs::read_link(fd.path())
+                && let Some(inode) = link
+                    .to_str()
+                    .and_then(|l| l.strip_prefix("socket:["))
+                    .and_then(|l| l.strip_suffix(']'))
+                    .and_then(|n| n.parse::<u64>().ok())
+                && inodes.contains(&inode)
+            {
+                return true;
+            }
+        }
+    }
+    !readable
+}
+
+/// Inodes of the TCP sockets listening on `port` (IPv4 and IPv6).
+fn listening_inodes(port: u16) -> Vec<u64> {
+    let mut out = Vec::new();
+    for file in ["/proc/net/tcp", "/proc/net/tcp6"] {
+        let Ok(text) = std::fs::read_to_string(file) else {
+            continue;
+        };
+        out.extend(parse_listening_inodes(&text, port));
+    }
+    out
+}
+
+/// Parses a `/proc/net/tcp`-style table for sockets in state LISTEN (`0A`) on `port`.
+fn parse_listening_inodes(table: &str, port: u16) -> Vec<u64> {
+    table
+        .lines()
+        .skip(1)
+        .filter_map(|line| {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            let local_port = f.get(1)?.rsplit(':').next()?;
+            let listening = *f.get(3)? == "0A";
+            (listening && u16::from_str_radix(local_port, 16).ok()? == port)
+                .then(|| f.get(9)?.parse().ok())
+                .flatten()
+        })
+        .collect()
 }
 
 /// A port that was free a moment ago on 127.0.0.1.
@@ -707,6 +779,25 @@ pub fn install_ctrlc_cleanup() -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn listening_sockets_are_found_and_owned() {
+        let table = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
+   0: 0100007F:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 12345 1 0000000000000000 100 0 0 10 0
+   1: 0100007F:1F90 0100007F:D431 01 00000000:00000000 00:00000000 00000000     0        0 99999 1 0000000000000000 20 4 30 10 -1
+   2: 00000000:0050 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 777 1 0000000000000000 100 0 0 10 0
+";
+        assert_eq!(parse_listening_inodes(table, 8080), vec![12345]);
+        assert_eq!(parse_listening_inodes(table, 80), vec![777]);
+        assert!(parse_listening_inodes(table, 81).is_empty());
+        // A listener in this process: ours (our group), and not another group's.
+        let l = TcpListener::bind((HOST, 0)).unwrap();
+        let port = l.local_addr().unwrap().port();
+        // SAFETY: getpgrp is always safe.
+        let pgid = unsafe { libc::getpgrp() };
+        assert!(group_holds_listener(pgid, port));
+        assert!(!group_holds_listener(i32::MAX - 7, port));
+    }
 
     #[test]
     fn free_ports_are_nonzero() {

@@ -208,6 +208,7 @@ fn run_command(
         command: shown.clone(),
         status,
         output_tail: tail,
+        hint: manifest.setup.hint.clone(),
     };
     let label = format!("[{}] setup {index}/{total}: {shown}", manifest.name);
     let spinner = (!quiet && std::io::stderr().is_terminal()).then(|| {

@@ -862,3 +862,32 @@ fn a_sigkilled_harness_leaves_no_target_process() {
     cli.wait().unwrap();
     assert_eq!(wait_gone(pgid, Duration::from_secs(3)), Vec::<i32>::new());
 }
+
+#[test]
+fn a_foreign_server_on_the_port_is_not_taken_for_the_target() {
+    use std::io::{Read, Write};
+    // Something else answers 200 on the port; the target itself never listens.
+    let foreign = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = foreign.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in foreign.incoming() {
+            let Ok(mut s) = stream else { break };
+            let mut buf = [0u8; 1024];
+            let _ = s.read(&mut buf);
+            let _ = s.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok");
+        }
+    });
+    let spec = fixture("fixture-never-ready");
+    let logs = tempfile::tempdir().unwrap();
+    let err = target::start(
+        &spec,
+        &StartOptions {
+            port: Some(port),
+            ..opts(logs.path())
+        },
+    )
+    .unwrap_err();
+    let msg = err.to_string();
+    assert!(matches!(err, TargetError::NotReady { .. }), "{msg}");
+    assert!(msg.contains("something else listens on port"), "{msg}");
+}
