@@ -301,4 +301,52 @@ mod tests {
         assert_eq!(overall([Noisy, Regressed, Improved]), Regressed);
         assert_eq!(overall([Unchanged, Unchanged]), Unchanged);
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn interval() -> impl Strategy<Value = (f64, f64)> {
+            (0.0f64..3.0, 0.0f64..3.0).prop_map(|(a, b)| (a.min(b), a.max(b)))
+        }
+
+        proptest! {
+            #[test]
+            fn throughput_and_latency_are_mirror_images((lo, hi) in interval(), t in 0.001f64..0.5) {
+                // x -> 2 - x swaps "below 1 - t" and "above 1 + t".
+                prop_assert_eq!(
+                    classify(lo, hi, HigherIsBetter, t),
+                    classify(2.0 - hi, 2.0 - lo, LowerIsBetter, t)
+                );
+            }
+
+            #[test]
+            fn verdicts_mean_what_they_say((lo, hi) in interval(), t in 0.001f64..0.5) {
+                match classify(lo, hi, HigherIsBetter, t) {
+                    Regressed => prop_assert!(hi < 1.0 - t),
+                    Improved => prop_assert!(lo > 1.0 + t),
+                    Noisy => prop_assert!(lo < 1.0 - t && hi >= 1.0 - t),
+                    Unchanged => prop_assert!(lo >= 1.0 - t && lo <= 1.0 + t),
+                }
+            }
+
+            #[test]
+            fn widening_a_noisy_interval_keeps_it_noisy(
+                (lo, hi) in interval(), d in 0.0f64..1.0, t in 0.001f64..0.5
+            ) {
+                for dir in [HigherIsBetter, LowerIsBetter] {
+                    if classify(lo, hi, dir, t) == Noisy {
+                        prop_assert_eq!(classify(lo - d, hi + d, dir, t), Noisy);
+                    }
+                }
+            }
+
+            #[test]
+            fn a_point_is_never_noisy(r in 0.0f64..3.0, t in 0.001f64..0.5) {
+                for dir in [HigherIsBetter, LowerIsBetter] {
+                    prop_assert_ne!(classify(r, r, dir, t), Noisy);
+                }
+            }
+        }
+    }
 }
