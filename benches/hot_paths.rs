@@ -1,1 +1,99 @@
-fn main() {}
+//! Criterion benchmarks of the generator's hot paths: what runs once per
+//! request (recording a latency, building a request, taking the next
+//! open-loop slot) and what runs once per run (merging recorders).
+
+use std::time::Duration;
+
+use claimbench::load::conn::Prepared;
+use claimbench::load::recorder::{Recorder, Timing, merge};
+use claimbench::load::schedule::Schedule;
+use claimbench::load::{Endpoint, RequestTemplate};
+use claimbench::results::histogram::Latency;
+use claimbench::results::schema::Arrival;
+use criterion::{BatchSize, Criterion, black_box, criterion_group, criterion_main};
+use tokio::time::Instant;
+
+fn record(c: &mut Criterion) {
+    let mut g = c.benchmark_group("record");
+    g.bench_function("latency_hdr", |b| {
+        let mut l = Latency::default();
+        let mut v = 1u64;
+        b.iter(|| {
+            v = v
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            l.record(black_box(100 + (v >> 44)));
+        })
+    });
+    g.bench_function("recorder_ok", |b| {
+        let t0 = Instant::now();
+        let mut r = Recorder::new(t0, None, Duration::from_secs(1), 1, false);
+        let mut i = 0u64;
+        b.iter(|| {
+            i += 1;
+            let sent = t0 + Duration::from_nanos(i * 1000);
+            let t = Timing {
+                intended: sent,
+                sent,
+                head: Some(sent + Duration::from_micros(200)),
+                done: sent + Duration::from_micros(250),
+            };
+            r.record_ok(0, black_box(t), 200, 13);
+        })
+    });
+    g.finish();
+}
+
+fn request(c: &mut Criterion) {
+    let (endpoint, path) = Endpoint::parse("http://127.0.0.1:8080/plaintext").unwrap();
+    let mut t = RequestTemplate::get(&path).unwrap();
+    t.add_header("Accept: text/plain").unwrap();
+    let p = Prepared::new(&t, &endpoint, true);
+    c.bench_function("build_request", |b| b.iter(|| black_box(p.request())));
+}
+
+fn schedule(c: &mut Criterion) {
+    let mut g = c.benchmark_group("schedule");
+    for (name, arrival) in [
+        ("constant", Arrival::Constant),
+        ("poisson", Arrival::Poisson),
+    ] {
+        g.bench_function(name, |b| {
+            let mut s = Schedule::new(Instant::now(), 10_000.0, arrival, 0.0, 7);
+            b.iter(|| black_box(s.next_due()))
+        });
+    }
+    g.finish();
+}
+
+fn merge_recorders(c: &mut Criterion) {
+    let t0 = Instant::now();
+    let make = || {
+        (0..4)
+            .map(|k| {
+                let mut r = Recorder::new(t0, None, Duration::from_secs(1), 2, true);
+                for i in 0..50_000u64 {
+                    let sent = t0 + Duration::from_micros(i * 200 + k);
+                    let t = Timing {
+                        intended: sent,
+                        sent,
+                        head: Some(sent + Duration::from_micros(150)),
+                        done: sent + Duration::from_micros(200 + i % 977),
+                    };
+                    r.record_ok((i % 2) as usize, t, 200, 13);
+                }
+                r
+            })
+            .collect::<Vec<_>>()
+    };
+    c.bench_function("merge_4_threads_10s", |b| {
+        b.iter_batched(
+            make,
+            |recs| black_box(merge(recs, None)),
+            BatchSize::LargeInput,
+        )
+    });
+}
+
+criterion_group!(benches, record, request, schedule, merge_recorders);
+criterion_main!(benches);

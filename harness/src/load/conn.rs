@@ -20,7 +20,7 @@ use super::check::body_ok;
 use super::plan::{BodyCheck, Endpoint, RequestTemplate};
 use super::recorder::{ErrorClass, Recorder, Timing};
 
-/// A sender on one HTTP/1.1 connection.
+/// The request side of a detached HTTP/1.1 connection.
 pub type Sender = SendRequest<Full<Bytes>>;
 
 /// A request template with everything precomputed for the hot path.
@@ -59,8 +59,10 @@ impl Prepared {
         }
     }
 
+    /// Builds one request from the precomputed parts (the per-request cost
+    /// is a few reference-count bumps and one header-map copy).
     #[inline]
-    fn request(&self) -> Request<Full<Bytes>> {
+    pub fn request(&self) -> Request<Full<Bytes>> {
         let mut req = Request::new(Full::new(self.body.clone()));
         *req.method_mut() = self.method.clone();
         *req.uri_mut() = self.uri.clone();
@@ -69,14 +71,35 @@ impl Prepared {
     }
 }
 
-/// Opens a TCP connection (trying each address) and does the HTTP/1.1
-/// handshake. The connection's driver runs as a local task; when it ends
-/// (the server closed the connection), `alive` (if given) is decremented.
-pub async fn connect(
-    addrs: &[SocketAddr],
-    timeout: Duration,
-    alive: Option<Rc<Cell<usize>>>,
-) -> std::io::Result<Sender> {
+type Driver = hyper::client::conn::http1::Connection<TokioIo<TcpStream>, Full<Bytes>>;
+
+/// An HTTP/1.1 connection whose dispatcher is polled inside the task that
+/// uses it (one task per connection, no cross-task wake-ups per request).
+pub struct Conn {
+    sender: Sender,
+    driver: Driver,
+    closed: bool,
+}
+
+impl Conn {
+    /// Waits until the connection can take a request. False when it has
+    /// closed (the server closed it, e.g. after `Connection: close`).
+    pub async fn ready(&mut self) -> bool {
+        if self.closed {
+            return false;
+        }
+        tokio::select! {
+            biased;
+            r = self.sender.ready() => r.is_ok(),
+            _ = &mut self.driver => {
+                self.closed = true;
+                false
+            }
+        }
+    }
+}
+
+async fn open_stream(addrs: &[SocketAddr], timeout: Duration) -> std::io::Result<TcpStream> {
     let stream = tokio::time::timeout(timeout, async {
         let mut last = None;
         for addr in addrs {
@@ -90,18 +113,38 @@ pub async fn connect(
     .await
     .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "connect timed out"))??;
     stream.set_nodelay(true)?;
-    let (sender, conn) = hyper::client::conn::http1::Builder::new()
+    Ok(stream)
+}
+
+async fn handshake(stream: TcpStream) -> std::io::Result<(Sender, Driver)> {
+    hyper::client::conn::http1::Builder::new()
         .handshake(TokioIo::new(stream))
         .await
-        .map_err(std::io::Error::other)?;
-    if let Some(a) = &alive {
-        a.set(a.get() + 1);
-    }
+        .map_err(std::io::Error::other)
+}
+
+/// Opens a connection (trying each address) for use by the calling task.
+pub async fn connect(addrs: &[SocketAddr], timeout: Duration) -> std::io::Result<Conn> {
+    let (sender, driver) = handshake(open_stream(addrs, timeout).await?).await?;
+    Ok(Conn {
+        sender,
+        driver,
+        closed: false,
+    })
+}
+
+/// Opens a connection whose dispatcher runs as its own local task, for
+/// connections held idle: `alive` counts it until the server closes it.
+pub async fn connect_detached(
+    addrs: &[SocketAddr],
+    timeout: Duration,
+    alive: Rc<Cell<usize>>,
+) -> std::io::Result<Sender> {
+    let (sender, driver) = handshake(open_stream(addrs, timeout).await?).await?;
+    alive.set(alive.get() + 1);
     tokio::task::spawn_local(async move {
-        let _ = conn.await;
-        if let Some(a) = alive {
-            a.set(a.get() - 1);
-        }
+        let _ = driver.await;
+        alive.set(alive.get() - 1);
     });
     Ok(sender)
 }
@@ -118,19 +161,21 @@ pub struct Exchange {
     pub bytes: u64,
 }
 
-/// Sends one request on `sender` and reads the whole response, with a
-/// deadline of `sent + timeout`. On a transport failure or timeout the
-/// connection is dropped (`*slot = None`) so the caller reconnects.
-/// Chunk gaps of streamed templates go straight to `rec` when given.
+/// Sends one request on the connection in `slot` and reads the whole
+/// response, with a deadline of `sent + timeout`, polling the connection's
+/// dispatcher alongside. On a transport failure or timeout the connection
+/// is dropped (`*slot = None`) so the caller reconnects. Chunk gaps of
+/// streamed templates go straight to `rec` when given.
 pub async fn exchange(
-    slot: &mut Option<Sender>,
+    slot: &mut Option<Conn>,
     tpl: &Prepared,
     intended: Instant,
     timeout: Duration,
     buf: &mut Vec<u8>,
     rec: Option<&RefCell<Recorder>>,
 ) -> Exchange {
-    let sender = slot.as_mut().expect("exchange needs a connection");
+    let conn = slot.as_mut().expect("exchange needs a connection");
+    let (sender, driver, closed) = (&mut conn.sender, &mut conn.driver, &mut conn.closed);
     let sent = Instant::now();
     let mut head = None;
     let mut status = None;
@@ -161,9 +206,24 @@ pub async fn exchange(
                 }
             }
         }
-        Ok(())
+        Ok::<(), ErrorClass>(())
     };
-    let result = match tokio::time::timeout_at(sent + timeout, io).await {
+    let driven = async {
+        tokio::pin!(io);
+        if *closed {
+            return io.await;
+        }
+        tokio::select! {
+            biased;
+            r = &mut io => r,
+            _ = driver => {
+                // The connection ended; whatever it delivered is still read.
+                *closed = true;
+                io.await
+            }
+        }
+    };
+    let result = match tokio::time::timeout_at(sent + timeout, driven).await {
         Ok(r) => r,
         Err(_) => Err(ErrorClass::Timeout),
     };
@@ -187,4 +247,17 @@ pub async fn exchange(
         status,
         bytes,
     }
+}
+
+/// One request on a detached (idle) connection, not recorded; true if it
+/// succeeded within `timeout`.
+pub async fn ping(sender: &mut Sender, tpl: &Prepared, timeout: Duration) -> bool {
+    let io = async {
+        sender.ready().await.ok()?;
+        let resp = sender.send_request(tpl.request()).await.ok()?;
+        let ok = resp.status().as_u16() == tpl.expect_status;
+        resp.into_body().collect().await.ok()?;
+        Some(ok)
+    };
+    matches!(tokio::time::timeout(timeout, io).await, Ok(Some(true)))
 }

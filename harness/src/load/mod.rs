@@ -247,7 +247,7 @@ pub fn run(
         }
     }
 
-    let merged = recorder::merge(recorders, None);
+    let mut merged = recorder::merge(recorders, None);
     // The measured window: planned, or cut short by a stop, or (request
     // budget only) until the last response.
     let window_end = match (t1, stopped_at) {
@@ -266,7 +266,7 @@ pub fn run(
         (merged.ok, merged.requests)
     };
     let windows_kept = (duration_s / plan.window.as_secs_f64()).ceil() as usize;
-    let mut timeline = merged.windows.clone();
+    let mut timeline = std::mem::take(&mut merged.windows);
     timeline.truncate(windows_kept.max(1));
 
     let open_loop = matches!(plan.model, LoadModel::Open { .. });
@@ -330,11 +330,11 @@ pub fn run(
     Ok(LoadResult {
         options: plan.options(),
         summary,
-        latency: merged.latency.clone(),
-        service: open_loop.then(|| merged.service.clone()),
-        ttfb: merged.ttfb.clone(),
-        schedule_lag: open_loop.then(|| merged.lag.clone()),
-        chunk_gap: (merged.chunk_gap.count() > 0).then(|| merged.chunk_gap.clone()),
+        latency: merged.latency.to_compact(),
+        service: open_loop.then(|| merged.service.to_compact()),
+        ttfb: merged.ttfb.to_compact(),
+        schedule_lag: open_loop.then(|| merged.lag.to_compact()),
+        chunk_gap: (merged.chunk_gap.count() > 0).then(|| merged.chunk_gap.to_compact()),
         templates: recorder::template_results(&names, &merged),
         errors: merged.errors,
         status_codes: merged.status.clone(),

@@ -46,16 +46,14 @@ struct TemplateRec {
     latency: Latency,
 }
 
-/// A closed timeline window, its histogram already compressed so memory
-/// stays flat over long runs.
+/// A closed timeline window, its histogram kept compact (encoded) so
+/// memory stays flat over long runs.
 #[derive(Clone, Debug)]
 struct WindowRec {
     requests: u64,
     ok: u64,
     errors: u64,
-    hist_b64: String,
-    overflow: u64,
-    max_seen_us: u64,
+    latency: Latency,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -72,9 +70,7 @@ impl WindowAcc {
             requests: self.requests,
             ok: self.ok,
             errors: self.errors,
-            hist_b64: self.latency.encode(),
-            overflow: self.latency.overflow,
-            max_seen_us: self.latency.max_seen_us,
+            latency: self.latency.to_compact(),
         };
         self.requests = 0;
         self.ok = 0;
@@ -343,8 +339,8 @@ pub fn merge(mut recs: Vec<Recorder>, window_limit: Option<usize>) -> Merged {
         idle_held: 0,
     };
     let mut status = vec![0u64; STATUS_SLOTS];
-    let mut windows: Vec<WindowAcc> = Vec::new();
     let window_len = recs.first().map_or(Duration::from_secs(1), |r| r.window);
+    let mut per_thread_windows = Vec::with_capacity(recs.len());
     for r in &mut recs {
         // Close the open window so it is merged like the others.
         if r.cur.requests > 0 {
@@ -378,43 +374,49 @@ pub fn merge(mut recs: Vec<Recorder>, window_limit: Option<usize>) -> Merged {
         m.opened += r.opened;
         m.reconnects += r.reconnects;
         m.idle_held += r.idle_held;
-        for (i, w) in r.windows.iter().enumerate() {
-            if windows.len() <= i {
-                windows.resize_with(i + 1, WindowAcc::default);
-            }
-            let acc = &mut windows[i];
-            acc.requests += w.requests;
-            acc.ok += w.ok;
-            acc.errors += w.errors;
-            let lat = Latency::decode(&w.hist_b64, w.overflow, w.max_seen_us)
-                .expect("a histogram this process encoded decodes");
-            acc.latency.add(&lat);
-        }
+        per_thread_windows.push(std::mem::take(&mut r.windows).into_iter());
     }
-    if let Some(limit) = window_limit {
-        windows.truncate(limit);
-    }
+    drop(recs);
     m.status = status
         .iter()
         .enumerate()
         .filter(|(_, c)| **c > 0)
         .map(|(s, c)| (s.to_string(), *c))
         .collect();
-    m.windows = windows
-        .into_iter()
-        .enumerate()
-        .map(|(i, w)| Window {
+    // Window by window, so only one decoded window histogram per thread is
+    // alive at a time: memory does not grow with the run's length.
+    let mut i = 0usize;
+    loop {
+        if window_limit.is_some_and(|l| i >= l) {
+            break;
+        }
+        let mut acc = WindowAcc::default();
+        let mut any = false;
+        for it in per_thread_windows.iter_mut() {
+            if let Some(w) = it.next() {
+                any = true;
+                acc.requests += w.requests;
+                acc.ok += w.ok;
+                acc.errors += w.errors;
+                acc.latency.add(&w.latency);
+            }
+        }
+        if !any {
+            break;
+        }
+        m.windows.push(Window {
             t_s: i as f64 * window_len.as_secs_f64(),
             len_s: window_len.as_secs_f64(),
-            requests: w.requests,
-            ok: w.ok,
-            errors: w.errors,
-            p50_us: w.latency.quantile_us(0.5),
-            p99_us: w.latency.quantile_us(0.99),
-            max_us: w.latency.max_seen_us,
-            latency: w.latency,
-        })
-        .collect();
+            requests: acc.requests,
+            ok: acc.ok,
+            errors: acc.errors,
+            p50_us: acc.latency.quantile_us(0.5),
+            p99_us: acc.latency.quantile_us(0.99),
+            max_us: acc.latency.max_seen_us,
+            latency: acc.latency.to_compact(),
+        });
+        i += 1;
+    }
     m
 }
 
@@ -429,7 +431,7 @@ pub fn template_results(names: &[String], merged: &Merged) -> Vec<TemplateResult
             ok: *ok,
             errors: requests - ok,
             latency_summary: lat.percentiles(),
-            latency: lat.clone(),
+            latency: lat.to_compact(),
         })
         .collect()
 }

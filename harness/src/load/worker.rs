@@ -19,7 +19,7 @@ use rand::{Rng, SeedableRng};
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
-use super::conn::{self, Prepared, Sender};
+use super::conn::{self, Conn, Prepared, Sender};
 use super::plan::{LoadModel, LoadPlan};
 use super::recorder::{ErrorClass, Recorder, Timing};
 use super::schedule::{Schedule, dispatch};
@@ -121,18 +121,18 @@ impl Ctx {
     /// could be opened.
     async fn ensure_conn(
         &self,
-        slot: &mut Option<Sender>,
+        slot: &mut Option<Conn>,
         intended: Option<Instant>,
         tpl: usize,
     ) -> bool {
-        if let Some(s) = slot {
-            if s.ready().await.is_ok() {
+        if let Some(c) = slot {
+            if c.ready().await {
                 return true;
             }
             *slot = None;
             self.rec.borrow_mut().reconnects += 1;
         }
-        match conn::connect(&self.addrs, self.timeout, None).await {
+        match conn::connect(&self.addrs, self.timeout).await {
             Ok(s) => {
                 *slot = Some(s);
                 self.rec.borrow_mut().opened += 1;
@@ -169,7 +169,7 @@ impl Ctx {
     /// Sends one request of template `tpl` and records it.
     async fn request(
         &self,
-        slot: &mut Option<Sender>,
+        slot: &mut Option<Conn>,
         tpl: usize,
         intended: Instant,
         buf: &mut Vec<u8>,
@@ -215,7 +215,7 @@ impl Drop for ActiveGuard {
 async fn closed_connection(ctx: Rc<Ctx>, seed: u64) {
     let _guard = ActiveGuard::new(&ctx);
     let mut rng = SmallRng::seed_from_u64(seed);
-    let mut slot: Option<Sender> = None;
+    let mut slot: Option<Conn> = None;
     let mut buf = Vec::new();
     loop {
         if ctx.stopped() || ctx.t1.is_some_and(|t1| Instant::now() >= t1) {
@@ -245,10 +245,10 @@ struct OpenQueue {
 
 async fn open_connection(ctx: Rc<Ctx>, q: Rc<OpenQueue>) {
     let _guard = ActiveGuard::new(&ctx);
-    let mut slot: Option<Sender> = None;
+    let mut slot: Option<Conn> = None;
     let mut buf = Vec::new();
     // Open the connection before the start (its failure is not a request's).
-    if let Ok(s) = conn::connect(&ctx.addrs, ctx.timeout, None).await {
+    if let Ok(s) = conn::connect(&ctx.addrs, ctx.timeout).await {
         slot = Some(s);
         ctx.rec.borrow_mut().opened += 1;
     }
@@ -325,15 +325,15 @@ async fn open_idle(
         for _ in 0..batch {
             let (addrs, tpl, alive) = (addrs.clone(), tpl.clone(), alive.clone());
             tasks.push(tokio::task::spawn_local(async move {
-                let mut slot = Some(conn::connect(&addrs, timeout, Some(alive)).await.ok()?);
-                Some((idle_ping(&tpl, timeout, &mut slot).await, slot))
+                let mut sender = conn::connect_detached(&addrs, timeout, alive).await.ok()?;
+                Some((conn::ping(&mut sender, &tpl, timeout).await, sender))
             }));
         }
         for t in tasks {
-            if let Ok(Some((served, slot))) = t.await {
+            if let Ok(Some((served, sender))) = t.await {
                 opened += 1;
-                if let (true, Some(s)) = (served, slot) {
-                    held.push(s);
+                if served {
+                    held.push(sender);
                 }
             }
         }
@@ -341,26 +341,13 @@ async fn open_idle(
     (held, opened)
 }
 
-/// One request on an idle connection (not recorded); true if it succeeded.
-async fn idle_ping(tpl: &Prepared, timeout: Duration, slot: &mut Option<Sender>) -> bool {
-    let Some(s) = slot.as_mut() else { return false };
-    if s.ready().await.is_err() {
-        return false;
-    }
-    let mut buf = Vec::new();
-    conn::exchange(slot, tpl, Instant::now(), timeout, &mut buf, None)
-        .await
-        .result
-        .is_ok()
-}
-
-async fn keep_idle_alive(ctx: Rc<Ctx>, mut slot: Option<Sender>, every: Duration) {
+async fn keep_idle_alive(ctx: Rc<Ctx>, mut sender: Sender, every: Duration) {
     loop {
         tokio::time::sleep(every).await;
         if ctx.stopped() || ctx.t1.is_some_and(|t1| Instant::now() >= t1) {
             return;
         }
-        if !idle_ping(&ctx.templates[0], ctx.timeout, &mut slot).await {
+        if !conn::ping(&mut sender, &ctx.templates[0], ctx.timeout).await {
             return;
         }
     }
@@ -428,7 +415,7 @@ pub fn run_thread(job: ThreadJob) -> std::io::Result<Recorder> {
         });
         if let Some(every) = plan.idle_ping {
             for s in idle {
-                tokio::task::spawn_local(keep_idle_alive(ctx.clone(), Some(s), every));
+                tokio::task::spawn_local(keep_idle_alive(ctx.clone(), s, every));
             }
         } else {
             // Hold them, unused, until the end of the run.

@@ -11,6 +11,8 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
+use std::sync::{Arc, OnceLock};
+
 use hdrhistogram::Histogram;
 use hdrhistogram::serialization::{Deserializer, Serializer, V2DeflateSerializer};
 use serde::{Deserialize, Serialize};
@@ -30,11 +32,16 @@ pub fn new_histogram() -> Histogram<u64> {
 
 /// A latency distribution in microseconds with the fixed layout, plus the
 /// values that fell outside it.
+///
+/// A distribution is held either live (a histogram, while recording or
+/// after a query) or compact (its encoded form only, as read from a file or
+/// after [`Latency::compact`]): a results file with thousands of histograms
+/// stays small in memory, and each is decoded only when asked for.
 #[derive(Clone, Debug)]
 pub struct Latency {
-    /// The histogram; auto-resize is off, bounds are fixed.
-    pub hist: Histogram<u64>,
-    /// Values above [`HIGHEST_US`], counted but not in `hist`.
+    live: OnceLock<Histogram<u64>>,
+    encoded: Option<Arc<str>>,
+    /// Values above [`HIGHEST_US`], counted but not in the histogram.
     pub overflow: u64,
     /// The largest value seen, including overflowed ones.
     pub max_seen_us: u64,
@@ -43,14 +50,43 @@ pub struct Latency {
 impl Default for Latency {
     fn default() -> Self {
         Self {
-            hist: new_histogram(),
+            live: OnceLock::from(new_histogram()),
+            encoded: None,
             overflow: 0,
             max_seen_us: 0,
         }
     }
 }
 
+impl PartialEq for Latency {
+    fn eq(&self, other: &Self) -> bool {
+        self.overflow == other.overflow
+            && self.max_seen_us == other.max_seen_us
+            && self.hist() == other.hist()
+    }
+}
+
 impl Latency {
+    /// The histogram (decoded on first use when the distribution is compact).
+    pub fn hist(&self) -> &Histogram<u64> {
+        self.live.get_or_init(|| {
+            let encoded = self
+                .encoded
+                .as_deref()
+                .expect("a latency holds a histogram or its encoding");
+            decode_histogram(encoded).expect("encodings are validated when read or made")
+        })
+    }
+
+    #[inline]
+    fn hist_mut(&mut self) -> &mut Histogram<u64> {
+        if self.live.get().is_none() {
+            self.hist();
+        }
+        self.encoded = None;
+        self.live.get_mut().expect("decoded above")
+    }
+
     /// Records one value in microseconds. Zero is recorded as 1 µs (the lowest
     /// discernible value); values above the bound go to `overflow`.
     #[inline]
@@ -59,27 +95,47 @@ impl Latency {
         if v > self.max_seen_us {
             self.max_seen_us = v;
         }
-        if self.hist.record(v).is_err() {
+        if self.hist_mut().record(v).is_err() {
             self.overflow += 1;
         }
     }
 
     /// Empties the distribution, keeping its allocation.
     pub fn reset(&mut self) {
-        self.hist.reset();
+        self.hist_mut().reset();
         self.overflow = 0;
         self.max_seen_us = 0;
     }
 
+    /// Keeps only the encoded form, freeing the histogram's memory until it
+    /// is needed again.
+    pub fn compact(&mut self) {
+        if self.encoded.is_none() {
+            self.encoded = Some(encode_histogram(self.hist()).into());
+        }
+        self.live = OnceLock::new();
+    }
+
+    /// A compact copy (encoded form only), leaving `self` as it is.
+    pub fn to_compact(&self) -> Latency {
+        Latency {
+            live: OnceLock::new(),
+            encoded: Some(self.encode().into()),
+            overflow: self.overflow,
+            max_seen_us: self.max_seen_us,
+        }
+    }
+
     /// Number of values recorded (including overflowed ones).
     pub fn count(&self) -> u64 {
-        self.hist.len() + self.overflow
+        self.hist().len() + self.overflow
     }
 
     /// Adds another distribution of the same layout into this one. Exact.
     pub fn add(&mut self, other: &Latency) {
-        self.hist
-            .add(&other.hist)
+        let o = other.hist();
+        self.hist_mut()
+            .add(o)
             .expect("histograms of the fixed layout always add");
         self.overflow += other.overflow;
         self.max_seen_us = self.max_seen_us.max(other.max_seen_us);
@@ -93,31 +149,25 @@ impl Latency {
         if total == 0 {
             return 0;
         }
+        let h = self.hist();
         let rank = (q.clamp(0.0, 1.0) * total as f64).ceil() as u64;
-        if rank > self.hist.len() {
+        if rank > h.len() {
             return self.max_seen_us;
         }
         // Express the rank as a quantile of the in-range histogram alone.
-        let in_q = rank as f64 / self.hist.len() as f64;
-        self.hist.value_at_quantile(in_q.min(1.0))
+        let in_q = rank as f64 / h.len() as f64;
+        h.value_at_quantile(in_q.min(1.0))
     }
 
     /// Summary figures of this distribution.
     pub fn percentiles(&self) -> super::schema::Percentiles {
         let n = self.count();
+        let h = self.hist();
         super::schema::Percentiles {
             count: n,
-            min_us: if n == 0 { 0 } else { self.hist.min() },
-            mean_us: if self.hist.is_empty() {
-                0.0
-            } else {
-                self.hist.mean()
-            },
-            stdev_us: if self.hist.is_empty() {
-                0.0
-            } else {
-                self.hist.stdev()
-            },
+            min_us: if n == 0 { 0 } else { h.min() },
+            mean_us: if h.is_empty() { 0.0 } else { h.mean() },
+            stdev_us: if h.is_empty() { 0.0 } else { h.stdev() },
             p50_us: self.quantile_us(0.50),
             p75_us: self.quantile_us(0.75),
             p90_us: self.quantile_us(0.90),
@@ -131,31 +181,45 @@ impl Latency {
 
     /// Encodes the histogram as base64 of HdrHistogram V2 + DEFLATE.
     pub fn encode(&self) -> String {
-        let mut buf = Vec::new();
-        V2DeflateSerializer::new()
-            .serialize(&self.hist, &mut buf)
-            .expect("serializing into a Vec cannot fail");
-        BASE64.encode(buf)
+        match &self.encoded {
+            Some(e) => e.to_string(),
+            None => encode_histogram(self.hist()),
+        }
     }
 
-    /// Decodes what [`Latency::encode`] wrote. The decoded histogram is
-    /// re-laid into the fixed layout, so it adds exactly with any other.
+    /// Decodes what [`Latency::encode`] wrote, checking it fully, and keeps
+    /// it compact. The histogram is re-laid into the fixed layout when used,
+    /// so it adds exactly with any other.
     pub fn decode(b64: &str, overflow: u64, max_seen_us: u64) -> Result<Self, HistogramError> {
-        let bytes = BASE64
-            .decode(b64.trim())
-            .map_err(|e| HistogramError(format!("not base64: {e}")))?;
-        let decoded: Histogram<u64> = Deserializer::new()
-            .deserialize(&mut bytes.as_slice())
-            .map_err(|e| HistogramError(format!("not an HdrHistogram V2 histogram: {e:?}")))?;
-        let mut hist = new_histogram();
-        hist.add(&decoded)
-            .map_err(|e| HistogramError(format!("values outside the fixed layout: {e:?}")))?;
+        decode_histogram(b64)?;
         Ok(Self {
-            hist,
+            live: OnceLock::new(),
+            encoded: Some(b64.trim().into()),
             overflow,
             max_seen_us,
         })
     }
+}
+
+fn encode_histogram(h: &Histogram<u64>) -> String {
+    let mut buf = Vec::new();
+    V2DeflateSerializer::new()
+        .serialize(h, &mut buf)
+        .expect("serializing into a Vec cannot fail");
+    BASE64.encode(buf)
+}
+
+fn decode_histogram(b64: &str) -> Result<Histogram<u64>, HistogramError> {
+    let bytes = BASE64
+        .decode(b64.trim())
+        .map_err(|e| HistogramError(format!("not base64: {e}")))?;
+    let decoded: Histogram<u64> = Deserializer::new()
+        .deserialize(&mut bytes.as_slice())
+        .map_err(|e| HistogramError(format!("not an HdrHistogram V2 histogram: {e:?}")))?;
+    let mut hist = new_histogram();
+    hist.add(&decoded)
+        .map_err(|e| HistogramError(format!("values outside the fixed layout: {e:?}")))?;
+    Ok(hist)
 }
 
 /// A histogram that could not be decoded.
@@ -226,7 +290,11 @@ mod tests {
         let back: Latency = serde_json::from_str(&json).unwrap();
         let mut merged2 = a.clone();
         merged2.add(&back);
-        assert_eq!(merged2.hist, merged.hist);
+        assert_eq!(merged2.hist(), merged.hist());
+        let mut c = merged.clone();
+        c.compact();
+        assert_eq!(c, merged);
+        assert_eq!(c.percentiles(), merged.percentiles());
         assert_eq!(merged2.percentiles(), merged.percentiles());
     }
 
@@ -237,7 +305,7 @@ mod tests {
             l.record(1000);
         }
         l.record(HIGHEST_US * 2);
-        assert_eq!(l.quantile_us(0.5), l.hist.value_at_quantile(0.5));
+        assert_eq!(l.quantile_us(0.5), l.hist().value_at_quantile(0.5));
         assert_eq!(l.quantile_us(1.0), HIGHEST_US * 2);
         assert_eq!(l.percentiles().max_us, HIGHEST_US * 2);
     }
