@@ -239,13 +239,16 @@ pub enum TargetError {
     },
     /// The target did not become idle in time.
     #[error(
-        "target `{target}` still used {cpu_percent:.1}% of a CPU after waiting {waited:?} for it to become idle"
+        "target `{target}` was not idle after waiting {waited:?}: {cpu_percent:.1}% of a CPU, \
+         {open_connections} connection(s) still open or queued on its port"
     )]
     NotIdle {
         /// Target id.
         target: String,
         /// CPU use in the last window, percent of one CPU.
         cpu_percent: f64,
+        /// Server-side connections still open or waiting in the accept queue.
+        open_connections: usize,
         /// How long it waited.
         waited: Duration,
     },

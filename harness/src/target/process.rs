@@ -180,10 +180,13 @@ impl RunningTarget {
         Ok(())
     }
 
-    /// Waits until the process tree is idle: CPU use over a 200 ms window
-    /// below 2% of one CPU (the `between_runs = "idle"` way to a clean state,
-    /// e.g. after gunicorn kept serving queued requests). Returns how long it
-    /// waited, or an error after `max_wait`.
+    /// Waits until the target is idle: CPU use of its tree over a 200 ms
+    /// window below 2% of one CPU *and* no server-side connection on its
+    /// port still open or queued (so queued requests that only sleep, which
+    /// a gunicorn sync worker keeps serving after the client left, count as
+    /// busy). The `between_runs = "idle"` way to a clean state; close the
+    /// load generator's connections first. Returns how long it waited, or an
+    /// error after `max_wait`.
     pub fn wait_idle(&self, max_wait: Duration) -> Result<Duration, TargetError> {
         let start = Instant::now();
         let window = Duration::from_millis(200);
@@ -192,13 +195,15 @@ impl RunningTarget {
             std::thread::sleep(window);
             let after = GroupSnapshot::take(self.pgid);
             let pct = cpu_percent_between(&before, &after);
-            if pct < 2.0 {
+            let open = open_connections(self.port);
+            if pct < 2.0 && open == 0 {
                 return Ok(start.elapsed());
             }
             if start.elapsed() >= max_wait {
                 return Err(TargetError::NotIdle {
                     target: self.spec.id.to_string(),
                     cpu_percent: pct,
+                    open_connections: open,
                     waited: start.elapsed(),
                 });
             }
@@ -523,6 +528,33 @@ pub fn group_holds_listener(pgid: i32, port: u16) -> bool {
     !readable
 }
 
+/// Server-side TCP connections on `port` that a server still has to serve
+/// or close (ESTABLISHED, SYN_RECV, CLOSE_WAIT, including those waiting in
+/// the accept queue), from `/proc/net/tcp{,6}`.
+pub fn open_connections(port: u16) -> usize {
+    ["/proc/net/tcp", "/proc/net/tcp6"]
+        .iter()
+        .filter_map(|f| std::fs::read_to_string(f).ok())
+        .map(|t| parse_open_connections(&t, port))
+        .sum()
+}
+
+fn parse_open_connections(table: &str, port: u16) -> usize {
+    table
+        .lines()
+        .skip(1)
+        .filter(|line| {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            let local_port = f
+                .get(1)
+                .and_then(|a| a.rsplit(':').next())
+                .and_then(|p| u16::from_str_radix(p, 16).ok());
+            // 01 ESTABLISHED, 03 SYN_RECV, 08 CLOSE_WAIT.
+            local_port == Some(port) && matches!(f.get(3), Some(&"01" | &"03" | &"08"))
+        })
+        .count()
+}
+
 /// Inodes of the TCP sockets listening on `port` (IPv4 and IPv6).
 fn listening_inodes(port: u16) -> Vec<u64> {
     let mut out = Vec::new();
@@ -790,6 +822,8 @@ mod tests {
         assert_eq!(parse_listening_inodes(table, 8080), vec![12345]);
         assert_eq!(parse_listening_inodes(table, 80), vec![777]);
         assert!(parse_listening_inodes(table, 81).is_empty());
+        assert_eq!(parse_open_connections(table, 8080), 1);
+        assert_eq!(parse_open_connections(table, 80), 0);
         // A listener in this process: ours (our group), and not another group's.
         let l = TcpListener::bind((HOST, 0)).unwrap();
         let port = l.local_addr().unwrap().port();

@@ -121,7 +121,26 @@ fn conformance(name: &str) {
             t.elapsed()
         );
         let tail = running.log_tail(20);
-        running.stop().unwrap();
+        let pids = running.pids();
+        let stopped = running.stop().unwrap();
+        eprintln!(
+            "{id}: stopped {} processes in {:.2?} ({}, {})",
+            pids.len(),
+            stopped.elapsed,
+            stopped.status,
+            if stopped.graceful {
+                "graceful"
+            } else {
+                "SIGKILL"
+            }
+        );
+        if !stopped.graceful {
+            failures.push(format!(
+                "{id}: ignored SIGTERM for {:?}",
+                spec.start.stop_grace
+            ));
+        }
+        assert!(alive(&pids).is_empty(), "{id}: processes left");
         for c in checks.iter().filter(|c| !c.passed) {
             failures.push(format!("{id}: {} -> {}", c.endpoint, c.detail));
         }
@@ -467,7 +486,10 @@ fn wait_idle_waits_for_queued_work_to_finish() {
         std::thread::sleep(Duration::from_millis(50));
         running.wait_idle(Duration::from_millis(300)).unwrap_err()
     };
-    assert!(err.to_string().contains("after waiting"), "{err}");
+    assert!(
+        err.to_string().contains("was not idle after waiting"),
+        "{err}"
+    );
     running.stop().unwrap();
 }
 
@@ -890,4 +912,40 @@ fn a_foreign_server_on_the_port_is_not_taken_for_the_target() {
     let msg = err.to_string();
     assert!(matches!(err, TargetError::NotReady { .. }), "{msg}");
     assert!(msg.contains("something else listens on port"), "{msg}");
+}
+
+/// The gunicorn pitfall: a sync worker keeps serving requests whose clients
+/// have gone. Those requests only sleep (no CPU), so idleness must also look
+/// at the connections still queued on the port.
+#[test]
+fn wait_idle_sees_the_stale_gunicorn_queue() {
+    use std::io::Write;
+    let manifests = target::discover(&repo_root().join("targets")).unwrap();
+    let (m, spec) = target::find(&manifests, &"python-flask".parse().unwrap()).unwrap();
+    target::setup(m, &SetupOptions::default()).unwrap();
+    let logs = tempfile::tempdir().unwrap();
+    let running = target::start(
+        &spec,
+        &StartOptions {
+            workers: Some(1),
+            ..opts(logs.path())
+        },
+    )
+    .unwrap();
+    // Ten clients each ask for 150 ms of sleep and hang up at once:
+    // one sync worker has 1.5 s of stale work queued.
+    for _ in 0..10 {
+        let mut s = std::net::TcpStream::connect(running.addr()).unwrap();
+        write!(s, "GET /io/sleep?ms=150 HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    }
+    std::thread::sleep(Duration::from_millis(100));
+    assert!(target::process::open_connections(running.port()) > 0);
+    let waited = running.wait_idle(Duration::from_secs(15)).unwrap();
+    eprintln!("stale gunicorn queue drained after {waited:.2?}");
+    assert!(
+        waited >= Duration::from_millis(1000),
+        "waited only {waited:?}"
+    );
+    assert_eq!(target::process::open_connections(running.port()), 0);
+    running.stop().unwrap();
 }
