@@ -129,6 +129,20 @@ impl RatioCi {
 /// - `confidence` is not strictly between 0 and 1;
 /// - `resamples` is zero while both groups have at least two values.
 ///
+/// # Example
+/// ```
+/// use claimbench::analysis::stats::bootstrap_ratio_ci;
+/// // Throughput of three repetitions each: current vs baseline.
+/// let current = [820.0, 805.0, 790.0];
+/// let baseline = [1000.0, 1010.0, 990.0];
+/// let ci = bootstrap_ratio_ci(&current, &baseline, 0.95, 10_000, 1).unwrap();
+/// assert!((ci.ratio - 0.805 / 1.0).abs() < 1e-9);
+/// let (low, high) = ci.interval().expect("three values per side give an interval");
+/// assert!(low <= ci.ratio && ci.ratio <= high && high < 0.95);
+/// // One value on a side: no interval.
+/// assert_eq!(bootstrap_ratio_ci(&[800.0], &baseline, 0.95, 10_000, 1).unwrap().interval(), None);
+/// ```
+///
 /// # Determinism, panics and cost
 /// Deterministic for a given `seed` (see the module docs). Never panics.
 /// Cost: O(resamples × (a.len() + b.len())) time and

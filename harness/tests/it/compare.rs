@@ -864,3 +864,22 @@ mod real_servers {
         assert_eq!(code, ExitCode::SUCCESS, "{}", brief(m));
     }
 }
+
+#[test]
+fn merged_files_that_differ_among_themselves_are_warned_about() {
+    let dir = tempfile::tempdir().unwrap();
+    let b1 = write(dir.path(), "b1.json", &results(&[rep(1000.0, 1000)]));
+    let mut other = results(&[rep(1005.0, 1000)]);
+    other.host.kernel = "6.9.0".into();
+    let b2 = write(dir.path(), "b2.json", &other);
+    let cur = write(dir.path(), "cur.json", &results(&base_reps()));
+    let json = dir.path().join("c.json");
+    let both = format!("{},{}", s(&b1), s(&b2));
+    let code = compare(&[&both, s(&cur), "--json", s(&json)]).unwrap();
+    assert_eq!(code, ExitCode::SUCCESS);
+    let j = read_json(&json);
+    let warnings = j["warnings"].to_string();
+    assert!(warnings.contains("baseline files differ"), "{warnings}");
+    assert!(warnings.contains("b2.json: kernel differs"), "{warnings}");
+    assert_eq!(j["measurements"][0]["repetitions"]["baseline"], 2);
+}
