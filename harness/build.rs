@@ -18,7 +18,10 @@ fn main() {
         .unwrap_or("");
     println!("cargo:rustc-env=CLAIMBENCH_GIT_COMMIT={commit}");
     println!("cargo:rustc-env=CLAIMBENCH_GIT_DIRTY={dirty}");
-    if let Ok(top) = Command::new("git").args(["rev-parse", "--git-dir"]).output() {
+    if let Ok(top) = Command::new("git")
+        .args(["rev-parse", "--git-dir"])
+        .output()
+    {
         let git_dir = String::from_utf8_lossy(&top.stdout).trim().to_string();
         if !git_dir.is_empty() {
             println!("cargo:rerun-if-changed={git_dir}/HEAD");

@@ -1,0 +1,194 @@
+import { createHash } from 'node:crypto';
+import {
+  ArgumentsHost,
+  BadGatewayException,
+  BadRequestException,
+  Body,
+  Catch,
+  Controller,
+  ExceptionFilter,
+  Get,
+  Header,
+  HttpCode,
+  HttpException,
+  Post,
+  Query,
+  Res,
+  ServiceUnavailableException,
+} from '@nestjs/common';
+import type { Response } from 'express';
+
+const DOWNSTREAM_URL = (process.env.DOWNSTREAM_URL || '').replace(/\/+$/, '');
+const DOWNSTREAM_TIMEOUT_MS = 30000;
+
+interface Record {
+  id: number;
+  name: string;
+  value: number;
+  tags: string[];
+}
+
+/** A parameter that must be plain ASCII decimal digits within lo..hi. */
+function intParam(raw: unknown, name: string, lo: number, hi: number): number {
+  if (typeof raw === 'string' && /^[0-9]+$/.test(raw)) {
+    const v = Number(raw);
+    if (v >= lo && v <= hi) return v;
+  }
+  throw new BadRequestException(`parameter ${name} must be an integer in ${lo}..${hi}`);
+}
+
+function fib(n: number): number {
+  return n < 2 ? n : fib(n - 1) + fib(n - 2);
+}
+
+function hashRounds(rounds: number): string {
+  let digest = createHash('sha256').update('claimbench').digest();
+  for (let i = 1; i < rounds; i++) {
+    digest = createHash('sha256').update(digest).digest();
+  }
+  return digest.toString('hex');
+}
+
+function isRecord(r: unknown): r is Record {
+  if (r === null || typeof r !== 'object' || Array.isArray(r)) return false;
+  const o = r as { [k: string]: unknown };
+  return (
+    Number.isInteger(o.id) &&
+    typeof o.name === 'string' &&
+    typeof o.value === 'number' &&
+    Array.isArray(o.tags) &&
+    o.tags.every((t) => typeof t === 'string')
+  );
+}
+
+@Controller()
+export class AppController {
+  @Get('health')
+  @Header('Content-Type', 'text/plain')
+  health(): string {
+    return 'ok';
+  }
+
+  @Get('plaintext')
+  @Header('Content-Type', 'text/plain')
+  plaintext(): string {
+    return 'Hello, World!';
+  }
+
+  @Get('json')
+  json(): object {
+    return { message: 'Hello, World!' };
+  }
+
+  @Post('json/echo')
+  @HttpCode(200)
+  echo(@Body() body: unknown): object {
+    if (!Array.isArray(body) || !body.every(isRecord)) {
+      throw new BadRequestException('body must be a JSON array of records');
+    }
+    let sum = 0;
+    const items = new Array<Record>(body.length);
+    for (let i = 0; i < body.length; i++) {
+      const r = body[i] as Record;
+      sum += r.value;
+      items[i] = { id: r.id, name: r.name, value: r.value, tags: r.tags };
+    }
+    return { count: body.length, sum, items };
+  }
+
+  @Get('io/sleep')
+  async sleep(@Query('ms') rawMs: unknown): Promise<object> {
+    const ms = intParam(rawMs, 'ms', 0, 10000);
+    await new Promise((resolve) => setTimeout(resolve, ms));
+    return { slept_ms: ms };
+  }
+
+  @Get('io/downstream')
+  async downstream(@Query('ms') rawMs: unknown): Promise<object> {
+    const ms = intParam(rawMs, 'ms', 0, 10000);
+    if (!DOWNSTREAM_URL) throw new ServiceUnavailableException('DOWNSTREAM_URL is not set');
+    let downstream: unknown;
+    try {
+      // Global fetch = undici with its pooled keep-alive global dispatcher.
+      const r = await fetch(`${DOWNSTREAM_URL}/delay?ms=${ms}`, {
+        signal: AbortSignal.timeout(DOWNSTREAM_TIMEOUT_MS),
+      });
+      if (!r.ok) {
+        await r.arrayBuffer();
+        throw new Error(`downstream answered ${r.status}`);
+      }
+      downstream = await r.json();
+    } catch (e) {
+      throw new BadGatewayException(`downstream failed: ${(e as Error).message}`);
+    }
+    return { ms, downstream };
+  }
+
+  @Get('cpu/fib')
+  fib(@Query('n') rawN: unknown): object {
+    const n = intParam(rawN, 'n', 0, 35);
+    return { n, value: fib(n) };
+  }
+
+  @Get('cpu/hash')
+  hash(@Query('rounds') rawRounds: unknown): object {
+    const rounds = intParam(rawRounds, 'rounds', 1, 1000000);
+    return { rounds, digest: hashRounds(rounds) };
+  }
+
+  // Written by hand rather than with @Sse(): Nest's SSE adds `id:` lines and a
+  // leading blank line, and the contract fixes the exact event bytes.
+  @Get('stream')
+  stream(
+    @Query('chunks') rawChunks: unknown,
+    @Query('interval_ms') rawInterval: unknown,
+    @Res() res: Response,
+  ): void {
+    const chunks = intParam(rawChunks, 'chunks', 1, 10000);
+    const interval = intParam(rawInterval, 'interval_ms', 0, 10000);
+    // No Content-Length: Node sends HTTP/1.1 chunked; each write is flushed.
+    res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache' });
+    let i = 0;
+    let timer: NodeJS.Timeout | undefined;
+    const send = (): void => {
+      res.write(`data: ${i}\n\n`);
+      i += 1;
+      if (i >= chunks) res.end();
+      else timer = setTimeout(send, interval);
+    };
+    res.on('close', () => clearTimeout(timer));
+    send();
+  }
+}
+
+/** Every error (400, 404, 413, 502, 503, ...) as a short text/plain message. */
+@Catch()
+export class TextExceptionFilter implements ExceptionFilter {
+  catch(exception: unknown, host: ArgumentsHost): void {
+    const res = host.switchToHttp().getResponse<Response>();
+    let status = 500;
+    let message = 'internal error';
+    if (exception instanceof HttpException) {
+      status = exception.getStatus();
+      const body = exception.getResponse();
+      const m = typeof body === 'string' ? body : (body as { message?: unknown }).message;
+      message = Array.isArray(m) ? m.join('; ') : String(m ?? exception.message);
+    } else {
+      const e = exception as { status?: number; type?: string };
+      if (e?.type === 'entity.too.large') {
+        status = 413;
+        message = 'body larger than 2 MB';
+      } else if (typeof e?.status === 'number' && e.status >= 400 && e.status < 500) {
+        status = 400;
+        message = 'bad request';
+      } else {
+        console.error('node-nestjs:', exception);
+      }
+    }
+    if (res.headersSent) {
+      res.end();
+      return;
+    }
+    res.status(status).type('text/plain').send(`${message}\n`);
+  }
+}

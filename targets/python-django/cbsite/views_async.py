@@ -1,0 +1,112 @@
+"""Async views, served by uvicorn through Django's ASGI handler."""
+
+import asyncio
+import os
+
+import httpx
+from django.core.exceptions import RequestDataTooBig
+from django.http import JsonResponse, StreamingHttpResponse
+from django.views.decorators.http import require_GET, require_POST
+
+from .common import BadParam, echo, fib, hash_rounds, int_param, text
+
+DOWNSTREAM_URL = os.environ.get("DOWNSTREAM_URL", "").rstrip("/")
+
+# One shared pooled keep-alive client per worker process, created when asgi.py
+# loads the URLconf at startup (Django's ASGI handler has no lifespan events).
+CLIENT = httpx.AsyncClient(
+    limits=httpx.Limits(max_connections=1000, max_keepalive_connections=1000),
+    timeout=httpx.Timeout(30.0),
+)
+
+
+@require_GET
+async def health(request):
+    return text(200, "ok")
+
+
+@require_GET
+async def plaintext(request):
+    return text(200, "Hello, World!")
+
+
+@require_GET
+async def json_hello(request):
+    return JsonResponse({"message": "Hello, World!"})
+
+
+@require_POST
+async def json_echo(request):
+    try:
+        body = request.body
+    except RequestDataTooBig:
+        return text(413, "body larger than 2 MB\n")
+    try:
+        return JsonResponse(echo(body))
+    except ValueError as e:
+        return text(400, f"{e}\n")
+
+
+@require_GET
+async def io_sleep(request):
+    try:
+        ms = int_param(request.GET, "ms", 0, 10000)
+    except BadParam as e:
+        return text(400, str(e))
+    await asyncio.sleep(ms / 1000)
+    return JsonResponse({"slept_ms": ms})
+
+
+@require_GET
+async def io_downstream(request):
+    try:
+        ms = int_param(request.GET, "ms", 0, 10000)
+    except BadParam as e:
+        return text(400, str(e))
+    if not DOWNSTREAM_URL:
+        return text(503, "DOWNSTREAM_URL is not set\n")
+    try:
+        r = await CLIENT.get(f"{DOWNSTREAM_URL}/delay", params={"ms": ms})
+        r.raise_for_status()
+        downstream = r.json()
+    except (httpx.HTTPError, ValueError) as e:
+        return text(502, f"downstream failed: {e!r}\n")
+    return JsonResponse({"ms": ms, "downstream": downstream})
+
+
+# The CPU views run on the event loop (as in Node) and block it while they compute.
+@require_GET
+async def cpu_fib(request):
+    try:
+        n = int_param(request.GET, "n", 0, 35)
+    except BadParam as e:
+        return text(400, str(e))
+    return JsonResponse({"n": n, "value": fib(n)})
+
+
+@require_GET
+async def cpu_hash(request):
+    try:
+        rounds = int_param(request.GET, "rounds", 1, 1_000_000)
+    except BadParam as e:
+        return text(400, str(e))
+    return JsonResponse({"rounds": rounds, "digest": hash_rounds(rounds)})
+
+
+@require_GET
+async def stream(request):
+    try:
+        chunks = int_param(request.GET, "chunks", 1, 10000)
+        interval_ms = int_param(request.GET, "interval_ms", 0, 10000)
+    except BadParam as e:
+        return text(400, str(e))
+
+    async def events():
+        for i in range(chunks):
+            if i:
+                await asyncio.sleep(interval_ms / 1000)
+            yield f"data: {i}\n\n".encode()
+
+    response = StreamingHttpResponse(events(), content_type="text/event-stream")
+    response["Cache-Control"] = "no-cache"
+    return response

@@ -1,0 +1,116 @@
+"""Sync views, served by gunicorn (sync or gthread workers)."""
+
+import json
+import os
+import time
+
+import urllib3
+from django.core.exceptions import RequestDataTooBig
+from django.http import JsonResponse, StreamingHttpResponse
+from django.views.decorators.http import require_GET, require_POST
+
+from .common import BadParam, echo, fib, hash_rounds, int_param, text
+
+DOWNSTREAM_URL = os.environ.get("DOWNSTREAM_URL", "").rstrip("/")
+
+# One thread-safe keep-alive pool per worker process (gunicorn imports the app
+# after forking). maxsize covers gthread's threads; block=False never waits.
+HTTP = urllib3.PoolManager(
+    maxsize=16,
+    block=False,
+    timeout=urllib3.Timeout(connect=5.0, read=30.0),
+    retries=urllib3.Retry(total=1, redirect=0, status=0),
+)
+
+
+@require_GET
+def health(request):
+    return text(200, "ok")
+
+
+@require_GET
+def plaintext(request):
+    return text(200, "Hello, World!")
+
+
+@require_GET
+def json_hello(request):
+    return JsonResponse({"message": "Hello, World!"})
+
+
+@require_POST
+def json_echo(request):
+    try:
+        body = request.body
+    except RequestDataTooBig:
+        return text(413, "body larger than 2 MB\n")
+    try:
+        return JsonResponse(echo(body))
+    except ValueError as e:
+        return text(400, f"{e}\n")
+
+
+@require_GET
+def io_sleep(request):
+    try:
+        ms = int_param(request.GET, "ms", 0, 10000)
+    except BadParam as e:
+        return text(400, str(e))
+    time.sleep(ms / 1000)
+    return JsonResponse({"slept_ms": ms})
+
+
+@require_GET
+def io_downstream(request):
+    try:
+        ms = int_param(request.GET, "ms", 0, 10000)
+    except BadParam as e:
+        return text(400, str(e))
+    if not DOWNSTREAM_URL:
+        return text(503, "DOWNSTREAM_URL is not set\n")
+    try:
+        r = HTTP.request("GET", f"{DOWNSTREAM_URL}/delay", fields={"ms": ms})
+        if r.status // 100 != 2:
+            raise ValueError(f"downstream answered {r.status}")
+        downstream = json.loads(r.data)
+    except (urllib3.exceptions.HTTPError, ValueError) as e:
+        return text(502, f"downstream failed: {e!r}\n")
+    return JsonResponse({"ms": ms, "downstream": downstream})
+
+
+@require_GET
+def cpu_fib(request):
+    try:
+        n = int_param(request.GET, "n", 0, 35)
+    except BadParam as e:
+        return text(400, str(e))
+    return JsonResponse({"n": n, "value": fib(n)})
+
+
+@require_GET
+def cpu_hash(request):
+    try:
+        rounds = int_param(request.GET, "rounds", 1, 1_000_000)
+    except BadParam as e:
+        return text(400, str(e))
+    return JsonResponse({"rounds": rounds, "digest": hash_rounds(rounds)})
+
+
+@require_GET
+def stream(request):
+    try:
+        chunks = int_param(request.GET, "chunks", 1, 10000)
+        interval_ms = int_param(request.GET, "interval_ms", 0, 10000)
+    except BadParam as e:
+        return text(400, str(e))
+
+    def events():
+        for i in range(chunks):
+            if i:
+                time.sleep(interval_ms / 1000)
+            yield f"data: {i}\n\n".encode()
+
+    # A sync worker is held for the whole stream: expected sync behaviour.
+    response = StreamingHttpResponse(events(), content_type="text/event-stream")
+    response["Cache-Control"] = "no-cache"
+    return response

@@ -1,0 +1,146 @@
+"""claimbench target: FastAPI under uvicorn (uvloop, httptools).
+
+Implements targets/CONTRACT.md. Every endpoint is `async def`, so it runs on the
+worker's event loop, as in Node: the CPU endpoints block that loop while they
+compute (nothing is pushed to FastAPI's threadpool). Env: DOWNSTREAM_URL for
+/io/downstream; host, port and worker count come from the uvicorn command line.
+"""
+
+import asyncio
+import hashlib
+import os
+from contextlib import asynccontextmanager
+from typing import Annotated
+
+import httpx
+from fastapi import Depends, FastAPI, HTTPException, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import PlainTextResponse, StreamingResponse
+from pydantic import BaseModel, ConfigDict
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+DOWNSTREAM_URL = os.environ.get("DOWNSTREAM_URL", "").rstrip("/")
+MAX_BODY = 2 * 1024 * 1024
+
+
+class Record(BaseModel):
+    # strict: "1" is not an int, true is not a number; extra keys are dropped.
+    model_config = ConfigDict(strict=True)
+
+    id: int
+    name: str
+    value: float
+    tags: list[str]
+
+
+class Echo(BaseModel):
+    count: int
+    sum: float
+    items: list[Record]
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI):
+    # One pooled keep-alive client per worker process, shared by all requests.
+    async with httpx.AsyncClient(
+        limits=httpx.Limits(max_connections=1000, max_keepalive_connections=1000),
+        timeout=httpx.Timeout(30.0),
+    ) as client:
+        app.state.client = client
+        yield
+
+
+app = FastAPI(lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
+
+
+@app.exception_handler(RequestValidationError)
+async def validation_error(request: Request, exc: RequestValidationError):
+    first = exc.errors()[0] if exc.errors() else {}
+    where = ".".join(str(p) for p in first.get("loc", ()))
+    return PlainTextResponse(f"bad request: {where}: {first.get('msg', 'invalid')}\n", status_code=400)
+
+
+@app.exception_handler(StarletteHTTPException)
+async def http_error(request: Request, exc: StarletteHTTPException):
+    return PlainTextResponse(f"{exc.detail}\n", status_code=exc.status_code)
+
+
+def body_limit(request: Request) -> None:
+    length = request.headers.get("content-length", "")
+    if length.isdigit() and int(length) > MAX_BODY:
+        raise HTTPException(status_code=413, detail="body larger than 2 MB")
+
+
+def fib(n: int) -> int:
+    return n if n < 2 else fib(n - 1) + fib(n - 2)
+
+
+def hash_rounds(rounds: int) -> str:
+    digest = hashlib.sha256(b"claimbench").digest()
+    for _ in range(rounds - 1):
+        digest = hashlib.sha256(digest).digest()
+    return digest.hex()
+
+
+@app.get("/health", response_class=PlainTextResponse)
+async def health():
+    return "ok"
+
+
+@app.get("/plaintext", response_class=PlainTextResponse)
+async def plaintext():
+    return "Hello, World!"
+
+
+@app.get("/json")
+async def json_hello():
+    return {"message": "Hello, World!"}
+
+
+@app.post("/json/echo", response_model=Echo, dependencies=[Depends(body_limit)])
+async def echo(records: list[Record]):
+    return Echo(count=len(records), sum=sum(r.value for r in records), items=records)
+
+
+@app.get("/io/sleep")
+async def io_sleep(ms: Annotated[int, Query(ge=0, le=10000)]):
+    await asyncio.sleep(ms / 1000)
+    return {"slept_ms": ms}
+
+
+@app.get("/io/downstream")
+async def io_downstream(request: Request, ms: Annotated[int, Query(ge=0, le=10000)]):
+    if not DOWNSTREAM_URL:
+        return PlainTextResponse("DOWNSTREAM_URL is not set\n", status_code=503)
+    try:
+        r = await request.app.state.client.get(f"{DOWNSTREAM_URL}/delay", params={"ms": ms})
+        r.raise_for_status()
+        downstream = r.json()
+    except (httpx.HTTPError, ValueError) as e:
+        return PlainTextResponse(f"downstream failed: {e!r}\n", status_code=502)
+    return {"ms": ms, "downstream": downstream}
+
+
+@app.get("/cpu/fib")
+async def cpu_fib(n: Annotated[int, Query(ge=0, le=35)]):
+    return {"n": n, "value": fib(n)}
+
+
+@app.get("/cpu/hash")
+async def cpu_hash(rounds: Annotated[int, Query(ge=1, le=1_000_000)]):
+    return {"rounds": rounds, "digest": hash_rounds(rounds)}
+
+
+@app.get("/stream")
+async def stream(
+    chunks: Annotated[int, Query(ge=1, le=10000)],
+    interval_ms: Annotated[int, Query(ge=0, le=10000)],
+):
+    async def events():
+        for i in range(chunks):
+            if i:
+                await asyncio.sleep(interval_ms / 1000)
+            yield f"data: {i}\n\n".encode()
+
+    # No Content-Length: uvicorn sends chunked and writes each event as it comes.
+    return StreamingResponse(events(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
