@@ -131,6 +131,15 @@ pub fn metric(m: &Measurement, name: &str) -> Option<f64> {
 /// stored unit to the shown one (µs are shown as ms, bytes as MB).
 pub fn metric_display(name: &str) -> (String, f64) {
     let pretty = |s: &str| s.replace('_', " ");
+    let name = name.strip_prefix("target_").unwrap_or(name);
+    match name {
+        "rss_peak_bytes" => return ("peak RSS (MB)".into(), 1e-6),
+        "rss_mean_bytes" => return ("mean RSS (MB)".into(), 1e-6),
+        "cpu_percent_mean" => return ("mean CPU (% of one CPU)".into(), 1.0),
+        "cpu_percent_peak" => return ("peak CPU (% of one CPU)".into(), 1.0),
+        "cpu_s" => return ("CPU time (s)".into(), 1.0),
+        _ => {}
+    }
     if let Some(base) = name.strip_suffix("_us") {
         let base = base
             .replace("p9999", "p99.99")
@@ -354,6 +363,6 @@ mod tests {
         assert_eq!(metric_display("p99_us"), ("p99 latency (ms)".into(), 1e-3));
         assert_eq!(metric_display("p999_us").0, "p99.9 latency (ms)");
         assert_eq!(metric_display("throughput_rps").0, "throughput (req/s)");
-        assert_eq!(metric_display("rss_peak_bytes").0, "rss peak (MB)");
+        assert_eq!(metric_display("rss_peak_bytes").0, "peak RSS (MB)");
     }
 }

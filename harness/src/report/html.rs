@@ -28,8 +28,9 @@ table{border-collapse:collapse;width:100%;font-size:.92rem}
 th,td{padding:.45em .6em;border-bottom:1px solid var(--line);text-align:left;vertical-align:top}
 th{background:var(--soft);font-weight:600;white-space:nowrap}
 td.num{text-align:right;white-space:nowrap;font-variant-numeric:tabular-nums}
-table.verdicts td:nth-child(2){min-width:16em}
-table.verdicts td:nth-child(4){min-width:22em}
+table.verdicts td:nth-child(3){min-width:14em}
+table.verdicts td:nth-child(4){min-width:20em}
+.cmp+.cmp{margin-top:.35em}
 .badge{display:inline-block;padding:.1em .55em;border-radius:1em;font-weight:700;font-size:.85rem;color:#fff;white-space:nowrap}
 .supported{background:#2e7d32}.refuted{background:#c62828}.mixed{background:#b26a00}.inconclusive{background:#616161}
 blockquote{margin:.6em 0;padding:.3em 1em;border-left:4px solid var(--line);color:var(--muted);font-style:italic}
@@ -87,6 +88,25 @@ pub fn table(t: &Table, class: &str, id: Option<&str>) -> String {
     }
     out.push_str("</tbody></table></div>\n");
     out
+}
+
+/// The deciding numbers of a verdict, one comparison per line.
+fn deciding_html(v: &crate::results::schema::Verdict) -> String {
+    let mut lines: Vec<String> = v
+        .comparisons
+        .iter()
+        .map(|c| esc(&tables::comparison_line(c)))
+        .collect();
+    if lines.is_empty() {
+        lines.push(esc(&v.summary));
+    }
+    if !v.missing.is_empty() {
+        lines.push(format!("<em>missing:</em> {}", esc(&v.missing.join("; "))));
+    }
+    lines
+        .into_iter()
+        .map(|l| format!("<div class=\"cmp\">{l}</div>"))
+        .collect()
 }
 
 fn figure(c: &ChartFile, svg: Option<&str>) -> String {
@@ -172,13 +192,13 @@ pub fn render(ctx: &Context<'_>, svgs: &[Option<String>]) -> String {
         for (v, row) in r.verdicts.iter().zip(&t.rows) {
             let _ = writeln!(
                 out,
-                "<tr><td><a href=\"#claim-{id}\"><code>{claim}</code></a></td><td>“{quote}”</td><td><span class=\"badge {cls}\">{word}</span></td><td>{nums}</td></tr>",
+                "<tr><td><a href=\"#claim-{id}\"><code>{claim}</code></a></td><td><span class=\"badge {cls}\">{word}</span></td><td>“{quote}”</td><td>{nums}</td></tr>",
                 id = esc(&super::charts::slug(&v.claim)),
                 claim = esc(&v.claim),
                 quote = esc(&v.quote),
                 cls = outcome_class(v.outcome),
-                word = esc(&row[2]),
-                nums = esc(&row[3]),
+                word = esc(&row[1]),
+                nums = deciding_html(v),
             );
         }
         out.push_str("</tbody></table></div>\n");

@@ -42,7 +42,7 @@ pub fn metric_value(metric: &str, v: f64) -> String {
         .rsplit_once('(')
         .map(|(_, u)| u.trim_end_matches(')').to_string())
         .unwrap_or_default();
-    let unit = unit.replace(", log scale", "");
+    let unit = unit.replace(", log scale", "").replace(" of one CPU", "");
     if unit.is_empty() {
         sig3(v * factor)
     } else if unit == "%" {
@@ -104,7 +104,7 @@ pub fn comparison_line(c: &Comparison) -> String {
     )
 }
 
-/// The verdict table: claim, quote, verdict, deciding numbers.
+/// The verdict table: claim, verdict, quote, deciding numbers.
 pub fn verdicts(results: &ResultsFile) -> Table {
     let rows = results
         .verdicts
@@ -119,8 +119,8 @@ pub fn verdicts(results: &ResultsFile) -> Table {
             }
             vec![
                 v.claim.clone(),
-                v.quote.clone(),
                 outcome_word(v.outcome).to_string(),
+                v.quote.clone(),
                 numbers.join("; "),
             ]
         })
@@ -128,8 +128,8 @@ pub fn verdicts(results: &ResultsFile) -> Table {
     Table {
         headers: vec![
             "Claim".into(),
-            "Article says".into(),
             "Verdict".into(),
+            "Article says".into(),
             "Deciding numbers (medians; ratio with 95% interval)".into(),
         ],
         rows,

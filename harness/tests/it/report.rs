@@ -222,19 +222,21 @@ fn median(mut v: Vec<f64>) -> f64 {
     }
 }
 
-fn med_of(r: &ResultsFile, target: &str, scenario: &str, value: f64, metric: &str) -> f64 {
-    median(
-        r.measurements
-            .iter()
-            .filter(|m| {
-                m.target == target
-                    && m.scenario == scenario
-                    && m.level.value == value
-                    && m.excluded.is_none()
-            })
-            .map(|m| claimbench::report::data::metric(m, metric).unwrap())
-            .collect(),
-    )
+/// Median of a metric over the included repetitions, and how many there were.
+fn med_of(r: &ResultsFile, target: &str, scenario: &str, value: f64, metric: &str) -> (f64, usize) {
+    let v: Vec<f64> = r
+        .measurements
+        .iter()
+        .filter(|m| {
+            m.target == target
+                && m.scenario == scenario
+                && m.level.value == value
+                && m.excluded.is_none()
+        })
+        .map(|m| claimbench::report::data::metric(m, metric).unwrap())
+        .collect();
+    let n = v.len();
+    (median(v), n)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -248,11 +250,11 @@ fn comparison(
     higher_is_better: bool,
     result: PairResult,
 ) -> Comparison {
-    let f = med_of(r, fav, scenario, level.value, metric);
-    let o = med_of(r, other, scenario, level.value, metric);
+    let (f, nf) = med_of(r, fav, scenario, level.value, metric);
+    let (o, no) = med_of(r, other, scenario, level.value, metric);
     let ratio = if higher_is_better { f / o } else { o / f };
     let (lo, hi) = match result {
-        PairResult::NoDifference => (ratio.min(0.97), ratio.max(1.04)),
+        PairResult::NoDifference => ((ratio * 0.9).min(0.97), (ratio * 1.1).max(1.03)),
         _ => (ratio * 0.94, ratio * 1.06),
     };
     Comparison {
@@ -266,7 +268,7 @@ fn comparison(
         ratio,
         ci_low: lo,
         ci_high: hi,
-        repetitions: (3, 3),
+        repetitions: (nf, no),
         result,
     }
 }
@@ -894,6 +896,37 @@ fn truncated_or_missing_results_fail_clearly() {
     );
 }
 
+#[test]
+fn bench_results_and_empty_results_still_report() {
+    // A `bench` file: one measurement of an unsupervised URL, no targets, no verdicts.
+    let mut r = synthetic();
+    r.kind = RunKind::Bench;
+    r.targets.clear();
+    r.verdicts.clear();
+    r.skipped.clear();
+    r.measurements.truncate(1);
+    r.measurements[0].resources = None;
+    let dir = tempfile::tempdir().unwrap();
+    let files = claimbench::report::write_all(&r, dir.path()).unwrap();
+    let kinds: Vec<ChartKind> = files.charts.iter().map(|c| c.kind).collect();
+    assert!(kinds.contains(&ChartKind::Throughput));
+    assert!(kinds.contains(&ChartKind::LatencySpectrum));
+    assert!(kinds.contains(&ChartKind::Timeline));
+    let md = std::fs::read_to_string(&files.summary_md).unwrap();
+    assert!(md.contains("No claim verdicts"), "{md}");
+
+    // No measurements at all (an interrupted run): reports, no charts, no panic.
+    r.measurements.clear();
+    r.complete = false;
+    let dir = tempfile::tempdir().unwrap();
+    let files = claimbench::report::write_all(&r, dir.path()).unwrap();
+    assert!(files.charts.is_empty());
+    let html = std::fs::read_to_string(&files.report_html).unwrap();
+    assert!(html.contains("Incomplete run"));
+    let csv = std::fs::read_to_string(&files.results_csv).unwrap();
+    assert_eq!(csv.lines().count(), 1);
+}
+
 /// Every `src=` / `href=` in the page points inside it (`#...`) or at a
 /// file of the run directory; there are no scripts, images, frames or links
 /// to fetch.
@@ -959,6 +992,8 @@ fn report_html_is_self_contained_and_renders_in_headless_chromium() {
             "--disable-component-update",
             "--disable-sync",
             "--disable-dev-shm-usage",
+            // Any host name fails to resolve: a fetch would show as an error in the log.
+            "--host-resolver-rules=MAP * ~NOTFOUND",
             "--enable-logging=stderr",
             "--v=0",
         ]
@@ -983,7 +1018,34 @@ fn report_html_is_self_contained_and_renders_in_headless_chromium() {
         out
     };
 
-    let dom = run(&["--dump-dom".into()]);
+    // Chromium's NetLog records every URL request, so a fetch the static
+    // check missed would show here. The browser's own pings to Google hosts
+    // (time sync, accounts) are not the page's and are allowed.
+    let netlog = dir.path().join("netlog.json");
+    let dom = run(&[
+        "--dump-dom".into(),
+        format!("--log-net-log={}", netlog.display()),
+    ]);
+    let log_text = String::from_utf8_lossy(&read(&netlog)).into_owned();
+    let page_requests: Vec<&str> = log_text
+        .match_indices("\"url\":\"")
+        .map(|(i, m)| {
+            let v = &log_text[i + m.len()..];
+            &v[..v.find('"').unwrap_or(v.len())]
+        })
+        .filter(|u| {
+            let host = u
+                .split("://")
+                .nth(1)
+                .and_then(|r| r.split(['/', ':', '?']).next())
+                .unwrap_or("");
+            !(u.starts_with("file://") || host == "google.com" || host.ends_with(".google.com"))
+        })
+        .collect();
+    assert!(
+        page_requests.is_empty(),
+        "report.html made requests: {page_requests:?}"
+    );
     let dom_text = String::from_utf8_lossy(&dom.stdout);
     assert!(
         dom_text.contains("id=\"verdict-table\""),

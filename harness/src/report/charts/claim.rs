@@ -190,7 +190,7 @@ fn c_metric(v: &Verdict, scenario: &str, level: &Level) -> String {
 }
 
 const ROW_H: u32 = 36;
-const PANEL_EXTRA: u32 = 120;
+const PANEL_EXTRA: u32 = 140;
 
 /// The pixel size this chart needs at `width`.
 pub fn size_for(d: &ClaimChart, width: u32) -> (u32, u32) {
@@ -223,6 +223,7 @@ impl ClaimChart {
         let y = super::Ticked::new(-0.6..(n as f64 - 0.4), (0..n).map(|i| i as f64).collect());
         let mut chart = ChartBuilder::on(area)
             .caption(caption, (FONT, style::AXIS_PT).into_font().color(&TEXT))
+            .margin_top(18)
             .margin_right(24)
             .x_label_area_size(56)
             .y_label_area_size(label_w)
@@ -290,7 +291,7 @@ impl Draw for ClaimChart {
     }
 
     fn draw_on<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
-        let area = frame(root, &self.title, &self.footer)?;
+        let area = frame(root, &self.title, None, &self.footer)?;
         let mut labels: Vec<&str> = self.metric_rows.iter().map(|r| r.label.as_str()).collect();
         labels.extend(self.ratio_rows.iter().map(|r| r.label.as_str()));
         let label_w = label_area(&labels);
@@ -362,7 +363,7 @@ impl Draw for ClaimChart {
         };
         Self::rows_panel(
             &bottom,
-            "Ratio favoured / other (>1 favours the claim; green: better beyond noise, red: worse, grey: no difference)",
+            "Ratio favoured / other, 95% interval (green: claim holds, red: the opposite, grey: no difference)",
             if x.log {
                 "ratio (log scale; black line: no difference)"
             } else {

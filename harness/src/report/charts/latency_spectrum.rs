@@ -115,7 +115,12 @@ impl Draw for Spectrum {
     }
 
     fn draw_on<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
-        let area = frame(root, &self.title, &self.footer)?;
+        let area = frame(
+            root,
+            &self.title,
+            Some("each line merges the latency histograms of the included repetitions"),
+            &self.footer,
+        )?;
         let ticks = vec![nines(0.5), 1.0, 2.0, 3.0, 4.0];
         let x = super::Ticked::new(0.0..MAX_NINES + 0.08, ticks);
         let mut chart = ChartBuilder::on(&area)
@@ -131,7 +136,7 @@ impl Draw for Spectrum {
         };
         chart
             .configure_mesh()
-            .x_desc("percentile (log scale of 1 − q: 90%, 99%, 99.9%, 99.99%)")
+            .x_desc("percentile (log axis: each step adds a nine)")
             .y_desc(y_desc)
             .axis_desc_style((FONT, style::AXIS_PT).into_font().color(&TEXT))
             .label_style((FONT, style::LABEL_PT).into_font().color(&TEXT))

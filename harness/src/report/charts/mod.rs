@@ -123,16 +123,28 @@ pub(crate) fn de<E: std::fmt::Display>(e: E) -> String {
     e.to_string()
 }
 
-/// Fills the background, draws the title on top and the footer lines at the
-/// bottom, and returns the area in between.
+/// Fills the background, draws the title (and an optional note under it) on
+/// top and the footer lines at the bottom, and returns the area in between.
 pub(crate) fn frame<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     title: &str,
+    note: Option<&str>,
     footer: &[String],
 ) -> Result<DrawingArea<DB, Shift>, String> {
     root.fill(&WHITE).map_err(de)?;
     let (w, h) = root.dim_in_pixel();
-    let title_h = 52;
+    let mut title_h = 52;
+    if let Some(note) = note {
+        root.draw(&Text::new(
+            note.to_string(),
+            (w as i32 / 2, 50),
+            TextStyle::from((FONT, style::LABEL_PT).into_font())
+                .color(&MUTED)
+                .pos(Pos::new(HPos::Center, VPos::Top)),
+        ))
+        .map_err(de)?;
+        title_h += 26;
+    }
     let line_h = 20;
     let footer_h = footer.len() as u32 * line_h + 14;
     let title_style = TextStyle::from((FONT, TITLE_PT).into_font().style(FontStyle::Bold))
@@ -416,7 +428,7 @@ pub struct CiPlot {
     pub series: Vec<CiSeries>,
     /// Provenance footer lines.
     pub footer: Vec<String>,
-    /// A note drawn under the legend (e.g. what dashes mean), if any.
+    /// A note drawn under the title (e.g. what the bars and dashes mean), if any.
     pub note: Option<String>,
 }
 
@@ -426,7 +438,7 @@ impl Draw for CiPlot {
     }
 
     fn draw_on<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
-        let area = frame(root, &self.title, &self.footer)?;
+        let area = frame(root, &self.title, self.note.as_deref(), &self.footer)?;
         let mut chart = ChartBuilder::on(&area)
             .margin_right(16)
             .x_label_area_size(56)
@@ -500,17 +512,6 @@ impl Draw for CiPlot {
             .border_style(RGBColor(0xBB, 0xBB, 0xBB))
             .draw()
             .map_err(de)?;
-        if let Some(note) = &self.note {
-            let (w, _) = area.dim_in_pixel();
-            area.draw(&Text::new(
-                note.clone(),
-                (w as i32 - 30, 8),
-                TextStyle::from((FONT, style::LABEL_PT).into_font())
-                    .color(&MUTED)
-                    .pos(Pos::new(HPos::Right, VPos::Top)),
-            ))
-            .map_err(de)?;
-        }
         Ok(())
     }
 }

@@ -14,6 +14,9 @@ use crate::report::data::Group;
 use crate::report::style::{self, Colours, FONT, MUTED, Scope, TEXT, footer_lines, level_label};
 use crate::results::ResultsFile;
 
+/// Room above the data for the legend.
+const HEADROOM: f64 = 1.4;
+
 /// Colour of the second line in a panel (p99, RSS).
 const SECOND: RGBColor = RGBColor(0x33, 0x33, 0x33);
 
@@ -28,11 +31,13 @@ pub struct Timeline {
     pub colour: RGBColor,
     /// Length of the measured phase, seconds.
     pub duration_s: f64,
-    /// (window start s, successful req/s).
+    /// (window middle s, successful req/s).
     pub throughput: Vec<(f64, f64)>,
-    /// (window start s, p50 ms).
+    /// Open loop: the arrival rate asked for, req/s.
+    pub offered_rps: Option<f64>,
+    /// (window middle s, p50 ms).
     pub p50: Vec<(f64, f64)>,
-    /// (window start s, p99 ms).
+    /// (window middle s, p99 ms).
     pub p99: Vec<(f64, f64)>,
     /// (sample time s, CPU % of one CPU).
     pub cpu: Vec<(f64, f64)>,
@@ -58,21 +63,21 @@ pub fn data(
         .load
         .timeline
         .iter()
-        .map(|w| (w.t_s, w.ok as f64 / w.len_s.max(1e-9)))
+        .map(|w| (w.t_s + w.len_s / 2.0, w.ok as f64 / w.len_s.max(1e-9)))
         .collect();
     let p50 = m
         .load
         .timeline
         .iter()
         .filter(|w| w.ok > 0)
-        .map(|w| (w.t_s, w.p50_us as f64 / 1e3))
+        .map(|w| (w.t_s + w.len_s / 2.0, w.p50_us as f64 / 1e3))
         .collect();
     let p99 = m
         .load
         .timeline
         .iter()
         .filter(|w| w.ok > 0)
-        .map(|w| (w.t_s, w.p99_us as f64 / 1e3))
+        .map(|w| (w.t_s + w.len_s / 2.0, w.p99_us as f64 / 1e3))
         .collect();
     let (cpu, rss) = match &m.resources {
         Some(r) => (
@@ -116,6 +121,8 @@ pub fn data(
             colour: colours.of(group.target),
             duration_s,
             throughput,
+            offered_rps: (group.level.model == crate::results::schema::LoadModelKind::Open)
+                .then_some(group.level.value),
             p50,
             p99,
             cpu,
@@ -146,9 +153,14 @@ impl Timeline {
     ) -> Result<(), String> {
         let x = Axis::linear(0.0, self.duration_s.max(1.0));
         let all: Vec<f64> = lines.iter().map(|l| max_of(l.2)).collect();
-        let y = Axis::linear(0.0, all.iter().copied().fold(0.0, f64::max).max(1e-3) * 1.1);
+        let y = Axis::linear(
+            0.0,
+            all.iter().copied().fold(0.0, f64::max).max(1e-3) * HEADROOM,
+        );
+        // The right margin matches the bottom panel's right axis, so the
+        // time axes of all panels line up.
         let mut chart = ChartBuilder::on(area)
-            .margin_right(16)
+            .margin_right(16 + 86)
             .margin_top(8)
             .x_label_area_size(if show_x { 50 } else { 8 })
             .y_label_area_size(86)
@@ -221,13 +233,24 @@ impl Draw for Timeline {
     }
 
     fn draw_on<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
-        let area = frame(root, &self.title, &self.footer)?;
+        let area = frame(root, &self.title, None, &self.footer)?;
         let panels = area.split_evenly((3, 1));
         let thr = format!("{} ok req/s", self.target);
+        let offered: Vec<(f64, f64)> = self
+            .offered_rps
+            .map(|r| vec![(0.0, r), (self.duration_s, r)])
+            .unwrap_or_default();
+        let offered_label = format!(
+            "offered {} req/s",
+            crate::report::style::fmt_num(self.offered_rps.unwrap_or(0.0))
+        );
         self.panel(
             &panels[0],
             "throughput (req/s)",
-            &[(thr.as_str(), self.colour, &self.throughput)],
+            &[
+                (thr.as_str(), self.colour, &self.throughput),
+                (offered_label.as_str(), SECOND, &offered),
+            ],
             false,
             "no windows",
         )?;
@@ -248,15 +271,15 @@ impl Timeline {
         if self.cpu.is_empty() && self.rss.is_empty() {
             return self.panel(
                 area,
-                "target CPU (%)",
+                "CPU (% of 1 CPU)",
                 &[],
                 true,
                 "no target samples (target not supervised)",
             );
         }
         let x = Axis::linear(0.0, self.duration_s.max(1.0));
-        let y = Axis::linear(0.0, max_of(&self.cpu).max(1.0) * 1.1);
-        let y2 = Axis::linear(0.0, max_of(&self.rss).max(1e-3) * 1.1);
+        let y = Axis::linear(0.0, max_of(&self.cpu).max(1.0) * HEADROOM);
+        let y2 = Axis::linear(0.0, max_of(&self.rss).max(1e-3) * HEADROOM);
         let mut chart = ChartBuilder::on(area)
             .margin_right(16)
             .margin_top(8)
@@ -269,7 +292,7 @@ impl Timeline {
         chart
             .configure_mesh()
             .x_desc("time since the measured phase started (s)")
-            .y_desc("target CPU (% of one CPU)")
+            .y_desc("CPU (% of 1 CPU)")
             .axis_desc_style((FONT, style::AXIS_PT).into_font().color(&TEXT))
             .label_style((FONT, style::LABEL_PT).into_font().color(&TEXT))
             .x_label_formatter(&|t| x.label(*t))
@@ -281,7 +304,7 @@ impl Timeline {
             .map_err(de)?;
         chart
             .configure_secondary_axes()
-            .y_desc("target RSS (MB)")
+            .y_desc("RSS (MB)")
             .axis_desc_style((FONT, style::AXIS_PT).into_font().color(&TEXT))
             .label_style((FONT, style::LABEL_PT).into_font().color(&TEXT))
             .y_label_formatter(&|t| y2.label(*t))
@@ -303,7 +326,7 @@ impl Timeline {
             });
         chart
             .configure_series_labels()
-            .position(SeriesLabelPosition::LowerRight)
+            .position(SeriesLabelPosition::UpperRight)
             .margin(8)
             .legend_area_size(34)
             .label_font((FONT, style::LABEL_PT).into_font().color(&TEXT))
