@@ -321,6 +321,20 @@ fn start_once(spec: &TargetSpec, opts: &StartOptions) -> Result<RunningTarget, T
             source,
         })?,
     };
+    let online = crate::sys::online_cpus();
+    if let Some(bad) = opts.cpus.iter().find(|c| !online.contains(c)) {
+        return Err(TargetError::Spawn {
+            target: id.clone(),
+            command: spec.start.command[0].clone(),
+            source: std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!(
+                    "CPU {bad} is not available to pin to (available: {})",
+                    crate::sys::format_cpu_list(&online)
+                ),
+            ),
+        });
+    }
     let ncpus = if opts.cpus.is_empty() {
         crate::sys::online_cpus().len()
     } else {
