@@ -218,6 +218,13 @@ pub fn page_size() -> u64 {
     if p > 0 { p as u64 } else { 4096 }
 }
 
+/// Logical CPUs online on the machine (not limited by this process's affinity).
+pub fn online_cpu_count() -> usize {
+    // SAFETY: sysconf is always safe to call.
+    let n = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) };
+    if n > 0 { n as usize } else { 1 }
+}
+
 /// The harness build: version and git commit (recorded at build time).
 pub fn tool_info() -> ToolInfo {
     let commit = env!("CLAIMBENCH_GIT_COMMIT");
@@ -254,7 +261,7 @@ pub fn host_info() -> HostInfo {
         os: format!("{} {}", std::env::consts::OS, std::env::consts::ARCH),
         kernel: read("/proc/sys/kernel/osrelease").trim().to_string(),
         cpu_model,
-        logical_cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        logical_cpus: online_cpu_count(),
         memory_bytes,
         generator_cpus: Vec::new(),
         target_cpus: Vec::new(),
