@@ -97,12 +97,16 @@ pub const RESULTS_CSV: &str = "results.csv";
 /// to them (or under `--out`), and lists what it wrote.
 pub fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
     let file = crate::results::io::resolve(&args.path);
-    let results = crate::results::io::read(&args.path).with_context(|| {
-        format!(
-            "cannot report on {} (pass a run directory or results.json; `claimbench run` writes results/<run_id>/ and links results/latest)",
-            args.path.display()
-        )
-    })?;
+    let results = match crate::results::io::read(&args.path) {
+        Ok(r) => r,
+        Err(e @ ResultsError::Read { .. }) if !file.exists() => {
+            return Err(anyhow::Error::new(e).context(format!(
+                "no results at {} (pass a run directory or its results.json; `claimbench run` writes results/<run_id>/ and points results/latest at it)",
+                args.path.display()
+            )));
+        }
+        Err(e) => return Err(e.into()),
+    };
     let out = match args.out {
         Some(o) => o,
         None => file

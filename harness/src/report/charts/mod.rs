@@ -191,6 +191,8 @@ pub struct Axis {
     pub hi: f64,
     /// Ticks (data units).
     pub ticks: Vec<f64>,
+    /// Decimals of tick labels on a linear axis with evenly spaced ticks.
+    pub decimals: Option<usize>,
 }
 
 impl Axis {
@@ -205,11 +207,17 @@ impl Axis {
             ticks.push(if t.abs() < step * 1e-9 { 0.0 } else { t });
             t += step;
         }
+        // Enough decimals to tell neighbouring ticks apart (2.5 steps need one more).
+        let mut decimals = (-step.log10().floor()).max(0.0) as usize;
+        if ((step / 10f64.powf(step.log10().floor())) - 2.5).abs() < 1e-9 {
+            decimals += 1;
+        }
         Self {
             log: false,
             lo,
             hi,
             ticks,
+            decimals: Some(decimals),
         }
     }
 
@@ -237,6 +245,7 @@ impl Axis {
             lo,
             hi,
             ticks,
+            decimals: None,
         }
     }
 
@@ -253,6 +262,7 @@ impl Axis {
             lo: lo / 1.3,
             hi: hi * 1.3,
             ticks: ticks.to_vec(),
+            decimals: None,
         }
     }
 
@@ -266,6 +276,7 @@ impl Axis {
             lo: (lo - pad).max(0.0),
             hi: hi + pad,
             ticks: ticks.to_vec(),
+            decimals: None,
         }
     }
 
@@ -309,7 +320,10 @@ impl Axis {
     /// Formats a tick given in drawing coordinates.
     pub fn label(&self, t: f64) -> String {
         let v = if self.log { 10f64.powf(t) } else { t };
-        fmt_tick(v)
+        match self.decimals {
+            Some(d) if v.abs() < 1e4 && d > 0 => format!("{v:.d$}"),
+            _ => fmt_tick(v),
+        }
     }
 }
 
@@ -544,5 +558,10 @@ mod tests {
         assert_eq!(fmt_tick(2.5), "2.5");
         assert_eq!(fmt_tick(0.25), "0.25");
         assert_eq!(slug("io sleep/c=64"), "io-sleep-c-64");
+        let r = Axis::linear(0.95, 1.3);
+        let labels: Vec<String> = r.ticks.iter().map(|t| r.label(*t)).collect();
+        let mut dedup = labels.clone();
+        dedup.dedup();
+        assert_eq!(labels, dedup, "neighbouring ticks must differ: {labels:?}");
     }
 }
