@@ -46,8 +46,8 @@ pub enum TargetsCommand {
         #[arg(long)]
         variants: bool,
         /// CPUs to pin the targets to, e.g. `1` or `0-1`.
-        #[arg(long, value_parser = crate::sys::parse_cpu_list)]
-        cpus: Option<Vec<usize>>,
+        #[arg(long, value_parser = parse_cpus)]
+        cpus: Option<CpuList>,
         /// Worker count (default: the manifest's rule).
         #[arg(long)]
         workers: Option<usize>,
@@ -63,8 +63,8 @@ pub enum TargetsCommand {
         #[arg(long)]
         port: Option<u16>,
         /// CPUs to pin the target to, e.g. `1` or `0-1`.
-        #[arg(long, value_parser = crate::sys::parse_cpu_list)]
-        cpus: Option<Vec<usize>>,
+        #[arg(long, value_parser = parse_cpus)]
+        cpus: Option<CpuList>,
         /// Worker count (default: the manifest's rule).
         #[arg(long)]
         workers: Option<usize>,
@@ -75,6 +75,15 @@ pub enum TargetsCommand {
         #[arg(long)]
         log_dir: Option<PathBuf>,
     },
+}
+
+/// A `--cpus` value: CPU numbers, e.g. from `0-1,3`. (A newtype, because
+/// clap reads `Option<Vec<_>>` as a flag given several times.)
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CpuList(pub Vec<usize>);
+
+fn parse_cpus(s: &str) -> Result<CpuList, crate::sys::CpuListError> {
+    crate::sys::parse_cpu_list(s).map(CpuList)
 }
 
 /// Runs the command.
@@ -119,7 +128,7 @@ pub fn run(args: TargetsArgs) -> anyhow::Result<ExitCode> {
         } => {
             let ids = select_ids(&manifests, &ids, variants)?;
             let log_dir = log_dir.unwrap_or_else(|| default_log_dir(&dir));
-            let cpus = cpus.unwrap_or_default();
+            let cpus = cpus.map(|c| c.0).unwrap_or_default();
             install_ctrlc_cleanup();
             let downstream =
                 LocalDownstream::start(&[]).context("starting the downstream service")?;
@@ -201,7 +210,7 @@ pub fn run(args: TargetsArgs) -> anyhow::Result<ExitCode> {
                 &spec,
                 &StartOptions {
                     port,
-                    cpus: cpus.unwrap_or_default(),
+                    cpus: cpus.map(|c| c.0).unwrap_or_default(),
                     workers,
                     downstream_url: downstream.clone(),
                     log_dir,
@@ -217,8 +226,9 @@ pub fn run(args: TargetsArgs) -> anyhow::Result<ExitCode> {
                 downstream.as_deref().unwrap_or("-"),
                 running.log_path().display()
             );
+            let interrupt = Interrupt::register()?;
             println!("  press Ctrl-C to stop");
-            wait_for_ctrl_c()?;
+            interrupt.wait();
             let outcome = running.stop()?;
             eprintln!(
                 "stopped {id} ({}, {})",
@@ -234,19 +244,36 @@ pub fn run(args: TargetsArgs) -> anyhow::Result<ExitCode> {
     }
 }
 
-fn wait_for_ctrl_c() -> anyhow::Result<()> {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("starting the runtime")?;
-    rt.block_on(async {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-        tokio::select! {
-            r = tokio::signal::ctrl_c() => r,
-            _ = term.recv() => Ok(()),
-        }
-    })
-    .context("waiting for Ctrl-C")
+/// SIGINT/SIGTERM listeners, registered when created (so a signal that
+/// arrives right after the "press Ctrl-C" line is not lost).
+struct Interrupt {
+    rt: tokio::runtime::Runtime,
+    int: tokio::signal::unix::Signal,
+    term: tokio::signal::unix::Signal,
+}
+
+impl Interrupt {
+    fn register() -> anyhow::Result<Interrupt> {
+        use tokio::signal::unix::{SignalKind, signal};
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .context("starting the runtime")?;
+        let _guard = rt.enter();
+        let int = signal(SignalKind::interrupt()).context("listening for Ctrl-C")?;
+        let term = signal(SignalKind::terminate()).context("listening for SIGTERM")?;
+        drop(_guard);
+        Ok(Interrupt { rt, int, term })
+    }
+
+    fn wait(mut self) {
+        self.rt.block_on(async {
+            tokio::select! {
+                _ = self.int.recv() => {}
+                _ = self.term.recv() => {}
+            }
+        });
+    }
 }
 
 /// `targets/` in the current folder, or in the nearest parent that has

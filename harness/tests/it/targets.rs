@@ -967,3 +967,73 @@ fn wait_idle_sees_the_stale_gunicorn_queue() {
     assert_eq!(target::process::open_connections(running.port()), 0);
     running.stop().unwrap();
 }
+
+#[test]
+fn cli_options_parse_including_cpu_lists() {
+    use claimbench::cli::Command;
+    use claimbench::target::cli::{CpuList, TargetsCommand};
+    use clap::Parser;
+    let cpu = claimbench::sys::online_cpus()[0];
+    let cli = claimbench::Cli::try_parse_from([
+        "claimbench",
+        "targets",
+        "start",
+        "python-django:asgi",
+        "--cpus",
+        &cpu.to_string(),
+        "--workers",
+        "3",
+        "--port",
+        "8089",
+        "--downstream-url",
+        "http://127.0.0.1:9000",
+    ])
+    .unwrap();
+    let Command::Targets(args) = cli.command else {
+        panic!("not targets")
+    };
+    let TargetsCommand::Start {
+        id,
+        port,
+        cpus,
+        workers,
+        downstream_url,
+        ..
+    } = args.command
+    else {
+        panic!("not start")
+    };
+    assert_eq!(id, "python-django:asgi");
+    assert_eq!(port, Some(8089));
+    assert_eq!(cpus, Some(CpuList(vec![cpu])));
+    assert_eq!(workers, Some(3));
+    assert_eq!(downstream_url.as_deref(), Some("http://127.0.0.1:9000"));
+    let err =
+        claimbench::Cli::try_parse_from(["claimbench", "targets", "check", "--cpus", "99999"])
+            .unwrap_err()
+            .to_string();
+    assert!(err.contains("CPU 99999 is not available"), "{err}");
+}
+
+#[test]
+fn cli_check_passes_a_real_target_pinned() {
+    use clap::Parser;
+    let logs = tempfile::tempdir().unwrap();
+    let cpu = *claimbench::sys::online_cpus().last().unwrap();
+    let cli = claimbench::Cli::parse_from([
+        "claimbench",
+        "targets",
+        "--targets-dir",
+        repo_root().join("targets").to_str().unwrap(),
+        "check",
+        "rust-hyper:single",
+        "--cpus",
+        &cpu.to_string(),
+        "--log-dir",
+        logs.path().to_str().unwrap(),
+    ]);
+    assert_eq!(
+        claimbench::run(cli).unwrap(),
+        std::process::ExitCode::SUCCESS
+    );
+}
