@@ -83,7 +83,10 @@ pub fn summarize(v: &[f64]) -> Option<Stat> {
 /// `requests_rps`, `error_rate`, `p50_us` .. `p9999_us`, `max_us`, `mean_us`
 /// (also with a `latency_`, `ttfb_`, `service_`, `schedule_lag_` prefix),
 /// `cpu_percent_mean`, `cpu_percent_peak`, `rss_peak_bytes`, `rss_mean_bytes`,
-/// `cpu_s`, `generator_cpu_percent`. None for unknown names or missing data.
+/// `cpu_s`, `generator_cpu_percent`, `chunk_gap_jitter_us` (p99 − p50 of the
+/// chunk gaps) and `<template>_p99_us` (the names the verdicts use). None for
+/// unknown names, missing data, and `rss_per_connection_bytes` (a slope over
+/// two levels, not a per-measurement value).
 pub fn metric(m: &Measurement, name: &str) -> Option<f64> {
     let s = &m.load.summary;
     let res = m.resources.as_ref();
@@ -98,7 +101,22 @@ pub fn metric(m: &Measurement, name: &str) -> Option<f64> {
         "rss_mean_bytes" | "target_rss_mean_bytes" => return res.map(|r| r.rss_mean_bytes as f64),
         "cpu_s" | "target_cpu_s" => return res.map(|r| r.cpu_s),
         "generator_cpu_percent" => return Some(m.load.generator.cpu_percent),
+        "chunk_gap_jitter_us" => {
+            return m.load.chunk_gap.as_ref().map(|g| {
+                let p = g.percentiles();
+                p.p99_us.saturating_sub(p.p50_us) as f64
+            });
+        }
+        // Needs two levels (a slope), not one measurement: the claim chart
+        // falls back to the medians recorded in the verdict.
+        "rss_per_connection_bytes" => return None,
         _ => {}
+    }
+    // `<template>_p99_us`: p99 of one request template of a mix.
+    if let Some(t) = name.strip_suffix("_p99_us")
+        && let Some(tr) = m.load.templates.iter().find(|x| x.name == t)
+    {
+        return (tr.latency_summary.count > 0).then_some(tr.latency_summary.p99_us as f64);
     }
     let (dist, rest) = if let Some(r) = name.strip_prefix("latency_") {
         (Some(&s.latency), r)
@@ -138,6 +156,8 @@ pub fn metric_display(name: &str) -> (String, f64) {
         "cpu_percent_mean" => return ("mean CPU (% of one CPU)".into(), 1.0),
         "cpu_percent_peak" => return ("peak CPU (% of one CPU)".into(), 1.0),
         "cpu_s" => return ("CPU time (s)".into(), 1.0),
+        "rss_per_connection_bytes" => return ("RSS per open connection (KB)".into(), 1e-3),
+        "chunk_gap_jitter_us" => return ("chunk-gap jitter, p99 − p50 (ms)".into(), 1e-3),
         _ => {}
     }
     if let Some(base) = name.strip_suffix("_us") {

@@ -424,3 +424,38 @@ pub fn levels_text(model: &Model<'_>, scenario: &str) -> String {
     }
     parts.join("; ")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_keep_three_significant_digits() {
+        assert_eq!(sig3(0.41234), "0.412");
+        assert_eq!(sig3(12.34), "12.3");
+        assert_eq!(sig3(1234.4), "1234");
+        assert_eq!(sig3(f64::NAN), "n/a");
+    }
+
+    #[test]
+    fn metric_values_carry_their_unit() {
+        assert_eq!(metric_value("p99_us", 12_345.0), "12.3 ms");
+        assert_eq!(metric_value("throughput_rps", 4512.2), "4512 req/s");
+        assert_eq!(metric_value("rss_peak_bytes", 60_900_000.0), "60.9 MB");
+        assert_eq!(metric_value("error_rate", 0.0123), "1.23%");
+        assert_eq!(metric_value("cpu_percent_mean", 150.0), "150%");
+    }
+
+    #[test]
+    fn intervals_are_shown_only_when_there_is_one() {
+        let s = Stat {
+            median: 10.0,
+            low: 9.0,
+            high: 11.5,
+            n: 3,
+        };
+        assert_eq!(stat_cell(Some(s), 1.0), "10.0 [9.00–11.5]");
+        assert_eq!(stat_cell(Some(Stat { n: 1, ..s }), 1.0), "10.0");
+        assert_eq!(stat_cell(None, 1.0), "–");
+    }
+}

@@ -897,6 +897,47 @@ fn truncated_or_missing_results_fail_clearly() {
 }
 
 #[test]
+fn claim_chart_handles_within_stack_comparisons_and_slope_metrics() {
+    let r = synthetic();
+    let model = Model::new(&r);
+    let colours = Colours::new(model.targets.iter().copied());
+    let lvl = Level {
+        model: LoadModelKind::Closed,
+        value: 256.0,
+    };
+    // A claim about an effect inside one stack: the other side is the same
+    // target in a baseline scenario, recorded as `<target>@<scenario>`.
+    let mut v = r.verdicts[0].clone();
+    v.claim = "event-loop-blocking".into();
+    v.outcome = Outcome::Refuted;
+    v.metric = "rss_per_connection_bytes".into();
+    for c in &mut v.comparisons {
+        c.other = format!("{}@connections", c.favoured);
+        c.metric = "rss_per_connection_bytes".into();
+        c.level = lvl;
+    }
+    let d = charts::claim::data(&model, &colours, &v, style::SIZE.0);
+    assert!(d.title.contains("REFUTED"));
+    assert_eq!(d.metric_desc, "RSS per open connection (KB)");
+    // The slope is not a per-measurement value: the verdict's medians are shown.
+    assert!(
+        d.metric_rows.iter().all(|row| row.stat.n == 0),
+        "{:?}",
+        d.metric_rows
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let stem = dir.path().join("within");
+    let size = charts::claim::size_for(&d, style::SIZE.0);
+    charts::claim::draw(&d, &stem, size).unwrap();
+    let svg = String::from_utf8(read(&stem.with_extension("svg"))).unwrap();
+    check_svg(&svg, "within");
+    assert!(
+        svg.contains("aria-label=\"node-express vs node-express@connections · io-sleep c=256\"")
+    );
+    assert_eq!(png_size(&read(&stem.with_extension("png"))), size);
+}
+
+#[test]
 fn bench_results_and_empty_results_still_report() {
     // A `bench` file: one measurement of an unsupervised URL, no targets, no verdicts.
     let mut r = synthetic();

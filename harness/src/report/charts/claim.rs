@@ -98,12 +98,19 @@ pub fn data(model: &Model<'_>, colours: &Colours, v: &Verdict, width: u32) -> Cl
             }
         }
         for t in involved {
-            if !targets_shown.contains(&t) {
-                targets_shown.push(t);
+            let shown = t.split('@').next().unwrap_or(t);
+            if !targets_shown.contains(&shown) {
+                targets_shown.push(shown);
             }
             let metric = &c_metric(v, scenario, level);
+            // `<target>@<scenario>` is a target in a baseline scenario
+            // (claims about an effect within one stack).
+            let (base, place) = match t.split_once('@') {
+                Some((b, s)) if model.scenarios.contains(&s) => (b, s),
+                _ => (t, *scenario),
+            };
             let stat = model
-                .group(t, scenario, level)
+                .group(base, place, level)
                 .and_then(|g| g.stat(metric))
                 .or_else(|| {
                     // Fall back to the medians the verdict recorded.
@@ -128,8 +135,8 @@ pub fn data(model: &Model<'_>, colours: &Colours, v: &Verdict, width: u32) -> Cl
                 });
             if let Some(s) = stat {
                 metric_rows.push(MetricRow {
-                    label: format!("{t} · {scenario} {}", level_label(level)),
-                    colour: colours.of(t),
+                    label: format!("{base} · {place} {}", level_label(level)),
+                    colour: colours.of(base),
                     stat: Stat {
                         median: s.median * factor,
                         low: s.low * factor,
