@@ -2,5 +2,7 @@
 //!
 //! - [`stats`]: medians and bootstrap confidence intervals of a ratio of
 //!   medians, shared by `compare` and the claim verdicts.
+//! - [`verdict`]: claim definitions (resolved) and the verdict rules.
 
 pub mod stats;
+pub mod verdict;

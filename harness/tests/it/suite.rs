@@ -1,1 +1,423 @@
-//! Integration tests: suite.
+//! Integration tests: scenario, suite and claims files (the shipped ones and
+//! each kind of bad file), and `claimbench run` end to end over two real
+//! targets.
+
+use std::path::{Path, PathBuf};
+
+use clap::Parser;
+
+use claimbench::results::schema::{Outcome, ResultsFile};
+use claimbench::scenario::{self, ScenarioError};
+use claimbench::target;
+
+use crate::support::repo_root;
+
+fn fixtures() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/suite")
+}
+
+/// A target check backed by the real `targets/` folder.
+fn known_targets() -> impl Fn(&str) -> Result<(), String> {
+    let manifests = target::discover(&repo_root().join("targets")).expect("targets/ reads");
+    move |id: &str| {
+        let tid: target::TargetId = id.parse().map_err(|e: target::TargetError| e.to_string())?;
+        target::find(&manifests, &tid)
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+}
+
+#[test]
+fn shipped_scenarios_suites_and_claims_parse() {
+    let dir = repo_root().join("scenarios");
+    let mut names = Vec::new();
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let p = entry.unwrap().path();
+        if p.extension().is_some_and(|e| e == "toml") && p.file_name().unwrap() != "claims.toml" {
+            let s = scenario::load_scenario(&p).unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(
+                p.file_stem().unwrap().to_str().unwrap(),
+                s.name,
+                "file name and scenario name agree"
+            );
+            names.push(s.name);
+        }
+    }
+    for required in [
+        "plaintext",
+        "json",
+        "json-echo",
+        "io-sleep",
+        "io-downstream",
+        "cpu-fib",
+        "cpu-hash",
+        "mixed",
+        "connections",
+        "stream",
+        "workers",
+    ] {
+        assert!(
+            names.iter().any(|n| n == required),
+            "scenario {required} is shipped"
+        );
+    }
+    let check = known_targets();
+    for suite in ["default", "quick", "full"] {
+        let s = scenario::load_suite(&dir.join(format!("suites/{suite}.toml")), &check)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(!s.entries.is_empty());
+        assert!(s.claims_file.is_some(), "{suite} finds claims.toml");
+    }
+    let quick = scenario::load_suite(&dir.join("suites/quick.toml"), &check).unwrap();
+    assert!(quick.entries.iter().all(|e| e.scenario.repetitions == 1));
+    let claims = scenario::load_claims(&dir.join("claims.toml")).unwrap();
+    let ids: Vec<&str> = claims.claims.iter().map(|c| c.id.as_str()).collect();
+    assert_eq!(
+        ids,
+        [
+            "io-concurrency",
+            "raw-speed",
+            "python-cpu",
+            "asyncio-helps",
+            "many-connections",
+            "real-time",
+            "api-heavy",
+            "python-scales",
+            "event-loop-blocking"
+        ]
+    );
+    // Every claim names scenarios that exist.
+    for c in &claims.claims {
+        for s in &c.scenarios {
+            assert!(
+                names.contains(s),
+                "claim {} names unknown scenario {s}",
+                c.id
+            );
+        }
+    }
+}
+
+/// Writes `files` into a fresh temp dir and returns it.
+fn temp_with(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let d = tempfile::tempdir().unwrap();
+    for (name, text) in files {
+        std::fs::write(d.path().join(name), text).unwrap();
+    }
+    d
+}
+
+const SCENARIO: &str = r#"name = "s"
+description = "a scenario"
+thresholds = ["p99 < 50ms"]
+
+[load]
+model = "closed"
+concurrency = [1, 4]
+
+[[request]]
+path = "/plaintext"
+expect = { equals = "Hello, World!" }
+"#;
+
+fn scenario_error(text: &str) -> String {
+    let d = temp_with(&[("s.toml", text)]);
+    let e = scenario::load_scenario(&d.path().join("s.toml")).unwrap_err();
+    assert!(matches!(e, ScenarioError::Invalid { .. }), "{e:?}");
+    e.to_string()
+}
+
+#[test]
+fn bad_scenarios_name_file_line_and_key() {
+    // Unknown key.
+    let e = scenario_error(
+        &SCENARIO.replace("concurrency = [1, 4]", "concurrency = [1, 4]\nthreads = 2"),
+    );
+    assert!(
+        e.contains("s.toml: line 8, key `load.threads`: unknown field `threads`"),
+        "{e}"
+    );
+    // Wrong type.
+    let e = scenario_error(&SCENARIO.replace("concurrency = [1, 4]", "concurrency = \"many\""));
+    assert!(e.contains("line 7, key `load.concurrency`"), "{e}");
+    // Bad threshold.
+    let e = scenario_error(&SCENARIO.replace("p99 < 50ms", "p99 < 50 parsecs"));
+    assert!(
+        e.contains("line 3, key `thresholds`") && e.contains("unit"),
+        "{e}"
+    );
+    // Missing body file.
+    let e = scenario_error(&SCENARIO.replace(
+        "path = \"/plaintext\"",
+        "path = \"/json/echo\"\nbody_file = \"data/missing.json\"",
+    ));
+    assert!(e.contains("line 11, key `request.body_file`"), "{e}");
+    assert!(
+        e.contains("cannot read body file") && e.contains("missing.json"),
+        "{e}"
+    );
+    // Two body checks.
+    let e = scenario_error(&SCENARIO.replace(
+        "equals = \"Hello, World!\"",
+        "equals = \"x\", contains = \"y\"",
+    ));
+    assert!(
+        e.contains("at most one of json, contains, equals, sse_events"),
+        "{e}"
+    );
+    // Closed loop with rates.
+    let e = scenario_error(&SCENARIO.replace("concurrency = [1, 4]", "rates = [10]"));
+    assert!(
+        e.contains("key `load.rates`") && e.contains("closed loop takes `concurrency`"),
+        "{e}"
+    );
+}
+
+#[test]
+fn bad_suites_and_claims_name_file_line_and_key() {
+    let check = known_targets();
+    // Unknown target.
+    let d = temp_with(&[
+        ("s.toml", SCENARIO),
+        (
+            "suite.toml",
+            "description = \"x\"\ntargets = [\"node-express\", \"cobol-cics\"]\n\n[[run]]\nscenario = \"s\"\n",
+        ),
+    ]);
+    let e = scenario::load_suite(&d.path().join("suite.toml"), &check)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("suite.toml: line 2, key `targets`")
+            && e.contains("unknown target `cobol-cics`"),
+        "{e}"
+    );
+    // Unknown variant.
+    std::fs::write(
+        d.path().join("suite.toml"),
+        "description = \"x\"\ntargets = [\"python-django:fast\"]\n[[run]]\nscenario = \"s\"\n",
+    )
+    .unwrap();
+    let e = scenario::load_suite(&d.path().join("suite.toml"), &check)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("line 2") && e.contains("no variant `fast`"),
+        "{e}"
+    );
+    // Unknown scenario.
+    std::fs::write(
+        d.path().join("suite.toml"),
+        "description = \"x\"\ntargets = [\"node-express\"]\n[[run]]\nscenario = \"nope\"\n",
+    )
+    .unwrap();
+    let e = scenario::load_suite(&d.path().join("suite.toml"), &check)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("line 4, key `run.scenario`") && e.contains("no scenario file for `nope`"),
+        "{e}"
+    );
+    // Unknown key in a run.
+    std::fs::write(
+        d.path().join("suite.toml"),
+        "description = \"x\"\ntargets = [\"node-express\"]\n[[run]]\nscenario = \"s\"\nlevel = [1]\n",
+    )
+    .unwrap();
+    let e = scenario::load_suite(&d.path().join("suite.toml"), &check)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("line 5, key `run.level`: unknown field `level`"),
+        "{e}"
+    );
+    // Claims: unknown metric, bad level.
+    let d = temp_with(&[(
+        "claims.toml",
+        "[[claim]]\nid = \"c\"\nquote = \"q\"\nmetrics = [\"speed\"]\nscenarios = [\"s\"]\nfavoured = [\"a\"]\nothers = [\"b\"]\n",
+    )]);
+    let e = scenario::load_claims(&d.path().join("claims.toml"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("claims.toml: line 4, key `claim.metrics`")
+            && e.contains("unknown metric `speed`"),
+        "{e}"
+    );
+    std::fs::write(
+        d.path().join("claims.toml"),
+        "[[claim]]\nid = \"c\"\nquote = \"q\"\nmetrics = [\"p99_us\"]\nscenarios = [\"s\"]\nlevel = \"middle\"\nfavoured = [\"a\"]\nothers = [\"b\"]\n",
+    )
+    .unwrap();
+    let e = scenario::load_claims(&d.path().join("claims.toml"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("line 6, key `claim.level`") && e.contains("not a level"),
+        "{e}"
+    );
+}
+
+fn run(args: &[&str]) -> anyhow::Result<std::process::ExitCode> {
+    let mut argv = vec!["claimbench", "run"];
+    argv.extend_from_slice(args);
+    claimbench::run(claimbench::Cli::parse_from(argv))
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+#[test]
+fn a_bad_suite_is_an_input_error_before_anything_runs() {
+    let d = temp_with(&[(
+        "s.toml",
+        &SCENARIO.replace("model = \"closed\"", "model = \"spiral\""),
+    )]);
+    std::fs::write(
+        d.path().join("suite.toml"),
+        "description = \"x\"\ntargets = [\"node-express\"]\n[[run]]\nscenario = \"s\"\n",
+    )
+    .unwrap();
+    let targets = repo_root().join("targets");
+    let e = run(&[
+        "--suite",
+        s(&d.path().join("suite.toml")),
+        "--targets-dir",
+        s(&targets),
+        "--out",
+        s(&d.path().join("out")),
+    ])
+    .unwrap_err();
+    let msg = format!("{e:#}");
+    assert!(
+        msg.contains("s.toml: line 6, key `load.model`") && msg.contains("spiral"),
+        "{msg}"
+    );
+    assert!(!d.path().join("out/results.json").exists());
+}
+
+#[test]
+fn tiny_suite_end_to_end_over_two_real_targets() {
+    let out = tempfile::tempdir().unwrap();
+    let targets = repo_root().join("targets");
+    let code = run(&[
+        "--suite",
+        s(&fixtures().join("tiny.toml")),
+        "--targets-dir",
+        s(&targets),
+        "--out",
+        s(out.path()),
+        "--no-report",
+        "--quiet",
+    ])
+    .unwrap();
+    assert_eq!(code, std::process::ExitCode::SUCCESS);
+
+    let r: ResultsFile = claimbench::results::io::read(out.path()).unwrap();
+    assert!(r.complete);
+    assert!(r.finished_at.is_some());
+    // 2 scenarios x 1 level x 2 repetitions x 2 targets, interleaved A B A B.
+    assert_eq!(r.measurements.len(), 8, "skipped: {:?}", r.skipped);
+    let order: Vec<(&str, &str, u32)> = r
+        .measurements
+        .iter()
+        .map(|m| (m.scenario.as_str(), m.target.as_str(), m.repetition))
+        .collect();
+    assert_eq!(
+        &order[..4],
+        &[
+            ("tiny-io", "rust-hyper", 1),
+            ("tiny-io", "node-express", 1),
+            ("tiny-io", "rust-hyper", 2),
+            ("tiny-io", "node-express", 2)
+        ]
+    );
+    for m in &r.measurements {
+        assert!(
+            m.load.summary.ok > 0,
+            "{} {}: no successful request",
+            m.target,
+            m.scenario
+        );
+        assert_eq!(
+            m.load.summary.errors, 0,
+            "{} {}: {:?}",
+            m.target, m.scenario, m.load.errors
+        );
+        assert!(["started", "restarted"].contains(&m.clean_state.as_str()));
+        let res = m
+            .resources
+            .as_ref()
+            .expect("supervised targets are sampled");
+        assert!(res.rss_peak_bytes > 0);
+        assert_eq!(m.load.generator.threads, 1);
+    }
+    assert_eq!(r.measurements[0].clean_state, "started");
+    assert_eq!(r.measurements[2].clean_state, "restarted");
+    let echo = r
+        .measurements
+        .iter()
+        .find(|m| m.scenario == "tiny-echo")
+        .unwrap();
+    assert_eq!(echo.load.options.templates[0].body_bytes, 9993);
+    assert_eq!(echo.load.options.rate_rps, Some(100.0));
+
+    // Targets, versions and the CPU split.
+    let ids: Vec<&str> = r.targets.iter().map(|t| t.id.as_str()).collect();
+    assert!(
+        ids.contains(&"rust-hyper") && ids.contains(&"node-express"),
+        "{ids:?}"
+    );
+    for t in &r.targets {
+        assert!(t.supervised);
+        assert!(!t.versions.is_empty(), "{} has versions", t.id);
+        assert_eq!(t.cpus, r.host.target_cpus);
+    }
+    if r.host.logical_cpus >= 2 {
+        assert_eq!(r.host.generator_cpus.len(), 1);
+        assert!(!r.host.target_cpus.is_empty());
+        assert!(
+            r.host
+                .target_cpus
+                .iter()
+                .all(|c| !r.host.generator_cpus.contains(c))
+        );
+        assert_eq!(
+            r.measurements[0].load.options.pin_cpus,
+            r.host.generator_cpus
+        );
+    }
+
+    // Verdicts: in the file and in the written table.
+    let v: Vec<&str> = r.verdicts.iter().map(|v| v.claim.as_str()).collect();
+    assert_eq!(v, ["tiny-io", "tiny-missing", "tiny-scales"]);
+    let io = &r.verdicts[0];
+    assert_eq!(io.comparisons.len(), 2, "{}", io.summary);
+    assert!(io.comparisons.iter().all(|c| c.repetitions == (2, 2)));
+    assert!(io.conditions[0].starts_with("core split"));
+    let missing = &r.verdicts[1];
+    assert_eq!(missing.outcome, Outcome::Inconclusive);
+    assert!(
+        missing.missing.iter().any(|m| m.contains("python-flask")),
+        "{:?}",
+        missing.missing
+    );
+    let scales = &r.verdicts[2];
+    assert_eq!(scales.outcome, Outcome::Inconclusive);
+    assert!(
+        scales.summary.contains("at least 64 CPUs"),
+        "{}",
+        scales.summary
+    );
+
+    let table = std::fs::read_to_string(out.path().join("verdicts.txt")).unwrap();
+    assert!(
+        table.contains("CLAIM") && table.contains("VERDICT"),
+        "{table}"
+    );
+    for id in ["tiny-io", "tiny-missing", "tiny-scales"] {
+        assert!(table.contains(id), "{table}");
+    }
+    assert!(out.path().join("logs").is_dir());
+}

@@ -1,0 +1,1214 @@
+//! Claim verdicts: pure functions from resolved claim definitions and a
+//! results file to [`Verdict`]s. No I/O; the claims file is parsed by
+//! [`crate::scenario`] into the [`ClaimSpec`]s defined here.
+//!
+//! # How a verdict is reached
+//!
+//! 1. Measurements flagged `excluded` (generator-bound, too many errors) are
+//!    left out. A stack with no valid repetition at the deciding place is
+//!    listed under `missing`, with the reason.
+//! 2. Each **comparison** takes one metric at one scenario and load level for
+//!    two sides (usually two stacks; for [`ClaimKind::Within`] one stack in
+//!    two scenarios). It computes the median over repetitions of each side and
+//!    the percentile-bootstrap 95% interval of the ratio of medians
+//!    ([`crate::analysis::stats::bootstrap_ratio_ci`]), oriented so that a
+//!    ratio above 1 favours the claim.
+//! 3. A comparison is a **win** ([`PairResult::FavouredBetter`]) only if the
+//!    whole interval lies above `1 + min_effect`, a **loss** only if it lies
+//!    wholly below `1 / (1 + min_effect)`; anything else is
+//!    [`PairResult::NoDifference`]. One repetition per side gives no interval,
+//!    hence no difference.
+//! 4. The **outcome** ([`decide`]): every comparison a win → `supported`;
+//!    no win and at least one loss → `refuted` (no pair supports the claim);
+//!    wins together with losses or no-differences → `mixed` (it holds for some
+//!    pairs and not for others); only no-differences, or no data at all →
+//!    `inconclusive`. For claims that say a stack "performs well"
+//!    ([`ClaimSpec::parity_holds`]), a pair whose whole interval lies inside
+//!    the equivalence band `[1/(1+e), 1+e]` counts as holding too (parity
+//!    proven, not merely "inside the noise").
+//! 5. A claim that needs more target CPUs than the run had
+//!    ([`ClaimSpec::requires_target_cpus`]) is `inconclusive` with that
+//!    reason, whatever was measured.
+
+use std::collections::BTreeSet;
+
+use crate::analysis::stats::{self, RatioCi};
+use crate::results::schema::{
+    Comparison, Level, Measurement, Outcome, PairResult, ResultsFile, Verdict,
+};
+
+/// Rules shared by every verdict.
+#[derive(Clone, Debug, PartialEq)]
+pub struct VerdictRules {
+    /// Smallest relative difference that counts, e.g. 0.05 for 5%.
+    pub min_effect: f64,
+    /// Confidence level of the bootstrap interval, e.g. 0.95.
+    pub confidence: f64,
+    /// Bootstrap resamples.
+    pub resamples: usize,
+    /// Bootstrap seed (fixed: the same results give the same verdicts).
+    pub seed: u64,
+}
+
+impl Default for VerdictRules {
+    fn default() -> Self {
+        Self {
+            min_effect: 0.05,
+            confidence: 0.95,
+            resamples: 10_000,
+            seed: 0x00c1_a1b3,
+        }
+    }
+}
+
+/// What a comparison measures.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Metric {
+    /// Successful requests per second (higher is better).
+    Throughput,
+    /// A latency percentile of successful requests, e.g. `p99_us` (lower is better).
+    Latency(Pct),
+    /// A time-to-first-byte percentile, e.g. `ttfb_p99_us` (lower is better).
+    Ttfb(Pct),
+    /// p99 minus p50 of the gaps between streamed chunks (lower is better).
+    ChunkGapJitter,
+    /// p99 latency of one request template of a mix, by template name (lower is better).
+    TemplateP99(String),
+    /// Target RSS added per open connection: the slope of peak RSS between the
+    /// lowest and the deciding level of a connection sweep, per repetition
+    /// (lower is better).
+    RssPerConnection,
+}
+
+/// A latency percentile.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Pct {
+    /// Median.
+    P50,
+    /// 90th percentile.
+    P90,
+    /// 99th percentile.
+    P99,
+    /// 99.9th percentile.
+    P999,
+}
+
+impl Pct {
+    fn name(self) -> &'static str {
+        match self {
+            Pct::P50 => "p50",
+            Pct::P90 => "p90",
+            Pct::P99 => "p99",
+            Pct::P999 => "p999",
+        }
+    }
+    fn of(self, p: &crate::results::schema::Percentiles) -> u64 {
+        match self {
+            Pct::P50 => p.p50_us,
+            Pct::P90 => p.p90_us,
+            Pct::P99 => p.p99_us,
+            Pct::P999 => p.p999_us,
+        }
+    }
+}
+
+impl Metric {
+    /// Parses a metric name as written in the claims file. `template` names the
+    /// request template for `template_p99_us`.
+    pub fn parse(name: &str, template: Option<&str>) -> Result<Metric, String> {
+        let pct = |s: &str| match s {
+            "p50" => Some(Pct::P50),
+            "p90" => Some(Pct::P90),
+            "p99" => Some(Pct::P99),
+            "p999" => Some(Pct::P999),
+            _ => None,
+        };
+        if name == "throughput_rps" {
+            return Ok(Metric::Throughput);
+        }
+        if name == "chunk_gap_jitter_us" {
+            return Ok(Metric::ChunkGapJitter);
+        }
+        if name == "rss_per_connection_bytes" {
+            return Ok(Metric::RssPerConnection);
+        }
+        if name == "template_p99_us" {
+            return match template {
+                Some(t) => Ok(Metric::TemplateP99(t.to_string())),
+                None => Err("`template_p99_us` needs `template = \"NAME\"` in the claim".into()),
+            };
+        }
+        if let Some(p) = name
+            .strip_prefix("ttfb_")
+            .and_then(|r| r.strip_suffix("_us"))
+            && let Some(p) = pct(p)
+        {
+            return Ok(Metric::Ttfb(p));
+        }
+        if let Some(p) = name.strip_suffix("_us").and_then(pct) {
+            return Ok(Metric::Latency(p));
+        }
+        Err(format!(
+            "unknown metric `{name}` (known: throughput_rps, p50_us, p90_us, p99_us, p999_us, ttfb_p50_us, ttfb_p99_us, chunk_gap_jitter_us, template_p99_us, rss_per_connection_bytes)"
+        ))
+    }
+
+    /// The name recorded in comparisons, e.g. `p99_us` or `io_p99_us`.
+    pub fn name(&self) -> String {
+        match self {
+            Metric::Throughput => "throughput_rps".into(),
+            Metric::Latency(p) => format!("{}_us", p.name()),
+            Metric::Ttfb(p) => format!("ttfb_{}_us", p.name()),
+            Metric::ChunkGapJitter => "chunk_gap_jitter_us".into(),
+            Metric::TemplateP99(t) => format!("{t}_p99_us"),
+            Metric::RssPerConnection => "rss_per_connection_bytes".into(),
+        }
+    }
+
+    /// Whether a larger value is better.
+    pub fn higher_is_better(&self) -> bool {
+        matches!(self, Metric::Throughput)
+    }
+
+    /// The value of this metric in one measurement (None when the data is not
+    /// there, e.g. no streamed chunks, no such template, or a per-connection
+    /// metric, which needs two levels: see [`rss_slopes`]).
+    pub fn value(&self, m: &Measurement) -> Option<f64> {
+        let s = &m.load.summary;
+        match self {
+            Metric::Throughput => Some(s.throughput_rps),
+            Metric::Latency(p) => (s.latency.count > 0).then(|| p.of(&s.latency) as f64),
+            Metric::Ttfb(p) => (s.ttfb.count > 0).then(|| p.of(&s.ttfb) as f64),
+            Metric::ChunkGapJitter => m.load.chunk_gap.as_ref().map(|g| {
+                let p = g.percentiles();
+                p.p99_us.saturating_sub(p.p50_us) as f64
+            }),
+            Metric::TemplateP99(name) => {
+                let t = m.load.templates.iter().find(|t| &t.name == name)?;
+                (t.latency_summary.count > 0).then_some(t.latency_summary.p99_us as f64)
+            }
+            Metric::RssPerConnection => None,
+        }
+    }
+}
+
+/// Which load level of a scenario decides a claim.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum LevelChoice {
+    /// The highest level measured for every stack compared (e.g. the most connections).
+    Highest,
+    /// The lowest level measured (e.g. concurrency 1 for service time).
+    Lowest,
+    /// Exactly this level value (connections or requests per second).
+    Exactly(f64),
+}
+
+/// How a claim's comparisons are formed.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ClaimKind {
+    /// Each favoured stack against each other stack, same scenario and level.
+    Pairs,
+    /// Each favoured stack against itself in a baseline scenario at the same
+    /// level: ratio = value(scenario) / value(baseline), oriented by
+    /// `increase` (true: the claim says the value goes up).
+    Within {
+        /// The scenario without the effect (e.g. `io-downstream` for `mixed`).
+        baseline: String,
+        /// True when the claim says the metric grows from baseline to scenario.
+        increase: bool,
+    },
+    /// Each favoured stack run with its most workers (`<id>@w<N>`, the
+    /// largest N measured) against itself with one worker (`<id>@w1`): does
+    /// adding workers (and cores) add throughput?
+    Scaling,
+}
+
+/// The most workers `<target>@w<N>` measured in `scenario`, if any besides 1.
+fn most_workers(ms: &[Measurement], target: &str, scenario: &str) -> Option<String> {
+    let prefix = format!("{target}@w");
+    ms.iter()
+        .filter(|m| m.scenario == scenario && m.excluded.is_none())
+        .filter_map(|m| m.target.strip_prefix(&prefix)?.parse::<usize>().ok())
+        .filter(|n| *n > 1)
+        .max()
+        .map(|n| format!("{prefix}{n}"))
+}
+
+/// One claim, resolved from the claims file.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ClaimSpec {
+    /// Stable id, e.g. `io-concurrency`.
+    pub id: String,
+    /// The claim, quoted or closely paraphrased.
+    pub quote: String,
+    /// How comparisons are formed.
+    pub kind: ClaimKind,
+    /// Metrics compared (the first is the headline metric).
+    pub metrics: Vec<Metric>,
+    /// Scenarios that decide it.
+    pub scenarios: Vec<String>,
+    /// The deciding level in each scenario.
+    pub level: LevelChoice,
+    /// Stacks the claim favours.
+    pub favoured: Vec<String>,
+    /// Stacks they are compared with (unused for [`ClaimKind::Within`]).
+    pub others: Vec<String>,
+    /// A pair whose interval lies inside the equivalence band counts as holding
+    /// (for claims that a stack "performs well", not "is faster").
+    pub parity_holds: bool,
+    /// Fewest CPUs the target must have had for the claim to be decidable (0: any).
+    pub requires_target_cpus: usize,
+    /// Extra condition or caveat printed with the verdict.
+    pub note: Option<String>,
+}
+
+/// Classifies one comparison from its interval (see the module docs).
+pub fn classify(ci: &RatioCi, min_effect: f64) -> PairResult {
+    let Some((low, high)) = ci.interval() else {
+        return PairResult::NoDifference;
+    };
+    if low > 1.0 + min_effect {
+        PairResult::FavouredBetter
+    } else if high < 1.0 / (1.0 + min_effect) {
+        PairResult::OtherBetter
+    } else {
+        PairResult::NoDifference
+    }
+}
+
+/// Whether an interval lies wholly inside the equivalence band `[1/(1+e), 1+e]`.
+pub fn equivalent(ci_low: f64, ci_high: f64, has_interval: bool, min_effect: f64) -> bool {
+    has_interval && ci_low >= 1.0 / (1.0 + min_effect) && ci_high <= 1.0 + min_effect
+}
+
+/// The outcome from the comparisons' results. `holding[i]` says whether a
+/// no-difference pair counts as holding (parity claims); pass all false otherwise.
+pub fn decide(results: &[PairResult], holding: &[bool]) -> Outcome {
+    let mut wins = 0;
+    let mut losses = 0;
+    let mut ties = 0;
+    for (i, r) in results.iter().enumerate() {
+        match r {
+            PairResult::FavouredBetter => wins += 1,
+            PairResult::OtherBetter => losses += 1,
+            PairResult::NoDifference if holding.get(i).copied().unwrap_or(false) => wins += 1,
+            PairResult::NoDifference => ties += 1,
+        }
+    }
+    match (wins, losses, ties) {
+        (0, 0, _) => Outcome::Inconclusive,
+        (_, 0, 0) => Outcome::Supported,
+        (0, _, _) => Outcome::Refuted,
+        _ => Outcome::Mixed,
+    }
+}
+
+/// Valid measurements of one target at one scenario and level.
+fn valid<'a>(
+    ms: &'a [Measurement],
+    target: &str,
+    scenario: &str,
+    level: Option<&Level>,
+) -> Vec<&'a Measurement> {
+    ms.iter()
+        .filter(|m| m.target == target && m.scenario == scenario)
+        .filter(|m| level.is_none_or(|l| m.level == *l))
+        .filter(|m| m.excluded.is_none())
+        .collect()
+}
+
+/// Levels of a scenario where every listed target has at least one valid measurement.
+fn common_levels(ms: &[Measurement], scenario: &str, targets: &[&str]) -> Vec<Level> {
+    let mut levels: Vec<Level> = Vec::new();
+    for m in ms.iter().filter(|m| m.scenario == scenario) {
+        if !levels.contains(&m.level) {
+            levels.push(m.level);
+        }
+    }
+    levels.retain(|l| {
+        targets
+            .iter()
+            .all(|t| !valid(ms, t, scenario, Some(l)).is_empty())
+    });
+    levels.sort_by(|a, b| a.value.total_cmp(&b.value));
+    levels
+}
+
+fn choose(levels: &[Level], choice: LevelChoice) -> Option<Level> {
+    match choice {
+        LevelChoice::Highest => levels.last().copied(),
+        LevelChoice::Lowest => levels.first().copied(),
+        LevelChoice::Exactly(v) => levels.iter().find(|l| l.value == v).copied(),
+    }
+}
+
+/// Per-repetition RSS slopes (bytes per added connection) of one target
+/// between two levels of a connection sweep: repetition r at `low` paired with
+/// repetition r at `high`. Slopes below zero (noise) are dropped.
+pub fn rss_slopes(
+    ms: &[Measurement],
+    target: &str,
+    scenario: &str,
+    low: &Level,
+    high: &Level,
+) -> Vec<f64> {
+    let lo = valid(ms, target, scenario, Some(low));
+    let hi = valid(ms, target, scenario, Some(high));
+    let dx = high.value - low.value;
+    if dx <= 0.0 {
+        return Vec::new();
+    }
+    hi.iter()
+        .filter_map(|h| {
+            let l = lo.iter().find(|l| l.repetition == h.repetition)?;
+            let rh = h.resources.as_ref()?.rss_peak_bytes as f64;
+            let rl = l.resources.as_ref()?.rss_peak_bytes as f64;
+            let s = (rh - rl) / dx;
+            (s >= 0.0).then_some(s)
+        })
+        .collect()
+}
+
+/// The values of a metric for one target at a scenario and level.
+fn values(
+    ms: &[Measurement],
+    metric: &Metric,
+    target: &str,
+    scenario: &str,
+    level: &Level,
+    lowest: Option<&Level>,
+) -> Vec<f64> {
+    if *metric == Metric::RssPerConnection {
+        return match lowest {
+            Some(low) => rss_slopes(ms, target, scenario, low, level),
+            None => Vec::new(),
+        };
+    }
+    valid(ms, target, scenario, Some(level))
+        .into_iter()
+        .filter_map(|m| metric.value(m))
+        .collect()
+}
+
+/// One comparison from two value sets. `a` is the side the claim favours,
+/// already oriented: the ratio is `median(a)/median(b)` for higher-is-better
+/// metrics and `median(b)/median(a)` for lower-is-better ones.
+#[allow(clippy::too_many_arguments)]
+fn compare(
+    rules: &VerdictRules,
+    favoured: &str,
+    other: &str,
+    scenario: &str,
+    level: Level,
+    metric: &str,
+    a: &[f64],
+    b: &[f64],
+    higher_is_better: bool,
+) -> Option<(Comparison, bool)> {
+    let (num, den) = if higher_is_better { (a, b) } else { (b, a) };
+    let ci = stats::bootstrap_ratio_ci(num, den, rules.confidence, rules.resamples, rules.seed)?;
+    let result = classify(&ci, rules.min_effect);
+    let eq = equivalent(ci.low, ci.high, ci.has_interval, rules.min_effect);
+    Some((
+        Comparison {
+            favoured: favoured.to_string(),
+            other: other.to_string(),
+            scenario: scenario.to_string(),
+            level,
+            metric: metric.to_string(),
+            favoured_median: stats::median(a)?,
+            other_median: stats::median(b)?,
+            ratio: ci.ratio,
+            ci_low: ci.low,
+            ci_high: ci.high,
+            repetitions: (a.len(), b.len()),
+            result,
+        },
+        eq,
+    ))
+}
+
+/// Why a target has no data at a place, for `missing`.
+fn why_missing(results: &ResultsFile, target: &str, scenario: &str) -> String {
+    if let Some(s) = results
+        .skipped
+        .iter()
+        .find(|s| s.target == target && s.scenario.as_deref().is_none_or(|x| x == scenario))
+    {
+        return format!("{target}: skipped ({})", s.reason);
+    }
+    let all: Vec<&Measurement> = results
+        .measurements
+        .iter()
+        .filter(|m| m.target == target && m.scenario == scenario)
+        .collect();
+    if all.is_empty() {
+        return format!("{target}: not measured in `{scenario}`");
+    }
+    let reasons: BTreeSet<&str> = all.iter().filter_map(|m| m.excluded.as_deref()).collect();
+    if reasons.is_empty() {
+        format!("{target}: no usable value of the metric in `{scenario}`")
+    } else {
+        format!(
+            "{target}: every `{scenario}` measurement excluded ({})",
+            reasons.into_iter().collect::<Vec<_>>().join("; ")
+        )
+    }
+}
+
+/// Computes every claim's verdict from a results file.
+pub fn evaluate(claims: &[ClaimSpec], rules: &VerdictRules, results: &ResultsFile) -> Vec<Verdict> {
+    claims
+        .iter()
+        .map(|c| evaluate_one(c, rules, results))
+        .collect()
+}
+
+/// Computes one claim's verdict.
+pub fn evaluate_one(claim: &ClaimSpec, rules: &VerdictRules, results: &ResultsFile) -> Verdict {
+    let ms = &results.measurements;
+    let headline = claim
+        .metrics
+        .first()
+        .map(Metric::name)
+        .unwrap_or_else(|| "none".into());
+    let mut verdict = Verdict {
+        claim: claim.id.clone(),
+        quote: claim.quote.clone(),
+        outcome: Outcome::Inconclusive,
+        summary: String::new(),
+        metric: headline,
+        comparisons: Vec::new(),
+        conditions: conditions(claim, rules, results),
+        missing: Vec::new(),
+    };
+    let target_cpus = results.host.target_cpus.len();
+    if claim.requires_target_cpus > 0 && target_cpus < claim.requires_target_cpus {
+        verdict.summary = format!(
+            "Cannot be decided on this machine: it needs at least {} CPUs for the target besides the generator's, and this run gave the target {} (of {} logical CPUs). Run on a machine with more cores.",
+            claim.requires_target_cpus,
+            if target_cpus == 0 {
+                "no dedicated CPU".to_string()
+            } else {
+                format!(
+                    "{target_cpus} CPU{}",
+                    if target_cpus == 1 { "" } else { "s" }
+                )
+            },
+            results.host.logical_cpus
+        );
+        return verdict;
+    }
+
+    let mut missing: BTreeSet<String> = BTreeSet::new();
+    let mut holding: Vec<bool> = Vec::new();
+    for scenario in &claim.scenarios {
+        let pairs: Vec<(String, String)> = match &claim.kind {
+            ClaimKind::Pairs => claim
+                .favoured
+                .iter()
+                .flat_map(|f| claim.others.iter().map(move |o| (f.clone(), o.clone())))
+                .collect(),
+            ClaimKind::Scaling => claim
+                .favoured
+                .iter()
+                .map(|t| {
+                    let most = most_workers(ms, t, scenario).unwrap_or_else(|| format!("{t}@w2"));
+                    (most, format!("{t}@w1"))
+                })
+                .collect(),
+            ClaimKind::Within { .. } => Vec::new(),
+        };
+        match &claim.kind {
+            ClaimKind::Pairs | ClaimKind::Scaling => {
+                for (f, o) in &pairs {
+                    let both = [f.as_str(), o.as_str()];
+                    let levels = common_levels(ms, scenario, &both);
+                    let Some(level) = choose(&levels, claim.level) else {
+                        for t in both {
+                            if common_levels(ms, scenario, &[t]).is_empty() {
+                                missing.insert(why_missing(results, t, scenario));
+                            }
+                        }
+                        continue;
+                    };
+                    for metric in &claim.metrics {
+                        let lowest = levels.first().filter(|l| **l != level);
+                        let a = values(ms, metric, f, scenario, &level, lowest);
+                        let b = values(ms, metric, o, scenario, &level, lowest);
+                        if a.is_empty() || b.is_empty() {
+                            for (t, v) in [(f, &a), (o, &b)] {
+                                if v.is_empty() {
+                                    missing.insert(format!(
+                                        "{t}: no value of {} in `{scenario}` {}",
+                                        metric.name(),
+                                        level.label()
+                                    ));
+                                }
+                            }
+                            continue;
+                        }
+                        if let Some((c, eq)) = compare(
+                            rules,
+                            f,
+                            o,
+                            scenario,
+                            level,
+                            &metric.name(),
+                            &a,
+                            &b,
+                            metric.higher_is_better(),
+                        ) {
+                            holding.push(claim.parity_holds && eq);
+                            verdict.comparisons.push(c);
+                        }
+                    }
+                }
+            }
+            ClaimKind::Within { baseline, increase } => {
+                for t in &claim.favoured {
+                    let in_s = common_levels(ms, scenario, &[t.as_str()]);
+                    let in_b = common_levels(ms, baseline, &[t.as_str()]);
+                    let levels: Vec<Level> = in_s
+                        .into_iter()
+                        .filter(|l| in_b.iter().any(|b| b == l))
+                        .collect();
+                    let Some(level) = choose(&levels, claim.level) else {
+                        for s in [scenario, baseline] {
+                            if common_levels(ms, s, &[t.as_str()]).is_empty() {
+                                missing.insert(why_missing(results, t, s));
+                            }
+                        }
+                        if !missing.iter().any(|m| m.starts_with(t.as_str())) {
+                            missing.insert(format!(
+                                "{t}: no level measured in both `{scenario}` and `{baseline}`"
+                            ));
+                        }
+                        continue;
+                    };
+                    for metric in &claim.metrics {
+                        let with = values(ms, metric, t, scenario, &level, None);
+                        let mut without = values(ms, metric, t, baseline, &level, None);
+                        if without.is_empty()
+                            && let Metric::TemplateP99(_) = metric
+                        {
+                            // A one-template baseline scenario: its overall p99.
+                            without =
+                                values(ms, &Metric::Latency(Pct::P99), t, baseline, &level, None);
+                        }
+                        if with.is_empty() || without.is_empty() {
+                            missing.insert(format!(
+                                "{t}: no value of {} in `{scenario}` and `{baseline}` {}",
+                                metric.name(),
+                                level.label()
+                            ));
+                            continue;
+                        }
+                        // Orientation: ratio > 1 supports the claim.
+                        let higher = *increase;
+                        if let Some((c, eq)) = compare(
+                            rules,
+                            t,
+                            &format!("{t}@{baseline}"),
+                            scenario,
+                            level,
+                            &metric.name(),
+                            &with,
+                            &without,
+                            higher,
+                        ) {
+                            holding.push(claim.parity_holds && eq);
+                            verdict.comparisons.push(c);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    verdict.missing = missing.into_iter().collect();
+    let results_only: Vec<PairResult> = verdict.comparisons.iter().map(|c| c.result).collect();
+    verdict.outcome = decide(&results_only, &holding);
+    verdict.summary = summary(claim, rules, &verdict, &holding);
+    verdict
+}
+
+fn conditions(claim: &ClaimSpec, rules: &VerdictRules, results: &ResultsFile) -> Vec<String> {
+    let h = &results.host;
+    let fmt = |c: &[usize]| {
+        if c.is_empty() {
+            "not pinned".to_string()
+        } else {
+            format!("CPU {}", crate::sys::format_cpu_list(c))
+        }
+    };
+    let mut out = vec![format!(
+        "core split: generator {}, downstream {}, target {} ({} logical CPUs, {})",
+        fmt(&h.generator_cpus),
+        fmt(&h.downstream_cpus),
+        fmt(&h.target_cpus),
+        h.logical_cpus,
+        h.cpu_model
+    )];
+    let mut involved: Vec<&String> = claim.favoured.iter().chain(&claim.others).collect();
+    involved.dedup();
+    let mut workers = Vec::new();
+    let mut versions = BTreeSet::new();
+    for t in involved {
+        if let Some(info) = results.targets.iter().find(|i| &i.id == t) {
+            workers.push(format!(
+                "{} {} worker{} ({})",
+                info.id,
+                info.workers.map_or("?".into(), |w| w.to_string()),
+                if info.workers == Some(1) { "" } else { "s" },
+                info.server
+            ));
+            for (k, v) in &info.versions {
+                versions.insert(format!("{k} {v}"));
+            }
+        }
+    }
+    if !workers.is_empty() {
+        out.push(format!("workers: {}", workers.join("; ")));
+    }
+    if !versions.is_empty() {
+        out.push(format!(
+            "versions: {}",
+            versions.into_iter().collect::<Vec<_>>().join(", ")
+        ));
+    }
+    out.push(format!(
+        "rule: median over repetitions, {:.0}% bootstrap interval of the ratio, minimum effect {:.0}%",
+        rules.confidence * 100.0,
+        rules.min_effect * 100.0
+    ));
+    if let Some(n) = &claim.note {
+        out.push(n.clone());
+    }
+    out
+}
+
+fn fmt_value(metric: &str, v: f64) -> String {
+    if metric.ends_with("_us") {
+        format!("{:.2} ms", v / 1000.0)
+    } else if metric.ends_with("_bytes") {
+        if v >= 1e6 {
+            format!("{:.1} MB", v / 1e6)
+        } else {
+            format!("{:.1} KB", v / 1e3)
+        }
+    } else if metric.ends_with("_rps") {
+        format!("{v:.0} req/s")
+    } else {
+        format!("{v:.3}")
+    }
+}
+
+/// One comparison in words: `node-express vs python-fastapi, throughput_rps at io-sleep c=256: 5200 req/s vs 2100 req/s, ×2.48 [2.31, 2.60]`.
+pub fn describe(c: &Comparison) -> String {
+    format!(
+        "{} vs {}, {} at {} {}: {} vs {}, ×{:.2} [{:.2}, {:.2}]",
+        c.favoured,
+        c.other,
+        c.metric,
+        c.scenario,
+        c.level.label(),
+        fmt_value(&c.metric, c.favoured_median),
+        fmt_value(&c.metric, c.other_median),
+        c.ratio,
+        c.ci_low,
+        c.ci_high
+    )
+}
+
+fn summary(claim: &ClaimSpec, rules: &VerdictRules, v: &Verdict, holding: &[bool]) -> String {
+    let n = v.comparisons.len();
+    if n == 0 {
+        return format!(
+            "No comparison could be made: {}.",
+            if v.missing.is_empty() {
+                "nothing was measured for this claim".to_string()
+            } else {
+                v.missing.join("; ")
+            }
+        );
+    }
+    let wins = v
+        .comparisons
+        .iter()
+        .enumerate()
+        .filter(|(i, c)| {
+            c.result == PairResult::FavouredBetter || holding.get(*i).copied().unwrap_or(false)
+        })
+        .count();
+    let losses = v
+        .comparisons
+        .iter()
+        .filter(|c| c.result == PairResult::OtherBetter)
+        .count();
+    let ties = n - wins - losses;
+    let one_rep = v
+        .comparisons
+        .iter()
+        .all(|c| c.repetitions.0 < 2 || c.repetitions.1 < 2);
+    let mut s = format!(
+        "{wins} of {n} comparison{} favour the claim{}, {losses} go against it, {ties} show no difference beyond the noise (min effect {:.0}%).",
+        if n == 1 { "" } else { "s" },
+        if claim.parity_holds {
+            " (parity counts)"
+        } else {
+            ""
+        },
+        rules.min_effect * 100.0
+    );
+    if one_rep {
+        s.push_str(" One repetition per side gives no confidence interval, so nothing is decided: run more repetitions.");
+    }
+    // The deciding numbers: the strongest comparisons first.
+    let mut sorted: Vec<&Comparison> = v.comparisons.iter().collect();
+    sorted.sort_by(|a, b| (b.ratio.ln().abs()).total_cmp(&a.ratio.ln().abs()));
+    let shown: Vec<String> = sorted.iter().take(3).map(|c| describe(c)).collect();
+    s.push(' ');
+    s.push_str(&shown.join("; "));
+    if n > 3 {
+        s.push_str(&format!("; and {} more", n - 3));
+    }
+    s.push('.');
+    if !v.missing.is_empty() {
+        s.push_str(&format!(" Missing: {}.", v.missing.join("; ")));
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::results::schema::*;
+
+    fn host(target_cpus: Vec<usize>) -> HostInfo {
+        HostInfo {
+            hostname: "h".into(),
+            os: "linux x86_64".into(),
+            kernel: "6".into(),
+            cpu_model: "test cpu".into(),
+            logical_cpus: 2,
+            memory_bytes: 1 << 30,
+            generator_cpus: vec![0],
+            target_cpus,
+            downstream_cpus: vec![0],
+        }
+    }
+
+    fn pct(p99: u64) -> Percentiles {
+        Percentiles {
+            count: 100,
+            min_us: 1,
+            mean_us: p99 as f64 / 2.0,
+            stdev_us: 1.0,
+            p50_us: p99 / 2,
+            p75_us: p99 / 2,
+            p90_us: p99,
+            p99_us: p99,
+            p999_us: p99,
+            p9999_us: p99,
+            max_us: p99,
+            overflow: 0,
+        }
+    }
+
+    fn measurement(
+        target: &str,
+        scenario: &str,
+        c: f64,
+        rep: u32,
+        rps: f64,
+        p99: u64,
+    ) -> Measurement {
+        let lat = crate::results::histogram::Latency::default();
+        let options = LoadOptions {
+            base_url: "http://127.0.0.1:1".into(),
+            templates: vec![],
+            model: LoadModelKind::Closed,
+            connections: c as usize,
+            rate_rps: None,
+            arrival: None,
+            duration_s: Some(1.0),
+            max_requests: None,
+            warmup_s: 0.0,
+            timeout_ms: 1000,
+            threads: 1,
+            pin_cpus: vec![0],
+            keepalive: true,
+            idle_connections: 0,
+        };
+        Measurement {
+            target: target.into(),
+            scenario: scenario.into(),
+            level: Level {
+                model: LoadModelKind::Closed,
+                value: c,
+            },
+            repetition: rep,
+            started_at: chrono::Utc::now(),
+            clean_state: "started".into(),
+            load: LoadResult {
+                options,
+                summary: Summary {
+                    requests: 100,
+                    ok: 100,
+                    errors: 0,
+                    error_rate: 0.0,
+                    not_started: 0,
+                    duration_s: 1.0,
+                    throughput_rps: rps,
+                    requests_rps: rps,
+                    bytes_read: 0,
+                    latency: pct(p99),
+                    service: None,
+                    ttfb: pct(p99),
+                    schedule_lag: None,
+                },
+                latency: lat.clone(),
+                service: None,
+                ttfb: lat,
+                schedule_lag: None,
+                chunk_gap: None,
+                templates: vec![],
+                errors: ErrorCounts::default(),
+                status_codes: Default::default(),
+                timeline: vec![],
+                generator: GeneratorUsage {
+                    threads: 1,
+                    cpus: vec![0],
+                    cpu_s: 0.1,
+                    cpu_percent: 10.0,
+                    max_rss_bytes: 0,
+                    saturated: false,
+                    warnings: vec![],
+                },
+                connections: ConnectionStats::default(),
+            },
+            resources: None,
+            excluded: None,
+        }
+    }
+
+    fn results(ms: Vec<Measurement>, target_cpus: Vec<usize>) -> ResultsFile {
+        ResultsFile {
+            schema_version: SCHEMA_VERSION,
+            kind: RunKind::Suite,
+            run_id: "t".into(),
+            started_at: chrono::Utc::now(),
+            finished_at: None,
+            complete: true,
+            command_line: vec![],
+            tool: crate::sys::tool_info(),
+            host: host(target_cpus),
+            targets: vec![],
+            measurements: ms,
+            skipped: vec![],
+            verdicts: vec![],
+        }
+    }
+
+    /// Three repetitions per target with the given throughputs.
+    fn reps(target: &str, rps: [f64; 3]) -> Vec<Measurement> {
+        rps.iter()
+            .enumerate()
+            .map(|(i, r)| measurement(target, "io", 256.0, i as u32 + 1, *r, 1000))
+            .collect()
+    }
+
+    fn claim(others: &[&str]) -> ClaimSpec {
+        ClaimSpec {
+            id: "io-concurrency".into(),
+            quote: "Node is faster".into(),
+            kind: ClaimKind::Pairs,
+            metrics: vec![Metric::Throughput],
+            scenarios: vec!["io".into()],
+            level: LevelChoice::Highest,
+            favoured: vec!["node".into()],
+            others: others.iter().map(|s| s.to_string()).collect(),
+            parity_holds: false,
+            requires_target_cpus: 0,
+            note: None,
+        }
+    }
+
+    #[test]
+    fn clear_win_is_supported() {
+        let mut ms = reps("node", [1000.0, 1010.0, 990.0]);
+        ms.extend(reps("py", [500.0, 505.0, 495.0]));
+        let v = evaluate_one(
+            &claim(&["py"]),
+            &VerdictRules::default(),
+            &results(ms, vec![1]),
+        );
+        assert_eq!(v.outcome, Outcome::Supported, "{}", v.summary);
+        assert_eq!(v.comparisons.len(), 1);
+        let c = &v.comparisons[0];
+        assert_eq!(c.result, PairResult::FavouredBetter);
+        assert!((c.ratio - 2.0).abs() < 1e-9);
+        assert!(c.ci_low > 1.05 && c.ci_low <= c.ratio && c.ratio <= c.ci_high);
+        assert!(v.summary.contains("×2.00"), "{}", v.summary);
+        assert!(
+            v.conditions[0].contains("target CPU 1"),
+            "{:?}",
+            v.conditions
+        );
+    }
+
+    #[test]
+    fn clear_loss_is_refuted() {
+        let mut ms = reps("node", [500.0, 505.0, 495.0]);
+        ms.extend(reps("py", [1000.0, 1010.0, 990.0]));
+        let v = evaluate_one(
+            &claim(&["py"]),
+            &VerdictRules::default(),
+            &results(ms, vec![1]),
+        );
+        assert_eq!(v.outcome, Outcome::Refuted);
+        assert_eq!(v.comparisons[0].result, PairResult::OtherBetter);
+    }
+
+    #[test]
+    fn overlap_is_inconclusive() {
+        let mut ms = reps("node", [1000.0, 900.0, 1100.0]);
+        ms.extend(reps("py", [950.0, 1050.0, 1000.0]));
+        let v = evaluate_one(
+            &claim(&["py"]),
+            &VerdictRules::default(),
+            &results(ms, vec![1]),
+        );
+        assert_eq!(v.outcome, Outcome::Inconclusive);
+        assert_eq!(v.comparisons[0].result, PairResult::NoDifference);
+    }
+
+    #[test]
+    fn small_but_certain_difference_below_min_effect_is_no_difference() {
+        let mut ms = reps("node", [1030.0, 1031.0, 1029.0]);
+        ms.extend(reps("py", [1000.0, 1001.0, 999.0]));
+        let v = evaluate_one(
+            &claim(&["py"]),
+            &VerdictRules::default(),
+            &results(ms, vec![1]),
+        );
+        assert_eq!(v.comparisons[0].result, PairResult::NoDifference);
+        assert_eq!(v.outcome, Outcome::Inconclusive);
+    }
+
+    #[test]
+    fn split_is_mixed() {
+        let mut ms = reps("node", [1000.0, 1010.0, 990.0]);
+        ms.extend(reps("slow", [500.0, 505.0, 495.0]));
+        ms.extend(reps("fast", [2000.0, 2020.0, 1980.0]));
+        let v = evaluate_one(
+            &claim(&["slow", "fast"]),
+            &VerdictRules::default(),
+            &results(ms, vec![1]),
+        );
+        assert_eq!(v.outcome, Outcome::Mixed);
+        let r: Vec<PairResult> = v.comparisons.iter().map(|c| c.result).collect();
+        assert_eq!(r, vec![PairResult::FavouredBetter, PairResult::OtherBetter]);
+    }
+
+    #[test]
+    fn outcome_rules() {
+        use PairResult::*;
+        assert_eq!(decide(&[], &[]), Outcome::Inconclusive);
+        assert_eq!(
+            decide(&[FavouredBetter, FavouredBetter], &[]),
+            Outcome::Supported
+        );
+        assert_eq!(decide(&[OtherBetter, NoDifference], &[]), Outcome::Refuted);
+        assert_eq!(decide(&[FavouredBetter, NoDifference], &[]), Outcome::Mixed);
+        assert_eq!(
+            decide(&[NoDifference, NoDifference], &[]),
+            Outcome::Inconclusive
+        );
+        // Parity claims: a proven-equivalent pair holds.
+        assert_eq!(
+            decide(&[OtherBetter, NoDifference], &[false, true]),
+            Outcome::Mixed
+        );
+    }
+
+    #[test]
+    fn python_cpu_is_mixed_when_only_the_c_backed_variant_holds() {
+        let mut ms: Vec<Measurement> = Vec::new();
+        for (t, fib, hash) in [("py", 20.0, 100.0), ("node", 300.0, 100.5)] {
+            for r in 1..=5u32 {
+                let jitter = r as f64 * 0.001;
+                let mut m = measurement(t, "cpu-fib", 1.0, r, fib * (1.0 + jitter), 1000);
+                ms.push(m.clone());
+                m.scenario = "cpu-hash".into();
+                m.load.summary.throughput_rps = hash * (1.0 + jitter);
+                ms.push(m);
+            }
+        }
+        let mut c = claim(&["node"]);
+        c.id = "python-cpu".into();
+        c.favoured = vec!["py".into()];
+        c.scenarios = vec!["cpu-fib".into(), "cpu-hash".into()];
+        c.parity_holds = true;
+        let v = evaluate_one(&c, &VerdictRules::default(), &results(ms, vec![1]));
+        assert_eq!(v.comparisons[0].result, PairResult::OtherBetter);
+        assert_eq!(v.comparisons[1].result, PairResult::NoDifference);
+        assert_eq!(v.outcome, Outcome::Mixed, "{}", v.summary);
+    }
+
+    #[test]
+    fn lower_is_better_metrics_are_oriented() {
+        let mut ms: Vec<Measurement> = Vec::new();
+        for r in 1..=3u32 {
+            ms.push(measurement("node", "io", 256.0, r, 1.0, 10_000 + r as u64));
+            ms.push(measurement("py", "io", 256.0, r, 1.0, 40_000 + r as u64));
+        }
+        let mut c = claim(&["py"]);
+        c.metrics = vec![Metric::Latency(Pct::P99)];
+        let v = evaluate_one(&c, &VerdictRules::default(), &results(ms, vec![1]));
+        assert_eq!(v.outcome, Outcome::Supported);
+        assert!(v.comparisons[0].ratio > 3.9);
+        assert_eq!(v.metric, "p99_us");
+    }
+
+    #[test]
+    fn excluded_and_missing_targets_are_named() {
+        let mut ms = reps("node", [1000.0, 1010.0, 990.0]);
+        let mut py = reps("py", [500.0, 505.0, 495.0]);
+        for m in &mut py {
+            m.excluded = Some("generator-bound".into());
+        }
+        ms.extend(py);
+        let v = evaluate_one(
+            &claim(&["py", "gone"]),
+            &VerdictRules::default(),
+            &results(ms, vec![1]),
+        );
+        assert_eq!(v.outcome, Outcome::Inconclusive);
+        assert!(v.comparisons.is_empty());
+        let missing = v.missing.join("\n");
+        assert!(
+            missing.contains("py: every `io` measurement excluded (generator-bound)"),
+            "{missing}"
+        );
+        assert!(missing.contains("gone: not measured"), "{missing}");
+    }
+
+    #[test]
+    fn one_repetition_decides_nothing() {
+        let mut ms = vec![measurement("node", "io", 256.0, 1, 1000.0, 1)];
+        ms.push(measurement("py", "io", 256.0, 1, 100.0, 1));
+        let v = evaluate_one(
+            &claim(&["py"]),
+            &VerdictRules::default(),
+            &results(ms, vec![1]),
+        );
+        assert_eq!(v.outcome, Outcome::Inconclusive);
+        assert!(v.summary.contains("One repetition"), "{}", v.summary);
+    }
+
+    #[test]
+    fn python_scales_is_inconclusive_on_too_few_cpus() {
+        let mut c = claim(&["node"]);
+        c.id = "python-scales".into();
+        c.requires_target_cpus = 2;
+        let mut ms = reps("node", [1000.0, 1010.0, 990.0]);
+        ms.extend(reps("py", [500.0, 505.0, 495.0]));
+        let v = evaluate_one(&c, &VerdictRules::default(), &results(ms, vec![1]));
+        assert_eq!(v.outcome, Outcome::Inconclusive);
+        assert!(v.comparisons.is_empty());
+        assert!(
+            v.summary.contains("at least 2 CPUs for the target"),
+            "{}",
+            v.summary
+        );
+        assert!(v.summary.contains("1 CPU (of 2"), "{}", v.summary);
+    }
+
+    #[test]
+    fn within_claims_compare_a_stack_with_itself() {
+        let mut ms: Vec<Measurement> = Vec::new();
+        for r in 1..=3u32 {
+            ms.push(measurement("node", "io", 64.0, r, 1.0, 20_000 + r as u64));
+            ms.push(measurement(
+                "node",
+                "mixed",
+                64.0,
+                r,
+                1.0,
+                90_000 + r as u64,
+            ));
+        }
+        let c = ClaimSpec {
+            kind: ClaimKind::Within {
+                baseline: "io".into(),
+                increase: true,
+            },
+            metrics: vec![Metric::Latency(Pct::P99)],
+            scenarios: vec!["mixed".into()],
+            ..claim(&[])
+        };
+        let v = evaluate_one(&c, &VerdictRules::default(), &results(ms, vec![1]));
+        assert_eq!(v.outcome, Outcome::Supported, "{}", v.summary);
+        assert_eq!(v.comparisons[0].other, "node@io");
+        assert!(v.comparisons[0].ratio > 4.0);
+    }
+
+    #[test]
+    fn rss_per_connection_is_a_slope_between_levels() {
+        let mut ms: Vec<Measurement> = Vec::new();
+        for (t, per_conn) in [("node", 2_000.0), ("py", 10_000.0)] {
+            for r in 1..=3u32 {
+                for conns in [100.0, 1100.0] {
+                    let mut m = measurement(t, "conns", conns, r, 1.0, 1);
+                    let rss = 50e6 + per_conn * conns + r as f64 * 1000.0;
+                    m.resources = Some(ResourceUsage {
+                        interval_ms: 100,
+                        cpu_s: 0.0,
+                        cpu_percent_mean: 0.0,
+                        cpu_percent_peak: 0.0,
+                        rss_mean_bytes: rss as u64,
+                        rss_peak_bytes: rss as u64,
+                        threads_peak: 1,
+                        processes_peak: 1,
+                        samples: vec![],
+                    });
+                    ms.push(m);
+                }
+            }
+        }
+        let mut c = claim(&["py"]);
+        c.scenarios = vec!["conns".into()];
+        c.metrics = vec![Metric::RssPerConnection];
+        let v = evaluate_one(&c, &VerdictRules::default(), &results(ms, vec![1]));
+        assert_eq!(v.outcome, Outcome::Supported, "{}", v.summary);
+        let cmp = &v.comparisons[0];
+        assert!((cmp.favoured_median - 2_000.0).abs() < 1.0);
+        assert!((cmp.ratio - 5.0).abs() < 0.01);
+        assert_eq!(cmp.level.value, 1100.0);
+    }
+
+    #[test]
+    fn metric_names_round_trip() {
+        for n in [
+            "throughput_rps",
+            "p99_us",
+            "p50_us",
+            "ttfb_p99_us",
+            "chunk_gap_jitter_us",
+            "rss_per_connection_bytes",
+        ] {
+            assert_eq!(Metric::parse(n, None).unwrap().name(), n);
+        }
+        assert_eq!(
+            Metric::parse("template_p99_us", Some("io")).unwrap().name(),
+            "io_p99_us"
+        );
+        assert!(Metric::parse("template_p99_us", None).is_err());
+        assert!(
+            Metric::parse("speed", None)
+                .unwrap_err()
+                .contains("unknown metric")
+        );
+    }
+}

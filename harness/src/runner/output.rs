@@ -1,0 +1,92 @@
+//! What `run` prints: one line per measurement and the verdict table. Pure
+//! string builders.
+
+use crate::results::schema::{Measurement, Outcome, PairResult, ResultsFile, Verdict};
+
+/// One line for a finished measurement.
+pub fn measurement_line(index: usize, total: usize, m: &Measurement, reps: u32) -> String {
+    let s = &m.load.summary;
+    let width = total.to_string().len();
+    let mut line = format!(
+        "[{index:>width$}/{total}] {} {} #{}/{} {}: {:.0} req/s, p99 {:.2} ms, {:.2}% errors, generator CPU {:.0}%",
+        m.scenario,
+        m.level.label(),
+        m.repetition,
+        reps,
+        m.target,
+        s.throughput_rps,
+        s.latency.p99_us as f64 / 1000.0,
+        s.error_rate * 100.0,
+        m.load.generator.cpu_percent,
+    );
+    if let Some(r) = &m.resources {
+        line.push_str(&format!(
+            ", target CPU {:.0}% RSS {:.1} MB",
+            r.cpu_percent_mean,
+            r.rss_peak_bytes as f64 / 1e6
+        ));
+    }
+    if let Some(why) = &m.excluded {
+        line.push_str(&format!("  EXCLUDED: {why}"));
+    }
+    line
+}
+
+/// The verdict word.
+pub fn outcome_word(o: Outcome) -> &'static str {
+    match o {
+        Outcome::Supported => "supported",
+        Outcome::Refuted => "refuted",
+        Outcome::Mixed => "mixed",
+        Outcome::Inconclusive => "inconclusive",
+    }
+}
+
+/// The verdict table: one row per claim (id, verdict, wins/losses/ties,
+/// headline metric), then each verdict's summary and missing stacks.
+pub fn verdict_table(verdicts: &[Verdict]) -> String {
+    let mut out = String::new();
+    out.push_str(&format!(
+        "{:<22} {:<13} {:>5} {:>5} {:>5}  {}\n",
+        "CLAIM", "VERDICT", "WINS", "LOSS", "TIES", "METRIC"
+    ));
+    for v in verdicts {
+        let count = |r: PairResult| v.comparisons.iter().filter(|c| c.result == r).count();
+        out.push_str(&format!(
+            "{:<22} {:<13} {:>5} {:>5} {:>5}  {}\n",
+            v.claim,
+            outcome_word(v.outcome),
+            count(PairResult::FavouredBetter),
+            count(PairResult::OtherBetter),
+            count(PairResult::NoDifference),
+            v.metric
+        ));
+    }
+    out.push('\n');
+    for v in verdicts {
+        out.push_str(&format!(
+            "{} ({}): {}\n",
+            v.claim,
+            outcome_word(v.outcome),
+            v.summary
+        ));
+    }
+    out
+}
+
+/// Excluded measurements, one line each (empty when none).
+pub fn exclusions(results: &ResultsFile) -> String {
+    let mut out = String::new();
+    for m in &results.measurements {
+        if let Some(why) = &m.excluded {
+            out.push_str(&format!(
+                "  excluded: {} {} {} #{}: {why}\n",
+                m.target,
+                m.scenario,
+                m.level.label(),
+                m.repetition
+            ));
+        }
+    }
+    out
+}

@@ -1,0 +1,671 @@
+//! A resolved scenario: request templates (with bodies and checks), the load
+//! model, its levels, timings and thresholds.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::Method;
+
+use super::raw::{RawExpect, RawLoad, RawRequest, RawScenario};
+use super::threshold::Threshold;
+use super::{ScenarioError, Source, parse_duration, read};
+use crate::load::{BodyCheck, Check, Endpoint, LoadModel, LoadPlan, RequestTemplate};
+use crate::results::schema::{Arrival, Level, LoadModelKind};
+
+/// Default warm-up when a scenario does not say.
+pub const DEFAULT_WARMUP: Duration = Duration::from_secs(1);
+/// Default measured duration when a scenario does not say.
+pub const DEFAULT_DURATION: Duration = Duration::from_secs(3);
+/// Default per-request timeout.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default open-loop connection pool.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 256;
+/// Most connections (active + idle) one level may ask for.
+pub const MAX_LEVEL_CONNECTIONS: usize = 100_000;
+
+/// What a scenario sweeps over.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Sweep {
+    /// Closed loop at each concurrency.
+    Concurrency(Vec<usize>),
+    /// Open loop at each rate (requests per second).
+    Rates(Vec<f64>),
+    /// A fixed active load with each number of extra idle keep-alive connections.
+    Idle {
+        /// The active load.
+        active: LoadModel,
+        /// Idle connection counts.
+        counts: Vec<usize>,
+    },
+}
+
+/// One load level of a scenario, ready to become a [`LoadPlan`].
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct LevelPlan {
+    /// The level as recorded in results (for an idle sweep: closed, with the
+    /// total of active and idle connections as its value).
+    pub level: Level,
+    /// The active load.
+    pub model: LoadModel,
+    /// Extra idle connections.
+    pub idle: usize,
+}
+
+/// A resolved scenario.
+#[derive(Clone, Debug)]
+pub struct Scenario {
+    /// Name.
+    pub name: String,
+    /// Description.
+    pub description: String,
+    /// The file it came from.
+    pub file: PathBuf,
+    /// The request mix.
+    pub templates: Vec<RequestTemplate>,
+    /// The levels swept.
+    pub sweep: Sweep,
+    /// Open loop: arrival spacing.
+    pub arrival: Arrival,
+    /// Open loop: connection pool size.
+    pub max_connections: usize,
+    /// Warm-up before each measurement.
+    pub warmup: Duration,
+    /// Measured duration.
+    pub duration: Duration,
+    /// Per-request timeout.
+    pub timeout: Duration,
+    /// Repetitions of each level.
+    pub repetitions: u32,
+    /// Idle connection ping interval.
+    pub idle_ping: Option<Duration>,
+    /// Reuse connections.
+    pub keepalive: bool,
+    /// Thresholds (breach: exit 1).
+    pub thresholds: Vec<Threshold>,
+}
+
+impl Scenario {
+    /// Whether any request goes to `/io/downstream` (the runner then starts
+    /// the downstream service).
+    pub fn needs_downstream(&self) -> bool {
+        self.templates
+            .iter()
+            .any(|t| t.path.path().starts_with("/io/downstream"))
+    }
+
+    /// The levels, in sweep order.
+    pub fn levels(&self) -> Vec<LevelPlan> {
+        match &self.sweep {
+            Sweep::Concurrency(cs) => cs
+                .iter()
+                .map(|&c| LevelPlan {
+                    level: Level {
+                        model: LoadModelKind::Closed,
+                        value: c as f64,
+                    },
+                    model: LoadModel::Closed { connections: c },
+                    idle: 0,
+                })
+                .collect(),
+            Sweep::Rates(rs) => rs
+                .iter()
+                .map(|&r| LevelPlan {
+                    level: Level {
+                        model: LoadModelKind::Open,
+                        value: r,
+                    },
+                    model: LoadModel::Open {
+                        rate: r,
+                        arrival: self.arrival,
+                        max_connections: self.max_connections,
+                    },
+                    idle: 0,
+                })
+                .collect(),
+            Sweep::Idle { active, counts } => {
+                let base = match active {
+                    LoadModel::Closed { connections } => *connections,
+                    LoadModel::Open {
+                        max_connections, ..
+                    } => *max_connections,
+                };
+                counts
+                    .iter()
+                    .map(|&n| LevelPlan {
+                        level: Level {
+                            model: LoadModelKind::Closed,
+                            value: (base + n) as f64,
+                        },
+                        model: *active,
+                        idle: n,
+                    })
+                    .collect()
+            }
+        }
+    }
+
+    /// Replaces the sweep's values (from a suite's `levels`). Values must be
+    /// positive whole numbers except open-loop rates.
+    pub fn set_levels(&mut self, values: &[f64]) -> Result<(), String> {
+        if values.is_empty() {
+            return Err("at least one level is needed".into());
+        }
+        let whole = |v: f64, what: &str| -> Result<usize, String> {
+            if v.is_finite() && v >= 0.0 && v.fract() == 0.0 && v <= MAX_LEVEL_CONNECTIONS as f64 {
+                Ok(v as usize)
+            } else {
+                Err(format!(
+                    "{what} must be whole numbers from 0 to {MAX_LEVEL_CONNECTIONS}, got {v}"
+                ))
+            }
+        };
+        match &mut self.sweep {
+            Sweep::Concurrency(cs) => {
+                let mut out = Vec::new();
+                for &v in values {
+                    let c = whole(v, "concurrency levels")?;
+                    if c == 0 {
+                        return Err("a concurrency level must be at least 1".into());
+                    }
+                    out.push(c);
+                }
+                *cs = out;
+            }
+            Sweep::Rates(rs) => {
+                if let Some(v) = values.iter().find(|v| !(v.is_finite() && **v > 0.0)) {
+                    return Err(format!("rates must be positive numbers, got {v}"));
+                }
+                *rs = values.to_vec();
+            }
+            Sweep::Idle { counts, .. } => {
+                *counts = values
+                    .iter()
+                    .map(|&v| whole(v, "idle connection counts"))
+                    .collect::<Result<_, _>>()?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The load plan for one level against `endpoint`, with the generator on
+    /// `threads` threads pinned to `pin_cpus`.
+    pub fn plan(
+        &self,
+        endpoint: Endpoint,
+        level: &LevelPlan,
+        threads: usize,
+        pin_cpus: &[usize],
+    ) -> LoadPlan {
+        let mut p = LoadPlan::closed(endpoint, self.templates.clone(), 1);
+        p.model = level.model;
+        p.idle_connections = level.idle;
+        p.idle_ping = self.idle_ping;
+        p.duration = Some(self.duration);
+        p.warmup = self.warmup;
+        p.timeout = self.timeout;
+        p.threads = threads;
+        p.pin_cpus = pin_cpus.to_vec();
+        p.keepalive = self.keepalive;
+        p
+    }
+}
+
+/// Reads and resolves a scenario file. Body files are read relative to it.
+pub fn load_scenario(file: &Path) -> Result<Scenario, ScenarioError> {
+    let text = read(file)?;
+    parse_scenario(file, &text)
+}
+
+/// Resolves a scenario from its text (`file` names it in errors and anchors `body_file`).
+pub fn parse_scenario(file: &Path, text: &str) -> Result<Scenario, ScenarioError> {
+    let src = Source { file, text };
+    let raw: RawScenario = src.parse()?;
+    let name = raw.name.get_ref().trim().to_string();
+    if name.is_empty()
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        return Err(src.error_span(
+            &raw.name,
+            format!("`{name}` is not a scenario name (letters, digits, `-` and `_` only)"),
+        ));
+    }
+    if raw.requests.is_empty() {
+        return Err(src.error_at(None, Some("request"), "at least one [[request]] is needed"));
+    }
+    let dir = file.parent().unwrap_or(Path::new("."));
+    let mut templates = Vec::new();
+    for r in &raw.requests {
+        templates.push(request(&src, dir, r)?);
+    }
+    let mut names: Vec<&str> = Vec::new();
+    for (t, r) in templates.iter().zip(&raw.requests) {
+        if names.contains(&t.name.as_str()) {
+            return Err(src.error_span(
+                &r.path,
+                format!(
+                    "two requests are named `{}`: give them distinct `name`s",
+                    t.name
+                ),
+            ));
+        }
+        names.push(&t.name);
+    }
+
+    let (sweep, arrival, max_connections, idle_ping, keepalive) = load(&src, &raw.load)?;
+    let dur = |v: &Option<toml::Spanned<String>>, default: Duration, zero_ok: bool| match v {
+        None => Ok(default),
+        Some(s) => {
+            let d = parse_duration(&src, s)?;
+            if d.is_zero() && !zero_ok {
+                return Err(src.error_span(s, "must be above zero"));
+            }
+            if d > crate::load::plan::MAX_DURATION {
+                return Err(src.error_span(s, "is longer than a day"));
+            }
+            Ok(d)
+        }
+    };
+    let warmup = dur(&raw.warmup, DEFAULT_WARMUP, true)?;
+    let duration = dur(&raw.duration, DEFAULT_DURATION, false)?;
+    let timeout = dur(&raw.timeout, DEFAULT_TIMEOUT, false)?;
+    let repetitions = match &raw.repetitions {
+        None => 3,
+        Some(r) if *r.get_ref() == 0 || *r.get_ref() > 1000 => {
+            return Err(src.error_span(r, "must be from 1 to 1000"));
+        }
+        Some(r) => *r.get_ref(),
+    };
+    let mut thresholds = Vec::new();
+    for t in &raw.thresholds {
+        thresholds.push(Threshold::parse(t.get_ref()).map_err(|e| src.error_span(t, e))?);
+    }
+    Ok(Scenario {
+        name,
+        description: raw.description.trim().to_string(),
+        file: file.to_path_buf(),
+        templates,
+        sweep,
+        arrival,
+        max_connections,
+        warmup,
+        duration,
+        timeout,
+        repetitions,
+        idle_ping,
+        keepalive,
+        thresholds,
+    })
+}
+
+fn request(src: &Source<'_>, dir: &Path, r: &RawRequest) -> Result<RequestTemplate, ScenarioError> {
+    let method = match &r.method {
+        None => Method::GET,
+        Some(m) => Method::from_bytes(m.get_ref().trim().to_ascii_uppercase().as_bytes())
+            .map_err(|_| src.error_span(m, format!("`{}` is not an HTTP method", m.get_ref())))?,
+    };
+    let body = match &r.body_file {
+        None => Bytes::new(),
+        Some(f) => {
+            let path = dir.join(f.get_ref());
+            let bytes = std::fs::read(&path).map_err(|e| {
+                src.error_span(f, format!("cannot read body file {}: {e}", path.display()))
+            })?;
+            Bytes::from(bytes)
+        }
+    };
+    let path = r.path.get_ref();
+    let mut t = RequestTemplate::new(method, path, body)
+        .map_err(|e| src.error_span(&r.path, e.to_string()))?;
+    if let Some(n) = &r.name {
+        t.name = n.clone();
+    }
+    if let Some(w) = &r.weight {
+        if *w.get_ref() == 0 {
+            return Err(src.error_span(w, "a weight must be at least 1"));
+        }
+        t.weight = *w.get_ref();
+    }
+    for h in &r.headers {
+        t.add_header(h.get_ref())
+            .map_err(|e| src.error_span(h, e.to_string()))?;
+    }
+    if !t.body.is_empty()
+        && !t
+            .headers
+            .iter()
+            .any(|(n, _)| n == http::header::CONTENT_TYPE)
+    {
+        // A JSON body file gets its content type unless the scenario says otherwise.
+        if r.body_file
+            .as_ref()
+            .is_some_and(|f| f.get_ref().ends_with(".json"))
+        {
+            t.add_header("Content-Type: application/json")
+                .map_err(|e| src.error_span(&r.path, e.to_string()))?;
+        }
+    }
+    t.stream = r.stream;
+    t.check = match &r.expect {
+        None => Check::default(),
+        Some(e) => expect(src, r, e)?,
+    };
+    Ok(t)
+}
+
+fn expect(src: &Source<'_>, r: &RawRequest, e: &RawExpect) -> Result<Check, ScenarioError> {
+    let status = e.status.unwrap_or(200);
+    if !(100..=599).contains(&status) {
+        return Err(src.error_span(
+            &r.path,
+            format!("expect.status {status} is not an HTTP status"),
+        ));
+    }
+    let mut bodies = Vec::new();
+    if let Some(j) = &e.json {
+        let table = j.get_ref();
+        if table.len() != 1 {
+            return Err(src.error_span(
+                j,
+                "expect.json takes exactly one `\"/json/pointer\" = value` pair",
+            ));
+        }
+        let (pointer, value) = table.iter().next().expect("one entry");
+        if !(pointer.is_empty() || pointer.starts_with('/')) {
+            return Err(src.error_span(
+                j,
+                format!(
+                    "`{pointer}` is not a JSON pointer (it must start with `/`, e.g. \"/value\")"
+                ),
+            ));
+        }
+        let value = serde_json::to_value(value)
+            .map_err(|err| src.error_span(j, format!("expected value is not JSON: {err}")))?;
+        bodies.push(BodyCheck::JsonField {
+            pointer: pointer.clone(),
+            value,
+        });
+    }
+    if let Some(c) = &e.contains {
+        bodies.push(BodyCheck::Contains(c.clone()));
+    }
+    if let Some(eq) = &e.equals {
+        bodies.push(BodyCheck::Equals(Bytes::from(eq.clone())));
+    }
+    if let Some(n) = e.sse_events {
+        bodies.push(BodyCheck::SseEvents(n));
+    }
+    if bodies.len() > 1 {
+        return Err(src.error_span(
+            &r.path,
+            "expect: give at most one of json, contains, equals, sse_events",
+        ));
+    }
+    Ok(Check {
+        status,
+        body: bodies.pop().unwrap_or(BodyCheck::Any),
+    })
+}
+
+type LoadParts = (Sweep, Arrival, usize, Option<Duration>, bool);
+
+fn load(src: &Source<'_>, l: &toml::Spanned<RawLoad>) -> Result<LoadParts, ScenarioError> {
+    let raw = l.get_ref();
+    let model = raw.model.get_ref().as_str();
+    let arrival = match raw.arrival.as_ref().map(|a| (a, a.get_ref().as_str())) {
+        None | Some((_, "constant")) => Arrival::Constant,
+        Some((_, "poisson")) => Arrival::Poisson,
+        Some((a, other)) => {
+            return Err(src.error_span(
+                a,
+                format!("`{other}` is not an arrival (expected \"constant\" or \"poisson\")"),
+            ));
+        }
+    };
+    let max_connections = match &raw.max_connections {
+        None => DEFAULT_MAX_CONNECTIONS,
+        Some(m) if *m.get_ref() == 0 || *m.get_ref() > MAX_LEVEL_CONNECTIONS => {
+            return Err(src.error_span(m, format!("must be from 1 to {MAX_LEVEL_CONNECTIONS}")));
+        }
+        Some(m) => *m.get_ref(),
+    };
+    let nonempty =
+        |v: &toml::Spanned<Vec<usize>>, what: &str| -> Result<Vec<usize>, ScenarioError> {
+            if v.get_ref().is_empty() {
+                return Err(src.error_span(v, format!("{what}: at least one level is needed")));
+            }
+            if let Some(bad) = v.get_ref().iter().find(|c| **c > MAX_LEVEL_CONNECTIONS) {
+                return Err(
+                    src.error_span(v, format!("{what}: {bad} is above {MAX_LEVEL_CONNECTIONS}"))
+                );
+            }
+            Ok(v.get_ref().clone())
+        };
+    let active: Sweep = match model {
+        "closed" => {
+            if let Some(r) = &raw.rates {
+                return Err(src.error_span(
+                    r,
+                    "`rates` is for model = \"open\"; a closed loop takes `concurrency`",
+                ));
+            }
+            let c = raw.concurrency.as_ref().ok_or_else(|| {
+                src.error_span(&raw.model, "model = \"closed\" needs `concurrency = [..]`")
+            })?;
+            let cs = nonempty(c, "concurrency")?;
+            if cs.contains(&0) {
+                return Err(src.error_span(c, "a concurrency level must be at least 1"));
+            }
+            Sweep::Concurrency(cs)
+        }
+        "open" => {
+            if let Some(c) = &raw.concurrency {
+                return Err(src.error_span(c, "`concurrency` is for model = \"closed\"; an open loop takes `rates` (and `max_connections`)"));
+            }
+            let r = raw.rates.as_ref().ok_or_else(|| {
+                src.error_span(
+                    &raw.model,
+                    "model = \"open\" needs `rates = [..]` (requests per second)",
+                )
+            })?;
+            if r.get_ref().is_empty() {
+                return Err(src.error_span(r, "at least one rate is needed"));
+            }
+            if let Some(bad) = r
+                .get_ref()
+                .iter()
+                .find(|v| !(v.is_finite() && **v > 0.0 && **v <= 10_000_000.0))
+            {
+                return Err(src.error_span(
+                    r,
+                    format!("rates must be positive and at most 10000000, got {bad}"),
+                ));
+            }
+            Sweep::Rates(r.get_ref().clone())
+        }
+        other => {
+            return Err(src.error_span(
+                &raw.model,
+                format!("`{other}` is not a load model (expected \"closed\" or \"open\")"),
+            ));
+        }
+    };
+    let sweep = match &raw.idle_connections {
+        None => active,
+        Some(idle) => {
+            let counts = nonempty(idle, "idle_connections")?;
+            let single = match &active {
+                Sweep::Concurrency(cs) if cs.len() == 1 => {
+                    Some(LoadModel::Closed { connections: cs[0] })
+                }
+                Sweep::Rates(rs) if rs.len() == 1 => Some(LoadModel::Open {
+                    rate: rs[0],
+                    arrival,
+                    max_connections,
+                }),
+                _ => None,
+            };
+            match single {
+                Some(active) => Sweep::Idle { active, counts },
+                None => {
+                    return Err(src.error_span(
+                        idle,
+                        "with idle_connections (the sweep), the active load must be one level: a single concurrency or rate",
+                    ));
+                }
+            }
+        }
+    };
+    let idle_ping = match &raw.idle_ping {
+        None => None,
+        Some(p) => {
+            let d = parse_duration(src, p)?;
+            if d < Duration::from_millis(10) {
+                return Err(src.error_span(p, "must be at least 10ms"));
+            }
+            Some(d)
+        }
+    };
+    Ok((
+        sweep,
+        arrival,
+        max_connections,
+        idle_ping,
+        raw.keepalive.unwrap_or(true),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+name = "mixed"
+description = "I/O with a few CPU requests"
+warmup = "500ms"
+duration = "2s"
+repetitions = 2
+thresholds = ["p99 < 50ms", "error_rate < 0.1%"]
+
+[load]
+model = "closed"
+concurrency = [1, 64]
+
+[[request]]
+name = "io"
+path = "/io/downstream?ms=20"
+weight = 95
+expect = { json = { "/downstream/delayed_ms" = 20 } }
+
+[[request]]
+name = "cpu"
+path = "/cpu/fib?n=27"
+weight = 5
+expect = { status = 200, json = { "/value" = 196418 } }
+"#;
+
+    fn parse(text: &str) -> Result<Scenario, ScenarioError> {
+        parse_scenario(Path::new("scenarios/test.toml"), text)
+    }
+
+    #[test]
+    fn a_good_scenario_resolves() {
+        let s = parse(GOOD).unwrap();
+        assert_eq!(s.name, "mixed");
+        assert_eq!(s.templates.len(), 2);
+        assert_eq!(s.templates[0].weight, 95);
+        assert_eq!(s.templates[1].name, "cpu");
+        assert_eq!(
+            s.templates[1].check.body,
+            BodyCheck::JsonField {
+                pointer: "/value".into(),
+                value: serde_json::json!(196418)
+            }
+        );
+        assert!(s.needs_downstream());
+        assert_eq!(s.warmup, Duration::from_millis(500));
+        assert_eq!(s.repetitions, 2);
+        assert_eq!(s.thresholds.len(), 2);
+        let levels = s.levels();
+        assert_eq!(levels.len(), 2);
+        assert_eq!(levels[1].level.label(), "c=64");
+    }
+
+    #[test]
+    fn idle_sweeps_count_all_connections() {
+        let text = r#"
+name = "connections"
+description = "many idle connections"
+[load]
+model = "open"
+rates = [100]
+max_connections = 16
+idle_connections = [100, 1000]
+idle_ping = "1s"
+[[request]]
+path = "/plaintext"
+"#;
+        let mut s = parse(text).unwrap();
+        let l = s.levels();
+        assert_eq!(l[0].idle, 100);
+        assert_eq!(l[0].level.value, 116.0);
+        assert_eq!(l[1].level.value, 1016.0);
+        s.set_levels(&[10.0]).unwrap();
+        assert_eq!(s.levels()[0].idle, 10);
+        assert!(s.set_levels(&[1.5]).is_err());
+    }
+
+    #[test]
+    fn errors_name_line_and_key() {
+        let e = parse(&GOOD.replace(
+            "concurrency = [1, 64]",
+            "concurrency = [1, 64]\nconcurency = 3",
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("scenarios/test.toml: line 12, key `load.concurency`"),
+            "{e}"
+        );
+        assert!(e.contains("unknown field"), "{e}");
+
+        let e = parse(&GOOD.replace("repetitions = 2", "repetitions = \"two\""))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("line 6, key `repetitions`"), "{e}");
+
+        let e = parse(&GOOD.replace("p99 < 50ms", "p99 < fast"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("line 7, key `thresholds`"), "{e}");
+
+        let e = parse(&GOOD.replace("model = \"closed\"", "model = \"sideways\""))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("line 10, key `load.model`") && e.contains("sideways"),
+            "{e}"
+        );
+
+        let e = parse(&GOOD.replace(
+            "weight = 5\n",
+            "weight = 5\nbody_file = \"data/nope.json\"\n",
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("key `request.body_file`") && e.contains("data/nope.json"),
+            "{e}"
+        );
+
+        let e = parse(&GOOD.replace("duration = \"2s\"", "duration = \"0s\""))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("key `duration`") && e.contains("above zero"),
+            "{e}"
+        );
+    }
+}
