@@ -912,8 +912,14 @@ fn a_foreign_server_on_the_port_is_not_taken_for_the_target() {
     std::thread::spawn(move || {
         for stream in foreign.incoming() {
             let Ok(mut s) = stream else { break };
+            let mut head = Vec::new();
             let mut buf = [0u8; 1024];
-            let _ = s.read(&mut buf);
+            while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                match s.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => head.extend_from_slice(&buf[..n]),
+                }
+            }
             let _ = s.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok");
         }
     });
