@@ -224,11 +224,16 @@ fn draw_charts(
         let d = claim::data(model, colours, v, w);
         let stem = format!("claim-{}", slug(&v.claim));
         claim::draw(&d, &dir.join(&stem), claim::size_for(&d, w))?;
+        let metrics: Vec<String> = d.metric_panels.iter().map(|p| p.desc.clone()).collect();
         let caption = format!(
-            "Claim {} is {}: {} per stack with its 95% interval, and each pair's ratio ({} pair{}) against the no-difference line.",
+            "Claim {} is {}: {} per stack with 95% intervals, and each pair's ratio ({} pair{}) against the no-difference line.",
             v.claim,
             format!("{:?}", v.outcome).to_lowercase(),
-            d.metric_desc,
+            if metrics.is_empty() {
+                "no measured metric".to_string()
+            } else {
+                metrics.join(" and ")
+            },
             v.comparisons.len(),
             if v.comparisons.len() == 1 { "" } else { "s" }
         );

@@ -703,7 +703,7 @@ fn every_chart_kind_is_a_valid_svg_and_png_with_names_and_footer() {
         size,
         vec![
             "Claim io-concurrency: SUPPORTED".into(),
-            "node-express vs python-django · io-sleep c=256".into(),
+            "node-express vs python-django · throughput".into(),
         ],
     ));
 
@@ -918,12 +918,13 @@ fn claim_chart_handles_within_stack_comparisons_and_slope_metrics() {
     }
     let d = charts::claim::data(&model, &colours, &v, style::SIZE.0);
     assert!(d.title.contains("REFUTED"));
-    assert_eq!(d.metric_desc, "RSS per open connection (KB)");
+    assert_eq!(d.metric_panels.len(), 1);
+    assert_eq!(d.metric_panels[0].desc, "RSS per open connection (KB)");
     // The slope is not a per-measurement value: the verdict's medians are shown.
     assert!(
-        d.metric_rows.iter().all(|row| row.stat.n == 0),
+        d.metric_panels[0].rows.iter().all(|row| row.stat.n == 0),
         "{:?}",
-        d.metric_rows
+        d.metric_panels[0].rows
     );
     let dir = tempfile::tempdir().unwrap();
     let stem = dir.path().join("within");
@@ -931,9 +932,9 @@ fn claim_chart_handles_within_stack_comparisons_and_slope_metrics() {
     charts::claim::draw(&d, &stem, size).unwrap();
     let svg = String::from_utf8(read(&stem.with_extension("svg"))).unwrap();
     check_svg(&svg, "within");
-    assert!(
-        svg.contains("aria-label=\"node-express vs node-express@connections · io-sleep c=256\"")
-    );
+    assert!(svg.contains(
+        "aria-label=\"node-express vs node-express@connections · RSS per open connection\""
+    ));
     assert_eq!(png_size(&read(&stem.with_extension("png"))), size);
 }
 

@@ -14,7 +14,7 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 use super::{Axis, ChartError, Draw, de, frame, render};
 use crate::report::data::{Model, Stat, metric_display, same_level};
 use crate::report::style::{self, Colours, FONT, MUTED, Scope, TEXT, footer_lines, level_label};
-use crate::results::schema::{Level, Outcome, PairResult, Verdict};
+use crate::results::schema::{Comparison, Level, Outcome, PairResult, Verdict};
 
 /// Colour of a pair where the favoured stack is better.
 pub const FAVOURED: RGBColor = RGBColor(0x2E, 0x7D, 0x32);
@@ -45,15 +45,24 @@ pub struct RatioRow {
     pub ratio: (f64, f64, f64),
 }
 
+/// One metric's panel: each stack's value at each place compared.
+#[derive(Clone, Debug)]
+pub struct MetricPanel {
+    /// Metric name as recorded, e.g. `p99_us`.
+    pub metric: String,
+    /// Axis description with unit, e.g. `p99 latency (ms)`.
+    pub desc: String,
+    /// Per-stack rows.
+    pub rows: Vec<MetricRow>,
+}
+
 /// The chart's data.
 #[derive(Clone, Debug)]
 pub struct ClaimChart {
     /// Title, with the verdict.
     pub title: String,
-    /// Metric axis description with unit.
-    pub metric_desc: String,
-    /// Per-stack rows (empty when the metric is not one the report knows).
-    pub metric_rows: Vec<MetricRow>,
+    /// One panel per metric compared, the verdict's headline metric first.
+    pub metric_panels: Vec<MetricPanel>,
     /// Pair rows.
     pub ratio_rows: Vec<RatioRow>,
     /// Provenance footer lines.
@@ -72,92 +81,132 @@ pub fn outcome_word(o: Outcome) -> &'static str {
 
 /// The chart's data for one verdict.
 pub fn data(model: &Model<'_>, colours: &Colours, v: &Verdict, width: u32) -> ClaimChart {
-    let (metric_desc, factor) = metric_display(&v.metric);
-    let mut places: Vec<(&str, Level)> = Vec::new();
+    // Metrics in the order compared, the headline first.
+    let mut metrics: Vec<&str> = vec![v.metric.as_str()];
     for c in &v.comparisons {
-        if !places
-            .iter()
-            .any(|(s, l)| *s == c.scenario && same_level(l, &c.level))
-        {
-            places.push((&c.scenario, c.level));
+        if !metrics.contains(&c.metric.as_str()) {
+            metrics.push(&c.metric);
         }
     }
-    let mut metric_rows = Vec::new();
+    if !v.comparisons.iter().any(|c| c.metric == v.metric) && !v.comparisons.is_empty() {
+        metrics.remove(0);
+    }
     let mut targets_shown: Vec<&str> = Vec::new();
-    for (scenario, level) in &places {
-        let mut involved: Vec<&str> = Vec::new();
-        for c in v
+    let mut places_all: Vec<(&str, Level)> = Vec::new();
+    let mut metric_panels = Vec::new();
+    for metric in metrics {
+        let (desc, factor) = metric_display(metric);
+        let cs: Vec<&Comparison> = v
             .comparisons
             .iter()
-            .filter(|c| c.scenario == *scenario && same_level(&c.level, level))
-        {
-            for t in [c.favoured.as_str(), c.other.as_str()] {
-                if !involved.contains(&t) {
-                    involved.push(t);
+            .filter(|c| c.metric == metric)
+            .collect();
+        let mut places: Vec<(&str, Level)> = Vec::new();
+        for c in &cs {
+            if !places
+                .iter()
+                .any(|(s, l)| *s == c.scenario && same_level(l, &c.level))
+            {
+                places.push((&c.scenario, c.level));
+            }
+        }
+        let mut rows = Vec::new();
+        for (scenario, level) in &places {
+            if !places_all
+                .iter()
+                .any(|(s, l)| s == scenario && same_level(l, level))
+            {
+                places_all.push((scenario, *level));
+            }
+            let here: Vec<&&Comparison> = cs
+                .iter()
+                .filter(|c| c.scenario == *scenario && same_level(&c.level, level))
+                .collect();
+            let mut involved: Vec<&str> = Vec::new();
+            for c in &here {
+                for t in [c.favoured.as_str(), c.other.as_str()] {
+                    if !involved.contains(&t) {
+                        involved.push(t);
+                    }
+                }
+            }
+            for t in involved {
+                // `<target>@<scenario>` is a target in a baseline scenario
+                // (claims about an effect within one stack).
+                let (base, place) = match t.split_once('@') {
+                    Some((b, s)) if model.scenarios.contains(&s) => (b, s),
+                    _ => (t, *scenario),
+                };
+                if !targets_shown.contains(&base) {
+                    targets_shown.push(base);
+                }
+                let stat = model
+                    .group(base, place, level)
+                    .and_then(|g| g.stat(metric))
+                    .or_else(|| {
+                        // Fall back to the median the verdict recorded.
+                        here.iter()
+                            .find_map(|c| {
+                                if c.favoured == t {
+                                    Some(c.favoured_median)
+                                } else if c.other == t {
+                                    Some(c.other_median)
+                                } else {
+                                    None
+                                }
+                            })
+                            .map(|m| Stat {
+                                median: m,
+                                low: m,
+                                high: m,
+                                n: 0,
+                            })
+                    });
+                if let Some(s) = stat {
+                    rows.push(MetricRow {
+                        label: format!("{base} · {place} {}", level_label(level)),
+                        colour: colours.of(base),
+                        stat: Stat {
+                            median: s.median * factor,
+                            low: s.low * factor,
+                            high: s.high * factor,
+                            n: s.n,
+                        },
+                    });
                 }
             }
         }
-        for t in involved {
-            let shown = t.split('@').next().unwrap_or(t);
-            if !targets_shown.contains(&shown) {
-                targets_shown.push(shown);
-            }
-            let metric = &c_metric(v, scenario, level);
-            // `<target>@<scenario>` is a target in a baseline scenario
-            // (claims about an effect within one stack).
-            let (base, place) = match t.split_once('@') {
-                Some((b, s)) if model.scenarios.contains(&s) => (b, s),
-                _ => (t, *scenario),
-            };
-            let stat = model
-                .group(base, place, level)
-                .and_then(|g| g.stat(metric))
-                .or_else(|| {
-                    // Fall back to the medians the verdict recorded.
-                    v.comparisons
-                        .iter()
-                        .filter(|c| c.scenario == *scenario && same_level(&c.level, level))
-                        .find_map(|c| {
-                            if c.favoured == t {
-                                Some(c.favoured_median)
-                            } else if c.other == t {
-                                Some(c.other_median)
-                            } else {
-                                None
-                            }
-                        })
-                        .map(|m| Stat {
-                            median: m,
-                            low: m,
-                            high: m,
-                            n: 0,
-                        })
-                });
-            if let Some(s) = stat {
-                metric_rows.push(MetricRow {
-                    label: format!("{base} · {place} {}", level_label(level)),
-                    colour: colours.of(base),
-                    stat: Stat {
-                        median: s.median * factor,
-                        low: s.low * factor,
-                        high: s.high * factor,
-                        n: s.n,
-                    },
-                });
-            }
+        if !rows.is_empty() {
+            metric_panels.push(MetricPanel {
+                metric: metric.to_string(),
+                desc,
+                rows,
+            });
         }
     }
+    // Name the scenario and level in pair labels only when they vary.
+    let one_place = places_all.len() <= 1;
     let ratio_rows = v
         .comparisons
         .iter()
         .map(|c| RatioRow {
-            label: format!(
-                "{} vs {} · {} {}",
-                c.favoured,
-                c.other,
-                c.scenario,
-                level_label(&c.level)
-            ),
+            label: if one_place {
+                format!(
+                    "{} vs {} · {}",
+                    c.favoured,
+                    c.other,
+                    short_metric(&c.metric)
+                )
+            } else {
+                format!(
+                    "{} vs {} · {} {} · {}",
+                    c.favoured,
+                    c.other,
+                    c.scenario,
+                    level_label(&c.level),
+                    short_metric(&c.metric)
+                )
+            },
             colour: match c.result {
                 PairResult::FavouredBetter => FAVOURED,
                 PairResult::OtherBetter => OTHER,
@@ -169,7 +218,7 @@ pub fn data(model: &Model<'_>, colours: &Colours, v: &Verdict, width: u32) -> Cl
     let scope = Scope {
         targets: targets_shown,
         scenario: Some(
-            places
+            places_all
                 .iter()
                 .map(|(s, l)| format!("{s} {}", level_label(l)))
                 .collect::<Vec<_>>()
@@ -179,21 +228,16 @@ pub fn data(model: &Model<'_>, colours: &Colours, v: &Verdict, width: u32) -> Cl
     };
     ClaimChart {
         title: format!("Claim {}: {}", v.claim, outcome_word(v.outcome)),
-        metric_desc,
-        metric_rows,
+        metric_panels,
         ratio_rows,
         footer: footer_lines(model.results, &scope, super::footer_chars(width)),
     }
 }
 
-/// The metric a comparison at this place used (comparisons may differ from
-/// the verdict's headline metric, e.g. throughput and p99).
-fn c_metric(v: &Verdict, scenario: &str, level: &Level) -> String {
-    v.comparisons
-        .iter()
-        .find(|c| c.scenario == scenario && same_level(&c.level, level))
-        .map(|c| c.metric.clone())
-        .unwrap_or_else(|| v.metric.clone())
+/// A metric's name without its unit, e.g. `p99 latency`, `throughput`.
+pub fn short_metric(metric: &str) -> String {
+    let (desc, _) = metric_display(metric);
+    desc.split(" (").next().unwrap_or(&desc).to_string()
 }
 
 const ROW_H: u32 = 36;
@@ -201,18 +245,23 @@ const PANEL_EXTRA: u32 = 140;
 
 /// The pixel size this chart needs at `width`.
 pub fn size_for(d: &ClaimChart, width: u32) -> (u32, u32) {
-    let rows = d.metric_rows.len() as u32 + d.ratio_rows.len().max(1) as u32;
-    let panels = if d.metric_rows.is_empty() { 1 } else { 2 };
+    let rows = d
+        .metric_panels
+        .iter()
+        .map(|p| p.rows.len() as u32)
+        .sum::<u32>()
+        + d.ratio_rows.len().max(1) as u32;
+    let panels = d.metric_panels.len() as u32 + 1;
     let footer = d.footer.len() as u32 * 20 + 14;
     (
         width,
-        52 + footer + rows * ROW_H + panels * PANEL_EXTRA + 10,
+        52 + footer + rows * ROW_H + panels * PANEL_EXTRA + 30,
     )
 }
 
 fn label_area(labels: &[&str]) -> u32 {
     let longest = labels.iter().map(|l| l.chars().count()).max().unwrap_or(10);
-    (longest as f64 * 9.4) as u32 + 20
+    (longest as f64 * 8.8) as u32 + 20
 }
 
 impl ClaimChart {
@@ -299,20 +348,21 @@ impl Draw for ClaimChart {
 
     fn draw_on<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
         let area = frame(root, &self.title, None, &self.footer)?;
-        let mut labels: Vec<&str> = self.metric_rows.iter().map(|r| r.label.as_str()).collect();
+        let mut labels: Vec<&str> = self
+            .metric_panels
+            .iter()
+            .flat_map(|p| p.rows.iter().map(|r| r.label.as_str()))
+            .collect();
         labels.extend(self.ratio_rows.iter().map(|r| r.label.as_str()));
         let label_w = label_area(&labels);
-        let (_, h) = area.dim_in_pixel();
-        let (top, bottom) = if self.metric_rows.is_empty() {
-            (None, area)
-        } else {
-            let top_h = self.metric_rows.len() as u32 * ROW_H + PANEL_EXTRA;
-            let (a, b) = area.split_vertically(top_h.min(h));
-            (Some(a), b)
-        };
-        if let Some(top) = top {
-            let rows: Vec<_> = self
-                .metric_rows
+        let mut rest = area;
+        for (i, panel) in self.metric_panels.iter().enumerate() {
+            let (_, h) = rest.dim_in_pixel();
+            let panel_h = panel.rows.len() as u32 * ROW_H + PANEL_EXTRA;
+            let (top, bottom) = rest.split_vertically(panel_h.min(h));
+            rest = bottom;
+            let rows: Vec<_> = panel
+                .rows
                 .iter()
                 .map(|r| {
                     (
@@ -326,16 +376,17 @@ impl Draw for ClaimChart {
                 .collect();
             let hi = rows.iter().map(|r| r.4).fold(0.0, f64::max);
             let x = Axis::linear(0.0, hi * 1.08);
-            Self::rows_panel(
-                &top,
-                "Deciding metric per stack (median of repetitions, bar: 95% interval)",
-                &self.metric_desc,
-                &x,
-                &rows,
-                label_w,
-                None,
-            )?;
+            let caption = if i == 0 {
+                format!(
+                    "{} per stack (median of repetitions, bar: 95% interval)",
+                    short_metric(&panel.metric)
+                )
+            } else {
+                format!("{} per stack", short_metric(&panel.metric))
+            };
+            Self::rows_panel(&top, &caption, &panel.desc, &x, &rows, label_w, None)?;
         }
+        let bottom = rest;
         if self.ratio_rows.is_empty() {
             let (w, hh) = bottom.dim_in_pixel();
             bottom

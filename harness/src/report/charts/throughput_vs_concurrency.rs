@@ -8,7 +8,8 @@ use crate::report::data::Model;
 use crate::report::style::{Colours, Scope, footer_lines};
 use crate::results::schema::LoadModelKind;
 
-/// The chart's data for one scenario; None when it has no closed-loop levels.
+/// The chart's data for one scenario; None when it has no closed-loop levels
+/// or no included measurement.
 pub fn data(model: &Model<'_>, colours: &Colours, scenario: &str, width: u32) -> Option<CiPlot> {
     let levels = model.levels(scenario, LoadModelKind::Closed);
     if levels.is_empty() {
@@ -36,6 +37,10 @@ pub fn data(model: &Model<'_>, colours: &Colours, scenario: &str, width: u32) ->
                 secondary: vec![],
             });
         }
+    }
+    if series.is_empty() {
+        // Every measurement excluded: the scenario table says why.
+        return None;
     }
     let xs: Vec<f64> = levels.iter().map(|l| l.value).collect();
     let (x, x_desc) = if xs.len() > 1 && xs[xs.len() - 1] / xs[0].max(1e-9) > 8.0 {

@@ -193,6 +193,12 @@ impl Timeline {
             }
             any = true;
             let c = *c;
+            if pts.len() <= 3 {
+                // A line needs two points: mark short series too.
+                chart
+                    .draw_series(pts.iter().map(|p| Circle::new(*p, 4, c.filled())))
+                    .map_err(de)?;
+            }
             chart
                 .draw_series(LineSeries::new(pts.to_vec(), c.stroke_width(2)))
                 .map_err(de)?
