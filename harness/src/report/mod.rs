@@ -143,7 +143,8 @@ pub struct Context<'a> {
 /// `results.csv` under `out_dir` (charts under `out_dir/charts/`).
 ///
 /// Pure with respect to measuring: it reads only `results`. Files are
-/// written atomically; existing files of the same names are replaced.
+/// written atomically; existing files of the same names are replaced, and
+/// charts an earlier report drew that this one does not are removed.
 pub fn write_all(results: &ResultsFile, out_dir: &Path) -> Result<ReportFiles, ReportError> {
     let charts_dir = out_dir.join(CHARTS_DIR);
     std::fs::create_dir_all(&charts_dir).map_err(|source| ReportError::CreateDir {
@@ -153,6 +154,7 @@ pub fn write_all(results: &ResultsFile, out_dir: &Path) -> Result<ReportFiles, R
     let model = Model::new(results);
     let colours = Colours::new(model.targets.iter().copied());
     let charts = draw_charts(&model, &colours, &charts_dir)?;
+    remove_stale_charts(&charts_dir, &charts);
     let ctx = Context {
         model,
         colours,
@@ -176,6 +178,36 @@ pub fn write_all(results: &ResultsFile, out_dir: &Path) -> Result<ReportFiles, R
         report_html,
         results_csv,
     })
+}
+
+/// File-name prefixes of the charts this module writes.
+const CHART_PREFIXES: &[&str] = &[
+    "claim-",
+    "throughput-",
+    "latency-spectrum-",
+    "latency-vs-rate-",
+    "memory-",
+    "timeline-",
+];
+
+/// Removes charts a previous report of the same directory drew but this one
+/// did not (e.g. a target no longer in the results), so `charts/` never
+/// shows a stale chart. Only `.svg`/`.png` files with this module's prefixes
+/// are touched; failures are ignored (a stale file is not worth an error).
+fn remove_stale_charts(dir: &Path, drawn: &[ChartFile]) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let path = e.path();
+        let name = e.file_name().to_string_lossy().into_owned();
+        let ours = CHART_PREFIXES.iter().any(|p| name.starts_with(p))
+            && (name.ends_with(".svg") || name.ends_with(".png"));
+        let current = drawn.iter().any(|c| c.svg == path || c.png == path);
+        if ours && !current && path.is_file() {
+            let _ = std::fs::remove_file(&path);
+        }
+    }
 }
 
 fn level_slug(l: &Level) -> String {

@@ -593,6 +593,17 @@ fn read(p: &Path) -> Vec<u8> {
     std::fs::read(p).unwrap_or_else(|e| panic!("cannot read {}: {e}", p.display()))
 }
 
+/// The reports of `synthetic()`, drawn once per test run into
+/// `target/tmp/report-synthetic/` (kept for a human look after the tests).
+fn shared_report() -> &'static claimbench::report::ReportFiles {
+    static FILES: std::sync::OnceLock<claimbench::report::ReportFiles> = std::sync::OnceLock::new();
+    FILES.get_or_init(|| {
+        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("report-synthetic");
+        let _ = std::fs::remove_dir_all(&dir);
+        claimbench::report::write_all(&synthetic(), &dir).unwrap()
+    })
+}
+
 fn report_cli(args: &[&str]) -> anyhow::Result<ExitCode> {
     let mut v = vec!["claimbench", "report"];
     v.extend_from_slice(args);
@@ -800,20 +811,25 @@ fn write_all_writes_every_report_and_chart() {
         "ragged CSV"
     );
 
-    // Drawing again gives the same files (the report is a pure function).
+    // Drawing again gives the same files (the report is a pure function),
+    // and a chart the new results no longer have is removed.
     let first_svg = std::fs::read_to_string(&files.charts[0].svg).unwrap();
+    let stale = dir.path().join("charts/timeline-io-sleep-gone-c1.png");
+    let keep = dir.path().join("charts/notes.txt");
+    std::fs::write(&stale, b"old").unwrap();
+    std::fs::write(&keep, b"mine").unwrap();
     let again = claimbench::report::write_all(&r, dir.path()).unwrap();
     assert_eq!(
         std::fs::read_to_string(&again.charts[0].svg).unwrap(),
         first_svg
     );
+    assert!(!stale.exists(), "stale chart left behind");
+    assert!(keep.exists(), "a file that is not a chart was removed");
 }
 
 #[test]
 fn summary_md_snapshot() {
-    let r = synthetic();
-    let dir = tempfile::tempdir().unwrap();
-    let files = claimbench::report::write_all(&r, dir.path()).unwrap();
+    let files = shared_report();
     let md = std::fs::read_to_string(&files.summary_md).unwrap();
     // Every chart is linked with its caption.
     for c in &files.charts {
@@ -993,9 +1009,8 @@ fn assert_self_contained(html: &str) {
 
 #[test]
 fn report_html_is_self_contained_and_renders_in_headless_chromium() {
-    let r = synthetic();
+    let files = shared_report();
     let dir = tempfile::tempdir().unwrap();
-    let files = claimbench::report::write_all(&r, dir.path()).unwrap();
     let html = std::fs::read_to_string(&files.report_html).unwrap();
     assert_self_contained(&html);
     assert!(html.contains("<meta name=\"viewport\""));
