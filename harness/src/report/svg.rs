@@ -85,14 +85,18 @@ pub struct GlyphSvg<'a> {
 }
 
 impl<'a> GlyphSvg<'a> {
-    /// A new document of `size` pixels. `id_prefix` keeps glyph ids unique when
-    /// several SVGs are inlined into one HTML page; `title` becomes the SVG's
-    /// `<title>` and accessible name.
-    pub fn new(out: &'a mut String, size: (u32, u32), id_prefix: &str, title: &str) -> Self {
-        let id_prefix = id_prefix
-            .chars()
-            .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
-            .collect();
+    /// A new document of `size` pixels. `name` (e.g. the file stem) keeps
+    /// glyph ids unique when several SVGs are inlined into one HTML page: ids
+    /// start with a short hash of it. `title` becomes the SVG's `<title>` and
+    /// accessible name.
+    pub fn new(out: &'a mut String, size: (u32, u32), name: &str, title: &str) -> Self {
+        // FNV-1a: fixed across runs, unlike std's hasher.
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for b in name.bytes() {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        let id_prefix = format!("g{:06x}", h & 0xff_ffff);
         Self {
             out,
             size,
@@ -201,7 +205,7 @@ impl DrawingBackend for GlyphSvg<'_> {
         for ((bold, id), d) in &self.glyphs {
             let _ = writeln!(
                 o,
-                "<path id=\"{}-{}{id}\" d=\"{d}\"/>",
+                "<path id=\"{}{}{id}\" d=\"{d}\"/>",
                 self.id_prefix,
                 if *bold { "b" } else { "r" }
             );
@@ -393,18 +397,19 @@ impl DrawingBackend for GlyphSvg<'_> {
                 .or_insert_with(|| Self::glyph_path(placed.font, g.id));
             let _ = writeln!(
                 uses,
-                "<use xlink:href=\"#{}-{tag}{}\" x=\"{:.0}\" y=\"{:.0}\"/>",
+                "<use xlink:href=\"#{}{tag}{}\" x=\"{:.0}\"/>",
                 self.id_prefix,
                 g.id.0,
                 g.x / s,
-                g.y / s
             );
         }
+        // Every glyph of a run sits on the same baseline: one y for all.
+        let baseline = placed.glyphs.first().map(|g| g.y).unwrap_or(0.0);
         let mut transform = format!("translate({} {})", pos.0, pos.1);
         if placed.rotate != 0 {
             let _ = write!(transform, " rotate({})", placed.rotate);
         }
-        let _ = write!(transform, " scale({s:.6})");
+        let _ = write!(transform, " scale({s:.6}) translate(0 {:.0})", baseline / s);
         let _ = write!(
             self.body,
             "<g aria-label=\"{}\" fill=\"{}\" opacity=\"{}\" transform=\"{transform}\">\n{uses}</g>\n",
