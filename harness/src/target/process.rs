@@ -51,7 +51,8 @@ pub struct StartOptions {
     pub workers: Option<usize>,
     /// Base URL of the downstream service, passed as `DOWNSTREAM_URL`.
     pub downstream_url: Option<String>,
-    /// Folder for `<id>.log` (created if missing; logs are appended).
+    /// Folder for `<id>.log` (created if missing; logs are appended; empty:
+    /// `claimbench-logs` in the system temp folder).
     pub log_dir: PathBuf,
     /// Extra environment variables (after the manifest's, before the harness's own).
     pub env: Vec<(String, String)>,
@@ -352,12 +353,17 @@ fn start_once(spec: &TargetSpec, opts: &StartOptions) -> Result<RunningTarget, T
     };
     let argv = ph.expand_all(&spec.start.command);
 
-    std::fs::create_dir_all(&opts.log_dir).map_err(|source| TargetError::Io {
+    let log_dir = if opts.log_dir.as_os_str().is_empty() {
+        std::env::temp_dir().join("claimbench-logs")
+    } else {
+        opts.log_dir.clone()
+    };
+    std::fs::create_dir_all(&log_dir).map_err(|source| TargetError::Io {
         what: "creating the log folder".into(),
-        path: opts.log_dir.clone(),
+        path: log_dir.clone(),
         source,
     })?;
-    let log_path = opts.log_dir.join(format!("{}.log", spec.id.file_stem()));
+    let log_path = log_dir.join(format!("{}.log", spec.id.file_stem()));
     let log_io = |source| TargetError::Io {
         what: "opening the target log".into(),
         path: log_path.clone(),

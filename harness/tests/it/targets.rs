@@ -52,6 +52,20 @@ fn get(t: &RunningTarget, path: &str) -> String {
     out.split("\r\n\r\n").nth(1).unwrap_or("").to_string()
 }
 
+/// The status code of a plain HTTP GET.
+fn status_of(t: &RunningTarget, path: &str) -> u16 {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(t.addr()).unwrap();
+    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes())
+        .unwrap();
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    out.split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or_else(|| panic!("no status line: {out:?}"))
+}
+
 /// Pids with a live (non-zombie) /proc entry among `pids`.
 fn alive(pids: &[i32]) -> Vec<i32> {
     pids.iter()
@@ -148,6 +162,17 @@ fn conformance(name: &str) {
             failures.push(format!("{id}: log tail:\n    {}", tail.join("\n    ")));
         }
         assert!(checks.len() > 40, "{id}: only {} checks", checks.len());
+    }
+    // Without DOWNSTREAM_URL, /io/downstream answers 503 (after validating its parameter).
+    let spec = m.resolve(None).unwrap();
+    let running = target::start(&spec, &opts(logs.path())).unwrap();
+    let status = status_of(&running, "/io/downstream?ms=1");
+    let bad = status_of(&running, "/io/downstream?ms=abc");
+    running.stop().unwrap();
+    if status != 503 || bad != 400 {
+        failures.push(format!(
+            "{name} without DOWNSTREAM_URL: /io/downstream?ms=1 -> {status} (want 503), ?ms=abc -> {bad} (want 400)"
+        ));
     }
     assert!(
         failures.is_empty(),
