@@ -73,8 +73,33 @@ fn fnv1a(s: &str) -> u64 {
 /// slot its hash picks, or the next free one (ids assigned in sorted order).
 #[derive(Clone, Debug)]
 pub struct Colours {
-    by_target: BTreeMap<String, RGBColor>,
+    by_target: BTreeMap<String, (RGBColor, usize)>,
 }
+
+/// A point marker shape, fixed per target like its colour, so lines stay
+/// distinguishable in greyscale and for colour-blind readers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Marker {
+    /// Filled circle.
+    Circle,
+    /// Filled square.
+    Square,
+    /// Filled triangle.
+    Triangle,
+    /// Filled diamond.
+    Diamond,
+    /// Diagonal cross.
+    Cross,
+}
+
+/// Markers in slot order.
+const MARKERS: [Marker; 5] = [
+    Marker::Circle,
+    Marker::Square,
+    Marker::Triangle,
+    Marker::Diamond,
+    Marker::Cross,
+];
 
 impl Colours {
     /// Assigns colours to every target id.
@@ -85,19 +110,19 @@ impl Colours {
         let mut taken = [false; PALETTE.len()];
         let mut by_target = BTreeMap::new();
         for (i, id) in ids.iter().enumerate() {
-            let colour = if i < PALETTE.len() {
+            let entry = if i < PALETTE.len() {
                 let mut slot = (fnv1a(id) % PALETTE.len() as u64) as usize;
                 while taken[slot] {
                     slot = (slot + 1) % PALETTE.len();
                 }
                 taken[slot] = true;
-                PALETTE[slot]
+                (PALETTE[slot], slot)
             } else {
                 // More targets than colours: reuse, darkened so they differ.
                 let RGBColor(r, g, b) = PALETTE[i % PALETTE.len()];
-                RGBColor(r / 2, g / 2, b / 2)
+                (RGBColor(r / 2, g / 2, b / 2), i)
             };
-            by_target.insert((*id).to_string(), colour);
+            by_target.insert((*id).to_string(), entry);
         }
         Self { by_target }
     }
@@ -106,8 +131,17 @@ impl Colours {
     pub fn of(&self, target: &str) -> RGBColor {
         self.by_target
             .get(target)
-            .copied()
+            .map(|e| e.0)
             .unwrap_or(RGBColor(0x80, 0x80, 0x80))
+    }
+
+    /// The marker shape of a target (a circle for an unknown id). Targets
+    /// in neighbouring palette slots get different shapes.
+    pub fn marker(&self, target: &str) -> Marker {
+        self.by_target
+            .get(target)
+            .map(|e| MARKERS[e.1 % MARKERS.len()])
+            .unwrap_or(Marker::Circle)
     }
 
     /// The colour as CSS hex, for the HTML legend.

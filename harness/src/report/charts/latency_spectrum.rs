@@ -24,6 +24,8 @@ pub struct SpectrumLine {
     pub name: String,
     /// Line colour.
     pub colour: RGBColor,
+    /// Marker drawn at 50%, 90%, 99%, 99.9% and 99.99%.
+    pub marker: crate::report::style::Marker,
     /// (nines, latency ms) points.
     pub points: Vec<(f64, f64)>,
 }
@@ -83,6 +85,7 @@ pub fn data(
         lines.push(SpectrumLine {
             name: format!("{t} ({n} rep.)"),
             colour: colours.of(t),
+            marker: colours.marker(t),
             points,
         });
     }
@@ -149,13 +152,23 @@ impl Draw for Spectrum {
         for l in &self.lines {
             let c = l.colour;
             let pts: Vec<(f64, f64)> = l.points.iter().map(|(x, y)| (*x, self.y.fwd(*y))).collect();
+            // Markers where the percentile axis has its ticks.
+            let marks: Vec<(f64, f64)> = [nines(0.5), 1.0, 2.0, 3.0, 4.0]
+                .iter()
+                .filter_map(|t| {
+                    l.points
+                        .iter()
+                        .min_by(|a, b| (a.0 - t).abs().total_cmp(&(b.0 - t).abs()))
+                        .map(|p| (p.0, self.y.fwd(p.1)))
+                })
+                .collect();
+            let marker = l.marker;
             chart
                 .draw_series(LineSeries::new(pts, c.stroke_width(3)))
                 .map_err(de)?
                 .label(l.name.as_str())
-                .legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 26, y)], c.stroke_width(3))
-                });
+                .legend(move |p| super::legend_entry(marker, c, p));
+            super::draw_markers(&mut chart, marker, &marks, c, 6)?;
         }
         chart
             .configure_series_labels()

@@ -48,6 +48,7 @@ pub fn data(model: &Model<'_>, colours: &Colours, scenario: &str, width: u32) ->
             series.push(CiSeries {
                 name: (*t).to_string(),
                 colour: colours.of(t),
+                marker: colours.marker(t),
                 points,
                 secondary: p50,
             });

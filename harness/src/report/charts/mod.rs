@@ -22,7 +22,7 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::bitmap::GlyphBitmap;
 use super::data::Stat;
-use super::style::{self, FONT, FOOTER_PT, MUTED, TEXT, TITLE_PT};
+use super::style::{self, FONT, FOOTER_PT, MUTED, Marker, TEXT, TITLE_PT};
 use super::svg::GlyphSvg;
 
 /// A chart that could not be drawn or written.
@@ -116,6 +116,90 @@ pub fn render<C: Draw>(
         root.present().map_err(|e| err(&png_path, e.to_string()))?;
     }
     Ok((svg_path, png_path))
+}
+
+/// The outline of a marker of radius `r` around (0, 0), in pixels.
+pub(crate) fn marker_shape(marker: Marker, r: i32) -> Vec<(i32, i32)> {
+    let rf = r as f64;
+    match marker {
+        Marker::Circle => (0..16)
+            .map(|i| {
+                let a = i as f64 * std::f64::consts::TAU / 16.0;
+                ((rf * a.cos()).round() as i32, (rf * a.sin()).round() as i32)
+            })
+            .collect(),
+        Marker::Square => {
+            let q = (rf * 0.85).round() as i32;
+            vec![(-q, -q), (q, -q), (q, q), (-q, q)]
+        }
+        Marker::Triangle => {
+            let h = (rf * 1.2).round() as i32;
+            vec![(0, -h), (h, (rf * 0.8) as i32), (-h, (rf * 0.8) as i32)]
+        }
+        Marker::Diamond => {
+            let h = (rf * 1.2).round() as i32;
+            vec![(0, -h), (h, 0), (0, h), (-h, 0)]
+        }
+        Marker::Cross => {
+            // An X of two bars, a third of the radius thick.
+            let t = (rf / 3.0).round().max(1.0) as i32;
+            vec![
+                (-r, -r + t),
+                (-r + t, -r),
+                (0, -t),
+                (r - t, -r),
+                (r, -r + t),
+                (t, 0),
+                (r, r - t),
+                (r - t, r),
+                (0, t),
+                (-r + t, r),
+                (-r, r - t),
+                (-t, 0),
+            ]
+        }
+    }
+}
+
+/// Draws `marker` at each point (drawing coordinates) in `colour`.
+pub(crate) fn draw_markers<DB: DrawingBackend>(
+    chart: &mut ChartContext<'_, DB, Cartesian2d<Ticked, Ticked>>,
+    marker: Marker,
+    pts: &[(f64, f64)],
+    colour: RGBColor,
+    r: i32,
+) -> Result<(), String> {
+    let shape = marker_shape(marker, r);
+    chart
+        .draw_series(
+            pts.iter()
+                .map(|p| EmptyElement::at(*p) + Polygon::new(shape.clone(), colour.filled())),
+        )
+        .map(|_| ())
+        .map_err(de)
+}
+
+/// A legend entry: a line with the series' marker on it.
+pub(crate) type LegendEntry<DB> = plotters::element::ComposedElement<
+    (i32, i32),
+    DB,
+    PathElement<(i32, i32)>,
+    Polygon<(i32, i32)>,
+>;
+
+/// A legend entry: a line with the series' marker on it.
+pub(crate) fn legend_entry<DB: DrawingBackend>(
+    marker: Marker,
+    colour: RGBColor,
+    (x, y): (i32, i32),
+) -> LegendEntry<DB> {
+    let shape: Vec<(i32, i32)> = marker_shape(marker, 5)
+        .into_iter()
+        .map(|(dx, dy)| (dx + 13, dy))
+        .collect();
+    EmptyElement::at((x, y))
+        + PathElement::new(vec![(0, 0), (26, 0)], colour.stroke_width(3))
+        + Polygon::new(shape, colour.filled())
 }
 
 /// Maps a drawing error to text.
@@ -419,6 +503,8 @@ pub struct CiSeries {
     pub name: String,
     /// Line colour.
     pub colour: RGBColor,
+    /// Point marker.
+    pub marker: Marker,
     /// Points: x and the median/interval of y (already in display units).
     pub points: Vec<(f64, Stat)>,
     /// Dashed companion line without interval (e.g. p50 beside p99).
@@ -478,33 +564,27 @@ impl Draw for CiPlot {
                 .iter()
                 .map(|(x, st)| (self.x.fwd(*x), self.y.fwd(st.median)))
                 .collect();
+            let marker = s.marker;
             chart
                 .draw_series(LineSeries::new(pts.clone(), c.stroke_width(3)))
                 .map_err(de)?
                 .label(s.name.as_str())
-                .legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 26, y)], c.stroke_width(3))
-                });
-            chart
-                .draw_series(pts.iter().map(|p| Circle::new(*p, 5, c.filled())))
-                .map_err(de)?;
-            chart
-                .draw_series(
-                    s.points
-                        .iter()
-                        .filter(|(_, st)| st.high > st.low)
-                        .map(|(x, st)| {
-                            ErrorBar::new_vertical(
-                                self.x.fwd(*x),
-                                self.y.fwd(st.low),
-                                self.y.fwd(st.median),
-                                self.y.fwd(st.high),
-                                c.stroke_width(2),
-                                12,
-                            )
-                        }),
-                )
-                .map_err(de)?;
+                .legend(move |p| legend_entry(marker, c, p));
+            // Interval bars: a vertical line with caps (no mark at the
+            // median, where the series marker goes).
+            for (x, st) in s.points.iter().filter(|(_, st)| st.high > st.low) {
+                let (x, lo, hi) = (self.x.fwd(*x), self.y.fwd(st.low), self.y.fwd(st.high));
+                let style = c.stroke_width(2);
+                chart
+                    .draw_series([PathElement::new(vec![(x, lo), (x, hi)], style)])
+                    .map_err(de)?;
+                chart
+                    .draw_series([lo, hi].map(|y| {
+                        EmptyElement::at((x, y)) + PathElement::new(vec![(-7, 0), (7, 0)], style)
+                    }))
+                    .map_err(de)?;
+            }
+            draw_markers(&mut chart, marker, &pts, c, 7)?;
             if !s.secondary.is_empty() {
                 let sec: Vec<(f64, f64)> = s
                     .secondary
