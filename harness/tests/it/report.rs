@@ -985,6 +985,37 @@ fn bench_results_and_empty_results_still_report() {
     assert_eq!(csv.lines().count(), 1);
 }
 
+/// Runs a command to completion, killing it (and failing the test) if it
+/// takes longer than `limit`: a hung browser must not hang the test suite.
+fn output_within(cmd: &mut Command, limit: std::time::Duration) -> std::process::Output {
+    use std::process::Stdio;
+    let dir = tempfile::tempdir().unwrap();
+    let (out_path, err_path) = (dir.path().join("stdout"), dir.path().join("stderr"));
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(&out_path).unwrap())
+        .stderr(std::fs::File::create(&err_path).unwrap())
+        .spawn()
+        .expect("chromium starts");
+    let start = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("chromium did not finish within {limit:?}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    std::process::Output {
+        status,
+        stdout: std::fs::read(&out_path).unwrap(),
+        stderr: std::fs::read(&err_path).unwrap(),
+    }
+}
+
 /// Every `src=` / `href=` in the page points inside it (`#...`) or at a
 /// file of the run directory; there are no scripts, images, frames or links
 /// to fetch.
@@ -1063,10 +1094,10 @@ fn report_html_is_self_contained_and_renders_in_headless_chromium() {
         a
     };
     let run = |extra: &[String]| {
-        let out = Command::new(chromium)
-            .args(base_args(extra))
-            .output()
-            .expect("chromium runs");
+        let out = output_within(
+            Command::new(chromium).args(base_args(extra)),
+            std::time::Duration::from_secs(90),
+        );
         assert!(
             out.status.success(),
             "chromium failed: {}",
