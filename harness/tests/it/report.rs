@@ -973,6 +973,22 @@ fn bench_results_and_empty_results_still_report() {
     let md = std::fs::read_to_string(&files.summary_md).unwrap();
     assert!(md.contains("No claim verdicts"), "{md}");
 
+    // Degenerate numbers: nothing succeeded, empty histograms and timeline,
+    // a zero level, a huge level. Reports, no panic.
+    let mut odd = r.measurements[0].clone();
+    odd.load.summary.throughput_rps = 0.0;
+    odd.load.summary.ok = 0;
+    odd.load.latency = Latency::default();
+    odd.load.timeline.clear();
+    odd.level.value = 0.0;
+    let mut huge = odd.clone();
+    huge.level.value = 1e15;
+    huge.repetition = 2;
+    r.measurements.push(odd);
+    r.measurements.push(huge);
+    let dir = tempfile::tempdir().unwrap();
+    claimbench::report::write_all(&r, dir.path()).unwrap();
+
     // No measurements at all (an interrupted run): reports, no charts, no panic.
     r.measurements.clear();
     r.complete = false;

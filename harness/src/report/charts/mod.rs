@@ -282,12 +282,21 @@ pub struct Axis {
 impl Axis {
     /// A linear axis from `lo` to a little above `hi`, with round ticks.
     pub fn linear(lo: f64, hi: f64) -> Self {
-        let hi = if hi > lo { hi } else { lo + 1.0 };
+        let lo = if lo.is_finite() { lo } else { 0.0 };
+        let mut hi = if hi.is_finite() && hi > lo {
+            hi
+        } else {
+            lo + lo.abs().max(1.0) * 0.1
+        };
+        if hi <= lo {
+            hi = lo + 1.0;
+        }
         let step = nice_step((hi - lo) / 6.0);
-        let hi = (hi / step).ceil() * step;
+        let hi = ((hi / step).ceil() * step).max(hi);
         let mut ticks = Vec::new();
         let mut t = (lo / step).ceil() * step;
-        while t <= hi + step * 1e-9 {
+        // Bounded: at extreme magnitudes `t += step` may not move `t`.
+        while t <= hi + step * 1e-9 && ticks.len() < 50 {
             ticks.push(if t.abs() < step * 1e-9 { 0.0 } else { t });
             t += step;
         }
@@ -643,5 +652,12 @@ mod tests {
         let mut dedup = labels.clone();
         dedup.dedup();
         assert_eq!(labels, dedup, "neighbouring ticks must differ: {labels:?}");
+        // Degenerate and extreme ranges terminate with a usable axis.
+        for (lo, hi) in [(1e20, 1e20), (5.0, 5.0), (0.0, f64::NAN), (-3.0, -7.0)] {
+            let a = Axis::linear(lo, hi);
+            assert!(a.hi > a.lo && a.ticks.len() <= 50, "{lo} {hi}: {a:?}");
+        }
+        let l = Axis::log(0.0, 0.0);
+        assert!(l.hi > l.lo);
     }
 }
