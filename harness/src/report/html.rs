@@ -28,6 +28,7 @@ table{border-collapse:collapse;width:100%;font-size:.92rem}
 th,td{padding:.45em .6em;border-bottom:1px solid var(--line);text-align:left;vertical-align:top}
 th{background:var(--soft);font-weight:600;white-space:nowrap}
 td.num{text-align:right;white-space:nowrap;font-variant-numeric:tabular-nums}
+table.verdicts td:first-child{white-space:nowrap}
 table.verdicts td:nth-child(3){min-width:14em}
 table.verdicts td:nth-child(4){min-width:20em}
 .cmp+.cmp{margin-top:.35em}
@@ -39,7 +40,7 @@ figure svg{display:block;width:100%;height:auto;max-width:1100px;border:1px soli
 figcaption{font-size:.92rem;margin-top:.35em}
 .warn{background:#fff4e5;border:1px solid #f0c36d;padding:.6em .9em;border-radius:6px}
 .keys span{display:inline-block;margin:.1em .8em .1em 0;white-space:nowrap}
-.keys i{display:inline-block;width:.9em;height:.9em;border-radius:2px;margin-right:.35em;vertical-align:-.1em}
+.keys svg.mk{display:inline-block;width:1em;height:1em;margin-right:.35em;vertical-align:-.12em}
 dl.env{display:grid;grid-template-columns:max-content 1fr;gap:.2em 1em}
 dl.env dt{font-weight:600}dl.env dd{margin:0;overflow-wrap:anywhere}
 details{margin:.6em 0}summary{cursor:pointer;font-weight:600}
@@ -165,11 +166,16 @@ pub fn render(ctx: &Context<'_>, svgs: &[Option<String>]) -> String {
         o.push_str("<p class=\"warn\"><strong>Incomplete run:</strong> it was interrupted or failed part-way; the measurements shown are real, but some planned ones are missing.</p>\n");
     }
     o.push_str("<nav><a href=\"#verdicts\">Verdicts</a><a href=\"#claims\">Claims</a><a href=\"#scenarios\">Scenarios</a><a href=\"#environment\">Environment</a></nav>\n");
-    o.push_str("<p class=\"keys\">Colours: ");
+    o.push_str("<p class=\"keys\">Targets in the charts: ");
     for t in &ctx.model.targets {
+        let points: Vec<String> = super::charts::marker_shape(ctx.colours.marker(t), 6)
+            .iter()
+            .map(|(x, y)| format!("{x},{y}"))
+            .collect();
         let _ = write!(
             o,
-            "<span><i style=\"background:{}\"></i>{}</span>",
+            "<span><svg class=\"mk\" width=\"14\" height=\"14\" viewBox=\"-7 -7 14 14\" aria-hidden=\"true\"><polygon points=\"{}\" fill=\"{}\"/></svg>{}</span>",
+            points.join(" "),
             ctx.colours.css(t),
             esc(t)
         );

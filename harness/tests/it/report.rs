@@ -1070,7 +1070,11 @@ fn report_html_is_self_contained_and_renders_in_headless_chromium() {
     for c in &files.charts {
         assert!(html.contains(&format!("<figure id=\"fig-{}\">", c.stem)));
     }
-    assert_eq!(html.matches("<svg ").count(), files.charts.len());
+    assert_eq!(
+        html.matches("<svg xmlns").count(),
+        files.charts.len(),
+        "one inline SVG per chart"
+    );
 
     let chromium = ["chromium", "chromium-browser", "google-chrome"]
         .into_iter()

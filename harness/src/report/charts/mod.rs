@@ -119,7 +119,7 @@ pub fn render<C: Draw>(
 }
 
 /// The outline of a marker of radius `r` around (0, 0), in pixels.
-pub(crate) fn marker_shape(marker: Marker, r: i32) -> Vec<(i32, i32)> {
+pub fn marker_shape(marker: Marker, r: i32) -> Vec<(i32, i32)> {
     let rf = r as f64;
     match marker {
         Marker::Circle => (0..16)
