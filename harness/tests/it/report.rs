@@ -1179,6 +1179,13 @@ fn report_html_is_self_contained_and_renders_in_headless_chromium() {
     ]);
     let png = read(&shot);
     assert_eq!(png_size(&png), (1280, 2000));
+    // A blank page of this size compresses to about 10 KB; the rendered
+    // report (text, verdict badges, charts) to several hundred.
+    assert!(
+        png.len() > 100_000,
+        "screenshot looks blank ({} bytes)",
+        png.len()
+    );
     // Keep a copy for a human look when asked.
     if let Some(keep) = std::env::var_os("CLAIMBENCH_KEEP_SCREENSHOT") {
         std::fs::copy(&shot, keep).unwrap();
@@ -1189,7 +1196,13 @@ fn report_html_is_self_contained_and_renders_in_headless_chromium() {
         "--window-size=390,1600".into(),
         "--hide-scrollbars".into(),
     ]);
-    assert_eq!(png_size(&read(&phone)), (390, 1600));
+    let phone_png = read(&phone);
+    assert_eq!(png_size(&phone_png), (390, 1600));
+    assert!(
+        phone_png.len() > 30_000,
+        "phone screenshot looks blank ({} bytes)",
+        phone_png.len()
+    );
     if let Some(keep) = std::env::var_os("CLAIMBENCH_KEEP_PHONE_SCREENSHOT") {
         std::fs::copy(&phone, keep).unwrap();
     }
