@@ -370,16 +370,18 @@ pub fn rss_slopes(
 }
 
 /// The values of a metric for one target at a scenario and level.
+/// For [`Metric::RssPerConnection`], the slope runs from the target's own
+/// lowest valid level below `level`.
 fn values(
     ms: &[Measurement],
     metric: &Metric,
     target: &str,
     scenario: &str,
     level: &Level,
-    lowest: Option<&Level>,
 ) -> Vec<f64> {
     if *metric == Metric::RssPerConnection {
-        return match lowest {
+        let own = common_levels(ms, scenario, &[target]);
+        return match own.first().filter(|l| l.value < level.value) {
             Some(low) => rss_slopes(ms, target, scenario, low, level),
             None => Vec::new(),
         };
@@ -533,14 +535,18 @@ pub fn evaluate_one(claim: &ClaimSpec, rules: &VerdictRules, results: &ResultsFi
                         continue;
                     };
                     for metric in &claim.metrics {
-                        let lowest = levels.first().filter(|l| **l != level);
-                        let a = values(ms, metric, f, scenario, &level, lowest);
-                        let b = values(ms, metric, o, scenario, &level, lowest);
+                        let a = values(ms, metric, f, scenario, &level);
+                        let b = values(ms, metric, o, scenario, &level);
                         if a.is_empty() || b.is_empty() {
                             for (t, v) in [(f, &a), (o, &b)] {
                                 if v.is_empty() {
+                                    let hint = if *metric == Metric::RssPerConnection {
+                                        " (needs a valid lower level of the connection sweep, same repetition)"
+                                    } else {
+                                        ""
+                                    };
                                     missing.insert(format!(
-                                        "{t}: no value of {} in `{scenario}` {}",
+                                        "{t}: no value of {} in `{scenario}` {}{hint}",
                                         metric.name(),
                                         level.label()
                                     ));
@@ -587,14 +593,13 @@ pub fn evaluate_one(claim: &ClaimSpec, rules: &VerdictRules, results: &ResultsFi
                         continue;
                     };
                     for metric in &claim.metrics {
-                        let with = values(ms, metric, t, scenario, &level, None);
-                        let mut without = values(ms, metric, t, baseline, &level, None);
+                        let with = values(ms, metric, t, scenario, &level);
+                        let mut without = values(ms, metric, t, baseline, &level);
                         if without.is_empty()
                             && let Metric::TemplateP99(_) = metric
                         {
                             // A one-template baseline scenario: its overall p99.
-                            without =
-                                values(ms, &Metric::Latency(Pct::P99), t, baseline, &level, None);
+                            without = values(ms, &Metric::Latency(Pct::P99), t, baseline, &level);
                         }
                         if with.is_empty() || without.is_empty() {
                             missing.insert(format!(

@@ -831,7 +831,14 @@ impl Runner {
             eprintln!("warning: {e}");
         }
         let (load, resources, started_at) = result.map_err(Failure::Measurement)?;
-        let excluded = exclusion(&load, self.setup.suite.max_error_rate);
+        let mut excluded = exclusion(&load, self.setup.suite.max_error_rate);
+        if stop.load(Ordering::SeqCst) {
+            let cut = "interrupted: the measured phase was cut short".to_string();
+            excluded = Some(match excluded {
+                Some(e) => format!("{cut}; {e}"),
+                None => cut,
+            });
+        }
         Ok(Measurement {
             target: instance,
             scenario: scenario.name.clone(),
