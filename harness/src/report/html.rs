@@ -99,9 +99,9 @@ fn deciding_html(v: &crate::results::schema::Verdict) -> String {
         .map(|c| esc(&tables::comparison_line(c)))
         .collect();
     if lines.is_empty() {
+        // No comparison: the verdict's own sentence says why.
         lines.push(esc(&v.summary));
-    }
-    if !v.missing.is_empty() {
+    } else if !v.missing.is_empty() {
         lines.push(format!("<em>missing:</em> {}", esc(&v.missing.join("; "))));
     }
     lines

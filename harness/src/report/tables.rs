@@ -112,9 +112,9 @@ pub fn verdicts(results: &ResultsFile) -> Table {
         .map(|v| {
             let mut numbers: Vec<String> = v.comparisons.iter().map(comparison_line).collect();
             if numbers.is_empty() {
+                // No comparison: the verdict's own sentence says why.
                 numbers.push(v.summary.clone());
-            }
-            if !v.missing.is_empty() {
+            } else if !v.missing.is_empty() {
                 numbers.push(format!("missing: {}", v.missing.join("; ")));
             }
             vec![
