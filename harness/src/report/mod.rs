@@ -252,7 +252,14 @@ fn draw_charts(
     };
     let w = style::SIZE.0;
 
-    for v in &model.results.verdicts {
+    for v in model
+        .results
+        .verdicts
+        .iter()
+        .filter(|v| !v.comparisons.is_empty())
+    {
+        // A verdict without comparisons has nothing to draw; the reports
+        // give its sentence (what was missing).
         let d = claim::data(model, colours, v, w);
         let stem = format!("claim-{}", slug(&v.claim));
         claim::draw(&d, &dir.join(&stem), claim::size_for(&d, w))?;

@@ -955,6 +955,28 @@ fn claim_chart_handles_within_stack_comparisons_and_slope_metrics() {
 }
 
 #[test]
+fn verdict_without_comparisons_gets_its_sentence_and_no_chart() {
+    let mut r = synthetic();
+    r.verdicts.push(Verdict {
+        claim: "asyncio-helps".into(),
+        quote: "asynchronous programming (asyncio)".into(),
+        outcome: Outcome::Inconclusive,
+        summary: "No comparison could be made: python-django:asgi was not measured.".into(),
+        metric: "throughput_rps".into(),
+        comparisons: vec![],
+        conditions: vec![],
+        missing: vec!["python-django:asgi: not measured".into()],
+    });
+    r.measurements.truncate(12);
+    let dir = tempfile::tempdir().unwrap();
+    let files = claimbench::report::write_all(&r, dir.path()).unwrap();
+    assert!(!files.charts.iter().any(|c| c.stem == "claim-asyncio-helps"));
+    let md = std::fs::read_to_string(&files.summary_md).unwrap();
+    assert!(md.contains("| asyncio-helps | INCONCLUSIVE |"), "{md}");
+    assert!(md.contains("No comparison could be made: python-django:asgi was not measured."));
+}
+
+#[test]
 fn bench_results_and_empty_results_still_report() {
     // A `bench` file: one measurement of an unsupervised URL, no targets, no verdicts.
     let mut r = synthetic();

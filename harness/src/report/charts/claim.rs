@@ -217,13 +217,13 @@ pub fn data(model: &Model<'_>, colours: &Colours, v: &Verdict, width: u32) -> Cl
         .collect();
     let scope = Scope {
         targets: targets_shown,
-        scenario: Some(
+        scenario: (!places_all.is_empty()).then(|| {
             places_all
                 .iter()
                 .map(|(s, l)| format!("{s} {}", level_label(l)))
                 .collect::<Vec<_>>()
-                .join("; "),
-        ),
+                .join("; ")
+        }),
         level: None,
     };
     ClaimChart {
