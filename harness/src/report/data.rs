@@ -5,9 +5,10 @@
 //! Pure functions, no I/O. Excluded measurements stay in their group (the
 //! reports list them) but never enter a median or an interval.
 //!
-//! The bootstrap here is a small private helper (seeded, so reports are
-//! reproducible); `crate::analysis` owns the statistics that decide verdicts,
-//! and verdict intervals are read from the results file, never recomputed.
+//! Medians come from `crate::analysis::stats`. The interval of a median is a
+//! small bootstrap here (seeded, so reports are reproducible; `analysis`
+//! only has intervals of ratios). Verdict intervals are read from the
+//! results file, never recomputed.
 
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
@@ -28,19 +29,11 @@ pub struct Stat {
     pub n: usize,
 }
 
-/// Median of `v` (None when empty). NaN values are ignored.
+/// Median of `v` (None when empty). NaN values are ignored (a NaN is
+/// missing data here); the median itself is [`crate::analysis::stats::median`].
 pub fn median(v: &[f64]) -> Option<f64> {
-    let mut s: Vec<f64> = v.iter().copied().filter(|x| !x.is_nan()).collect();
-    if s.is_empty() {
-        return None;
-    }
-    s.sort_by(f64::total_cmp);
-    let n = s.len();
-    Some(if n % 2 == 1 {
-        s[n / 2]
-    } else {
-        (s[n / 2 - 1] + s[n / 2]) / 2.0
-    })
+    let s: Vec<f64> = v.iter().copied().filter(|x| !x.is_nan()).collect();
+    crate::analysis::stats::median(&s)
 }
 
 /// Median and 95% percentile-bootstrap interval of the median (2000
