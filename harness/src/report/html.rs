@@ -112,7 +112,16 @@ fn deciding_html(v: &crate::results::schema::Verdict) -> String {
 
 fn figure(c: &ChartFile, svg: Option<&str>) -> String {
     let body = match svg {
-        Some(s) => s.trim().to_string(),
+        // The caption is the chart's accessible description on the page
+        // (the SVG file itself is labelled by its title).
+        Some(s) => s.trim().replacen(
+            " role=\"img\" aria-label=\"",
+            &format!(
+                " role=\"img\" aria-describedby=\"cap-{}\" aria-label=\"",
+                esc(&c.stem)
+            ),
+            1,
+        ),
         None => format!(
             "<p class=\"note\">(chart {} could not be read)</p>",
             esc(&c.stem)
@@ -124,7 +133,7 @@ fn figure(c: &ChartFile, svg: Option<&str>) -> String {
             .unwrap_or_default()
     };
     format!(
-        "<figure id=\"fig-{stem}\">\n{body}\n<figcaption>{cap} <a href=\"charts/{svg}\">SVG</a> · <a href=\"charts/{png}\">PNG</a></figcaption>\n</figure>\n",
+        "<figure id=\"fig-{stem}\">\n{body}\n<figcaption id=\"cap-{stem}\">{cap} <a href=\"charts/{svg}\">SVG</a> · <a href=\"charts/{png}\">PNG</a></figcaption>\n</figure>\n",
         stem = esc(&c.stem),
         cap = esc(&c.caption),
         svg = esc(&file(&c.svg)),

@@ -1088,9 +1088,11 @@ fn report_html_is_self_contained_and_renders_in_headless_chromium() {
     assert!(pos("id=\"verdict-table\"") < pos("id=\"claims\""));
     assert!(pos("id=\"claims\"") < pos("id=\"scenarios\""));
     assert!(pos("id=\"scenarios\"") < pos("id=\"environment\""));
-    // Every chart inline, with its caption.
+    // Every chart inline, described by its one-sentence caption.
     for c in &files.charts {
         assert!(html.contains(&format!("<figure id=\"fig-{}\">", c.stem)));
+        assert!(html.contains(&format!("aria-describedby=\"cap-{}\"", c.stem)));
+        assert!(html.contains(&format!("<figcaption id=\"cap-{}\">", c.stem)));
     }
     assert_eq!(
         html.matches("<svg xmlns").count(),
