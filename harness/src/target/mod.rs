@@ -76,7 +76,7 @@ pub use manifest::{
 pub use process::{
     RunningTarget, StartOptions, StopOutcome, install_ctrlc_cleanup, kill_all_registered, start,
 };
-pub use sampler::{GroupSnapshot, Sampler, SamplerHandle};
+pub use sampler::{GroupSnapshot, GroupTracker, Sampler, SamplerHandle};
 pub use setup::{SetupOptions, SetupOutcome, is_set_up, setup, versions};
 
 /// Everything that can go wrong with a target. Each variant names the file,

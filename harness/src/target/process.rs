@@ -33,7 +33,7 @@ use std::time::{Duration, Instant};
 
 use super::TargetError;
 use super::manifest::{Placeholders, TargetSpec, resolve_program};
-use super::sampler::{GroupSnapshot, cpu_percent_between};
+use super::sampler::{GroupTracker, cpu_percent_between};
 
 /// The host targets listen on.
 pub const HOST: &str = "127.0.0.1";
@@ -191,10 +191,11 @@ impl RunningTarget {
     pub fn wait_idle(&self, max_wait: Duration) -> Result<Duration, TargetError> {
         let start = Instant::now();
         let window = Duration::from_millis(200);
-        let mut before = GroupSnapshot::take(self.pgid);
+        let mut tracker = GroupTracker::new(self.pgid);
+        let mut before = tracker.snapshot();
         loop {
             std::thread::sleep(window);
-            let after = GroupSnapshot::take(self.pgid);
+            let after = tracker.snapshot();
             let pct = cpu_percent_between(&before, &after);
             let open = open_connections(self.port);
             if pct < 2.0 && open == 0 {
