@@ -598,8 +598,10 @@ fn read(p: &Path) -> Vec<u8> {
 fn shared_report() -> &'static claimbench::report::ReportFiles {
     static FILES: std::sync::OnceLock<claimbench::report::ReportFiles> = std::sync::OnceLock::new();
     FILES.get_or_init(|| {
+        // Not cleared first: another test process may be reading it. Text
+        // reports are written atomically and stale charts are removed by
+        // write_all itself.
         let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("report-synthetic");
-        let _ = std::fs::remove_dir_all(&dir);
         claimbench::report::write_all(&synthetic(), &dir).unwrap()
     })
 }
