@@ -103,19 +103,23 @@ pub fn run(args: TargetsArgs) -> anyhow::Result<ExitCode> {
         }
         TargetsCommand::Setup { names, force } => {
             let selected = select_manifests(&manifests, &names)?;
+            let opts = SetupOptions {
+                force,
+                quiet: false,
+            };
+            let mut failed = Vec::new();
             for m in selected {
-                let outcome = setup(
-                    m,
-                    &SetupOptions {
-                        force,
-                        quiet: false,
-                    },
-                )
-                .with_context(|| format!("setting up `{}`", m.name))?;
-                match outcome {
-                    SetupOutcome::UpToDate => eprintln!("[{}] up to date", m.name),
-                    SetupOutcome::Ran => eprintln!("[{}] set up", m.name),
+                match setup(m, &opts) {
+                    Ok(SetupOutcome::UpToDate) => eprintln!("[{}] up to date", m.name),
+                    Ok(SetupOutcome::Ran) => eprintln!("[{}] set up", m.name),
+                    Err(e) => {
+                        eprintln!("[{}] FAILED: {e}", m.name);
+                        failed.push(m.name.clone());
+                    }
                 }
+            }
+            if !failed.is_empty() {
+                anyhow::bail!("setup failed for: {}", failed.join(", "));
             }
             Ok(ExitCode::SUCCESS)
         }

@@ -1068,3 +1068,19 @@ fn cli_check_passes_a_real_target_pinned() {
         std::process::ExitCode::SUCCESS
     );
 }
+
+#[test]
+fn cli_setup_reports_every_failing_target() {
+    use clap::Parser;
+    let cli = claimbench::Cli::parse_from([
+        "claimbench",
+        "targets",
+        "--targets-dir",
+        fixtures_dir().to_str().unwrap(),
+        "setup",
+        "fixture-missing-tool",
+        "fixture-exits",
+    ]);
+    let err = format!("{:#}", claimbench::run(cli).unwrap_err());
+    assert_eq!(err, "setup failed for: fixture-missing-tool");
+}
