@@ -202,7 +202,8 @@ fn remove_stale_charts(dir: &Path, drawn: &[ChartFile]) {
         let path = e.path();
         let name = e.file_name().to_string_lossy().into_owned();
         let ours = CHART_PREFIXES.iter().any(|p| name.starts_with(p))
-            && (name.ends_with(".svg") || name.ends_with(".png"));
+            && (name.ends_with(".svg") || name.ends_with(".png"))
+            && !name.contains(".tmp-");
         let current = drawn.iter().any(|c| c.svg == path || c.png == path);
         if ours && !current && path.is_file() {
             let _ = std::fs::remove_file(&path);

@@ -110,11 +110,20 @@ pub fn render<C: Draw>(
     if let Some(dir) = png_path.parent() {
         std::fs::create_dir_all(dir).map_err(|e| err(&png_path, e.to_string()))?;
     }
-    {
-        let root = GlyphBitmap::new(&png_path, size).into_drawing_area();
+    // Drawn to a temporary name in the same directory, then renamed: a
+    // reader never sees a half-written PNG.
+    let tmp = png_path.with_extension(format!("tmp-{}.png", std::process::id()));
+    let drawn = (|| {
+        let root = GlyphBitmap::new(&tmp, size).into_drawing_area();
         chart.draw_on(&root).map_err(|m| err(&png_path, m))?;
         root.present().map_err(|e| err(&png_path, e.to_string()))?;
+        drop(root);
+        std::fs::rename(&tmp, &png_path).map_err(|e| err(&png_path, e.to_string()))
+    })();
+    if drawn.is_err() {
+        let _ = std::fs::remove_file(&tmp);
     }
+    drawn?;
     Ok((svg_path, png_path))
 }
 
