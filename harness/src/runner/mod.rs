@@ -625,23 +625,40 @@ impl Runner {
         };
         let jobs = self.jobs.clone();
         let mut skipped_noted: Vec<String> = Vec::new();
+        // The bar counts estimated milliseconds, so its ETA is in time, and it
+        // moves within a measurement too.
+        let mut done_ms = 0u64;
         for (i, job) in jobs.iter().enumerate() {
             if stop.load(Ordering::SeqCst) {
                 break;
             }
             let est = (self.job_estimate(job) * 1000.0) as u64;
+            if let Some(b) = &bar {
+                b.set_position(done_ms);
+            }
+            done_ms += est;
             let entry = &self.setup.suite.entries[job.entry];
             let scenario_name = entry.scenario.name.clone();
             let reps = entry.scenario.repetitions;
-            // Worker sweeps need CPUs to spread workers over.
-            if job.workers.is_some() && self.setup.target_cpus.len() < 2 {
+            // Worker sweeps need CPUs to spread workers over, and a target
+            // claimbench starts.
+            let external = matches!(
+                self.slots.get(&job.target).map(|s| &s.kind),
+                Some(TargetKind::External { .. })
+            );
+            if job.workers.is_some() && (external || self.setup.target_cpus.len() < 2) {
                 let key = format!("{}/{}", job.target, scenario_name);
                 if !skipped_noted.contains(&key) {
                     skipped_noted.push(key);
-                    let reason = format!(
-                        "the worker-count sweep needs at least 2 CPUs for the target besides the generator's; this run has {}",
-                        self.setup.target_cpus.len()
-                    );
+                    let reason = if external {
+                        "a worker-count sweep needs a target claimbench starts (not --target-url)"
+                            .to_string()
+                    } else {
+                        format!(
+                            "the worker-count sweep needs at least 2 CPUs for the target besides the generator's; this run has {}",
+                            self.setup.target_cpus.len()
+                        )
+                    };
                     say(&format!(
                         "skipping {} in `{scenario_name}`: {reason}",
                         job.target
@@ -652,9 +669,6 @@ impl Runner {
                         reason,
                     });
                 }
-                if let Some(b) = &bar {
-                    b.inc(est);
-                }
                 continue;
             }
             if self
@@ -662,9 +676,6 @@ impl Runner {
                 .get(&job.target)
                 .is_some_and(|s| s.failed.is_some())
             {
-                if let Some(b) = &bar {
-                    b.inc(est);
-                }
                 continue;
             }
             if let Some(b) = &bar {
@@ -676,7 +687,15 @@ impl Runner {
                     job.instance()
                 ));
             }
-            match self.measure(job, stop) {
+            let base = done_ms - est;
+            let job_start = Instant::now();
+            let tick = || {
+                if let Some(b) = &bar {
+                    let within = (job_start.elapsed().as_millis() as u64).min(est * 95 / 100);
+                    b.set_position(base + within);
+                }
+            };
+            match self.measure(job, stop, &tick) {
                 Ok(m) => {
                     say(&output::measurement_line(i + 1, total, &m, reps));
                     self.results.measurements.push(m);
@@ -712,9 +731,6 @@ impl Runner {
                 }
             }
             self.save();
-            if let Some(b) = &bar {
-                b.inc(est);
-            }
         }
         // Kept-running targets.
         for slot in self.slots.values_mut() {
@@ -736,7 +752,12 @@ impl Runner {
     }
 
     /// One measurement.
-    fn measure(&mut self, job: &Job, stop: &Arc<AtomicBool>) -> Result<Measurement, Failure> {
+    fn measure(
+        &mut self,
+        job: &Job,
+        stop: &Arc<AtomicBool>,
+        tick: &dyn Fn(),
+    ) -> Result<Measurement, Failure> {
         let entry = &self.setup.suite.entries[job.entry];
         let scenario = entry.scenario.clone();
         let level = scenario.levels()[job.level];
@@ -805,19 +826,22 @@ impl Runner {
             let mut sampler = None;
             let mut resources = None;
             let mut measured_at = None;
-            let load = load::run(&plan, stop.clone(), &mut |p| match p.phase {
-                Phase::Measure if sampler.is_none() && resources.is_none() => {
-                    measured_at = Some(chrono::Utc::now());
-                    if let Some(g) = pgid {
-                        sampler = Some(Sampler::start(g, Duration::from_millis(100)));
+            let load = load::run(&plan, stop.clone(), &mut |p| {
+                tick();
+                match p.phase {
+                    Phase::Measure if sampler.is_none() && resources.is_none() => {
+                        measured_at = Some(chrono::Utc::now());
+                        if let Some(g) = pgid {
+                            sampler = Some(Sampler::start(g, Duration::from_millis(100)));
+                        }
                     }
-                }
-                Phase::Drain => {
-                    if let Some(s) = sampler.take() {
-                        resources = Some(s.finish());
+                    Phase::Drain => {
+                        if let Some(s) = sampler.take() {
+                            resources = Some(s.finish());
+                        }
                     }
+                    _ => {}
                 }
-                _ => {}
             })
             .map_err(|e| e.to_string())?;
             if let Some(s) = sampler.take() {
