@@ -10,7 +10,7 @@ use clap::Subcommand;
 
 use super::{
     LocalDownstream, Manifest, SetupOptions, SetupOutcome, StartOptions, TargetId, check, discover,
-    find, install_ctrlc_cleanup, is_set_up, setup, start,
+    find, is_set_up, setup, start,
 };
 
 /// Options of `targets`.
@@ -133,7 +133,9 @@ pub fn run(args: TargetsArgs) -> anyhow::Result<ExitCode> {
             let ids = select_ids(&manifests, &ids, variants)?;
             let log_dir = log_dir.unwrap_or_else(|| default_log_dir(&dir));
             let cpus = cpus.map(|c| c.0).unwrap_or_default();
-            install_ctrlc_cleanup();
+            // No Ctrl-C handler here (the `ctrlc` crate allows one per process,
+            // which the runner may want): an interrupted `check` dies, and
+            // each target's guardian kills its process group.
             let downstream =
                 LocalDownstream::start(&[]).context("starting the downstream service")?;
             let mut failed = Vec::new();

@@ -813,8 +813,9 @@ pub fn kill_all_registered() -> usize {
     groups.len()
 }
 
-/// Installs a Ctrl-C (SIGINT/SIGTERM) handler that kills every registered
-/// target group and exits with status 130. Does nothing if this process
+/// Installs a Ctrl-C (SIGINT) handler that kills every registered
+/// target group and exits with status 130. Optional: without it, an
+/// interrupted harness dies and each target's guardian kills its group. Does nothing if this process
 /// already has a handler installed by the `ctrlc` crate; returns whether
 /// this call installed it.
 pub fn install_ctrlc_cleanup() -> bool {

@@ -1084,3 +1084,43 @@ fn cli_setup_reports_every_failing_target() {
     let err = format!("{:#}", claimbench::run(cli).unwrap_err());
     assert_eq!(err, "setup failed for: fixture-missing-tool");
 }
+
+#[test]
+fn an_interrupted_check_leaves_no_target_process() {
+    // `check` installs no Ctrl-C handler: SIGINT ends it, and the target's
+    // guardian (plus the parent-death signal) removes the target's group.
+    let logs = tempfile::tempdir().unwrap();
+    let mut cli = std::process::Command::new(env!("CARGO_BIN_EXE_claimbench"))
+        .args(["targets", "--targets-dir"])
+        .arg(fixtures_dir())
+        .args(["check", "fixture-never-ready", "--log-dir"])
+        .arg(logs.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait for the target (a child of the CLI) to be running.
+    let cli_pid = cli.id() as i32;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let target_pid = loop {
+        let found = target::sampler::scan_proc().into_iter().find(|p| {
+            p.ppid == cli_pid
+                && std::fs::read(format!("/proc/{}/cmdline", p.pid))
+                    .is_ok_and(|c| String::from_utf8_lossy(&c).contains("never-ready-marker"))
+        });
+        if let Some(p) = found {
+            break p.pid;
+        }
+        assert!(Instant::now() < deadline, "the target never started");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    // (python3 may be a pyenv shim: its helpers are in the group for a moment.)
+    assert!(target::process::group_pids(target_pid).contains(&target_pid));
+    unsafe { libc::kill(cli_pid, libc::SIGINT) };
+    let status = cli.wait().unwrap();
+    assert!(!status.success());
+    assert_eq!(
+        wait_gone(target_pid, Duration::from_secs(3)),
+        Vec::<i32>::new()
+    );
+}
