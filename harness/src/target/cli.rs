@@ -46,8 +46,8 @@ pub enum TargetsCommand {
         #[arg(long)]
         variants: bool,
         /// CPUs to pin the targets to, e.g. `1` or `0-1`.
-        #[arg(long, value_parser = parse_cpus)]
-        cpus: Option<CpuList>,
+        #[arg(long)]
+        cpus: Option<crate::sys::CpuList>,
         /// Worker count (default: the manifest's rule).
         #[arg(long)]
         workers: Option<usize>,
@@ -63,8 +63,8 @@ pub enum TargetsCommand {
         #[arg(long)]
         port: Option<u16>,
         /// CPUs to pin the target to, e.g. `1` or `0-1`.
-        #[arg(long, value_parser = parse_cpus)]
-        cpus: Option<CpuList>,
+        #[arg(long)]
+        cpus: Option<crate::sys::CpuList>,
         /// Worker count (default: the manifest's rule).
         #[arg(long)]
         workers: Option<usize>,
@@ -75,15 +75,6 @@ pub enum TargetsCommand {
         #[arg(long)]
         log_dir: Option<PathBuf>,
     },
-}
-
-/// A `--cpus` value: CPU numbers, e.g. from `0-1,3`. (A newtype, because
-/// clap reads `Option<Vec<_>>` as a flag given several times.)
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct CpuList(pub Vec<usize>);
-
-fn parse_cpus(s: &str) -> Result<CpuList, crate::sys::CpuListError> {
-    crate::sys::parse_cpu_list(s).map(CpuList)
 }
 
 /// Runs the command.

@@ -1002,7 +1002,8 @@ fn wait_idle_sees_the_stale_gunicorn_queue() {
 #[test]
 fn cli_options_parse_including_cpu_lists() {
     use claimbench::cli::Command;
-    use claimbench::target::cli::{CpuList, TargetsCommand};
+    use claimbench::sys::CpuList;
+    use claimbench::target::cli::TargetsCommand;
     use clap::Parser;
     let cpu = claimbench::sys::online_cpus()[0];
     let cli = claimbench::Cli::try_parse_from([
