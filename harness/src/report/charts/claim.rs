@@ -13,7 +13,9 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::{Axis, ChartError, Draw, de, frame, render};
 use crate::report::data::{Model, Stat, metric_display, same_level};
-use crate::report::style::{self, Colours, FONT, MUTED, Scope, TEXT, footer_lines, level_label};
+use crate::report::style::{
+    self, Colours, FONT, MUTED, Marker, Scope, TEXT, footer_lines, level_label,
+};
 use crate::results::schema::{Comparison, Level, Outcome, PairResult, Verdict};
 
 /// Colour of a pair where the favoured stack is better.
@@ -30,6 +32,8 @@ pub struct MetricRow {
     pub label: String,
     /// Target colour.
     pub colour: RGBColor,
+    /// Target marker.
+    pub marker: Marker,
     /// Median and interval (display units).
     pub stat: Stat,
 }
@@ -166,6 +170,7 @@ pub fn data(model: &Model<'_>, colours: &Colours, v: &Verdict, width: u32) -> Cl
                     rows.push(MetricRow {
                         label: format!("{base} · {place} {}", level_label(level)),
                         colour: colours.of(base),
+                        marker: colours.marker(base),
                         stat: Stat {
                             median: s.median * factor,
                             low: s.low * factor,
@@ -240,6 +245,9 @@ pub fn short_metric(metric: &str) -> String {
     desc.split(" (").next().unwrap_or(&desc).to_string()
 }
 
+/// One drawn row: label, colour, marker, median (or ratio), low, high.
+type Row = (String, RGBColor, Marker, f64, f64, f64);
+
 const ROW_H: u32 = 36;
 const PANEL_EXTRA: u32 = 140;
 
@@ -271,7 +279,7 @@ impl ClaimChart {
         caption: &str,
         x_desc: &str,
         x: &Axis,
-        rows: &[(String, RGBColor, f64, f64, f64)],
+        rows: &[Row],
         label_w: u32,
         reference: Option<f64>,
     ) -> Result<(), String> {
@@ -314,28 +322,22 @@ impl ClaimChart {
                 )))
                 .map_err(de)?;
         }
-        for (i, (_, c, mid, lo, hi)) in rows.iter().enumerate() {
+        for (i, (_, c, marker, mid, lo, hi)) in rows.iter().enumerate() {
             let yi = (n - 1 - i) as f64;
             let c = *c;
             if hi > lo {
+                let style = c.stroke_width(3);
+                let (lo, hi) = (x.fwd(*lo), x.fwd(*hi));
                 chart
-                    .draw_series(std::iter::once(ErrorBar::new_horizontal(
-                        yi,
-                        x.fwd(*lo),
-                        x.fwd(*mid),
-                        x.fwd(*hi),
-                        c.stroke_width(3),
-                        14,
-                    )))
+                    .draw_series([PathElement::new(vec![(lo, yi), (hi, yi)], style)])
+                    .map_err(de)?;
+                chart
+                    .draw_series([lo, hi].map(|v| {
+                        EmptyElement::at((v, yi)) + PathElement::new(vec![(0, -7), (0, 7)], style)
+                    }))
                     .map_err(de)?;
             }
-            chart
-                .draw_series(std::iter::once(Circle::new(
-                    (x.fwd(*mid), yi),
-                    7,
-                    c.filled(),
-                )))
-                .map_err(de)?;
+            super::draw_markers(&mut chart, *marker, &[(x.fwd(*mid), yi)], c, 8)?;
         }
         Ok(())
     }
@@ -368,13 +370,14 @@ impl Draw for ClaimChart {
                     (
                         r.label.clone(),
                         r.colour,
+                        r.marker,
                         r.stat.median,
                         r.stat.low,
                         r.stat.high,
                     )
                 })
                 .collect();
-            let hi = rows.iter().map(|r| r.4).fold(0.0, f64::max);
+            let hi = rows.iter().map(|r| r.5).fold(0.0, f64::max);
             let x = Axis::linear(0.0, hi * 1.08);
             let caption = if i == 0 {
                 format!(
@@ -403,11 +406,20 @@ impl Draw for ClaimChart {
         let rows: Vec<_> = self
             .ratio_rows
             .iter()
-            .map(|r| (r.label.clone(), r.colour, r.ratio.0, r.ratio.1, r.ratio.2))
+            .map(|r| {
+                (
+                    r.label.clone(),
+                    r.colour,
+                    Marker::Circle,
+                    r.ratio.0,
+                    r.ratio.1,
+                    r.ratio.2,
+                )
+            })
             .collect();
         let mut vals: Vec<f64> = rows
             .iter()
-            .flat_map(|r| [r.2, r.3, r.4])
+            .flat_map(|r| [r.3, r.4, r.5])
             .filter(|v| v.is_finite() && *v > 0.0)
             .collect();
         vals.push(1.0);
