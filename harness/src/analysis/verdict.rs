@@ -785,7 +785,7 @@ fn summary(claim: &ClaimSpec, rules: &VerdictRules, v: &Verdict, holding: &[bool
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::results::schema::*;
 
@@ -820,7 +820,8 @@ mod tests {
         }
     }
 
-    fn measurement(
+    /// A synthetic valid measurement (also used by the runner's tests).
+    pub(crate) fn measurement(
         target: &str,
         scenario: &str,
         c: f64,
@@ -1191,6 +1192,29 @@ mod tests {
         assert!((cmp.favoured_median - 2_000.0).abs() < 1.0);
         assert!((cmp.ratio - 5.0).abs() < 0.01);
         assert_eq!(cmp.level.value, 1100.0);
+    }
+
+    #[test]
+    fn scaling_compares_most_workers_with_one() {
+        let mut ms: Vec<Measurement> = Vec::new();
+        for r in 1..=3u32 {
+            let j = r as f64;
+            ms.push(measurement("py@w1", "workers", 64.0, r, 1000.0 + j, 1));
+            ms.push(measurement("py@w2", "workers", 64.0, r, 1900.0 + j, 1));
+            ms.push(measurement("py@w4", "workers", 64.0, r, 3500.0 + j, 1));
+        }
+        let c = ClaimSpec {
+            kind: ClaimKind::Scaling,
+            scenarios: vec!["workers".into()],
+            favoured: vec!["py".into()],
+            requires_target_cpus: 2,
+            ..claim(&[])
+        };
+        let v = evaluate_one(&c, &VerdictRules::default(), &results(ms, vec![1, 2, 3, 4]));
+        assert_eq!(v.outcome, Outcome::Supported, "{}", v.summary);
+        assert_eq!(v.comparisons[0].favoured, "py@w4");
+        assert_eq!(v.comparisons[0].other, "py@w1");
+        assert!((v.comparisons[0].ratio - 3.5).abs() < 0.01);
     }
 
     #[test]

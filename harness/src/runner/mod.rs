@@ -92,6 +92,10 @@ pub struct RunArgs {
     /// No progress bar (one line per measurement is still printed).
     #[arg(short = 'q', long)]
     pub quiet: bool,
+    /// Print the plan (measurements, CPU split, estimated time) and every
+    /// measurement in order, then stop without measuring or writing anything.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 /// The Ctrl-C flag shared with the load engine.
@@ -123,6 +127,10 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let stop = stop_flag();
     stop.store(false, Ordering::SeqCst);
 
+    if args.dry_run {
+        print_plan(&setup);
+        return Ok(ExitCode::SUCCESS);
+    }
     let mut runner = Runner::new(setup, &args)?;
     runner.print_header();
     runner.prepare_targets();
@@ -131,6 +139,49 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let interrupted = stop.load(Ordering::SeqCst);
     let code = runner.conclude(interrupted, args.no_report, wall.elapsed())?;
     Ok(code)
+}
+
+/// `--dry-run`: the schedule and its estimated length.
+fn print_plan(setup: &Setup) {
+    let shapes: Vec<EntryShape> = setup.suite.entries.iter().map(shape).collect();
+    let jobs = schedule::schedule(&shapes);
+    let mut total = 0.0;
+    for (i, j) in jobs.iter().enumerate() {
+        let s = &setup.suite.entries[j.entry].scenario;
+        total += estimate(s, setup.targets.get(&j.target));
+        println!(
+            "{:>4}. {} {} #{} {}",
+            i + 1,
+            s.name,
+            s.levels()[j.level].level.label(),
+            j.repetition,
+            j.instance()
+        );
+    }
+    println!(
+        "{} measurements from {}, about {} (estimated; worker sweeps are skipped with fewer than 2 target CPUs)",
+        jobs.len(),
+        setup.suite.file.display(),
+        humantime::format_duration(Duration::from_secs(total.round() as u64))
+    );
+}
+
+fn shape(e: &scenario::SuiteEntry) -> EntryShape {
+    EntryShape {
+        levels: e.scenario.levels().len(),
+        repetitions: e.scenario.repetitions,
+        targets: e.targets.clone(),
+        workers: e.workers.clone(),
+    }
+}
+
+/// Estimated seconds for one measurement: start, warm-up, measure, drain, stop.
+fn estimate(s: &scenario::Scenario, kind: Option<&TargetKind>) -> f64 {
+    let start = match kind {
+        Some(TargetKind::Supervised { .. }) => 1.5,
+        _ => 0.2,
+    };
+    start + s.warmup.as_secs_f64() + s.duration.as_secs_f64() + 0.5
 }
 
 /// A target of the run: supervised (from a manifest) or external (a URL).
@@ -402,17 +453,7 @@ impl Runner {
         let mut host = crate::sys::host_info();
         host.generator_cpus = setup.generator_cpus.clone();
         host.target_cpus = setup.target_cpus.clone();
-        let shapes: Vec<EntryShape> = setup
-            .suite
-            .entries
-            .iter()
-            .map(|e| EntryShape {
-                levels: e.scenario.levels().len(),
-                repetitions: e.scenario.repetitions,
-                targets: e.targets.clone(),
-                workers: e.workers.clone(),
-            })
-            .collect();
+        let shapes: Vec<EntryShape> = setup.suite.entries.iter().map(shape).collect();
         let jobs = schedule::schedule(&shapes);
         let slots = setup
             .targets
@@ -467,12 +508,10 @@ impl Runner {
 
     /// Estimated seconds for one job (start, warm-up, measure, drain, stop).
     fn job_estimate(&self, job: &Job) -> f64 {
-        let s = &self.setup.suite.entries[job.entry].scenario;
-        let start = match self.slots.get(&job.target).map(|s| &s.kind) {
-            Some(TargetKind::Supervised { .. }) => 1.5,
-            _ => 0.2,
-        };
-        start + s.warmup.as_secs_f64() + s.duration.as_secs_f64() + 0.5
+        estimate(
+            &self.setup.suite.entries[job.entry].scenario,
+            self.slots.get(&job.target).map(|s| &s.kind),
+        )
     }
 
     /// Prints what will run.
@@ -1079,6 +1118,55 @@ mod tests {
             split_cpus(&[0, 1, 2, 3, 4, 5, 6, 7]),
             (vec![0, 1], vec![2, 3, 4, 5, 6, 7])
         );
+    }
+
+    #[test]
+    fn exclusions_say_why() {
+        let m = crate::analysis::verdict::tests::measurement("t", "s", 1.0, 1, 100.0, 1);
+        let mut load = m.load;
+        assert_eq!(exclusion(&load, 0.01), None);
+        load.summary.error_rate = 0.02;
+        load.errors.status = 2;
+        let why = exclusion(&load, 0.01).unwrap();
+        assert!(
+            why.contains("error rate 2.00% above 1.00%") && why.contains("status 2"),
+            "{why}"
+        );
+        load.summary.error_rate = 0.0;
+        load.generator.saturated = true;
+        load.generator.warnings = vec!["the generator used 97% of its 1 CPU(s)".into()];
+        let why = exclusion(&load, 0.01).unwrap();
+        assert!(
+            why.starts_with("generator-bound: the generator used 97%"),
+            "{why}"
+        );
+        load.generator.saturated = false;
+        load.connections.idle_requested = 1000;
+        load.connections.idle_held = 500;
+        let why = exclusion(&load, 0.01).unwrap();
+        assert!(why.contains("only 500 of 1000 idle connections"), "{why}");
+        load.connections.idle_held = 1000;
+        load.summary.ok = 0;
+        assert_eq!(exclusion(&load, 0.01).unwrap(), "no successful request");
+    }
+
+    #[test]
+    fn the_verdict_table_lists_every_claim() {
+        use crate::results::schema::{Outcome, Verdict};
+        let v = Verdict {
+            claim: "io-concurrency".into(),
+            quote: "q".into(),
+            outcome: Outcome::Mixed,
+            summary: "1 of 2 comparisons favour the claim.".into(),
+            metric: "throughput_rps".into(),
+            comparisons: vec![],
+            conditions: vec![],
+            missing: vec![],
+        };
+        let t = output::verdict_table(&[v]);
+        assert!(t.starts_with("CLAIM"), "{t}");
+        assert!(t.contains("io-concurrency         mixed"), "{t}");
+        assert!(t.contains("io-concurrency (mixed): 1 of 2"), "{t}");
     }
 
     #[test]
