@@ -52,6 +52,7 @@ fn shipped_scenarios_suites_and_claims_parse() {
         "cpu-fib",
         "cpu-hash",
         "mixed",
+        "io-paced",
         "connections",
         "stream",
         "workers",
