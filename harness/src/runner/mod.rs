@@ -148,6 +148,9 @@ fn print_plan(setup: &Setup) {
     let mut total = 0.0;
     for (i, j) in jobs.iter().enumerate() {
         let s = &setup.suite.entries[j.entry].scenario;
+        if j.workers.is_some() && setup.target_cpus.len() < 2 {
+            continue;
+        }
         total += estimate(s, setup.targets.get(&j.target));
         println!(
             "{:>4}. {} {} #{} {}",
@@ -160,7 +163,9 @@ fn print_plan(setup: &Setup) {
     }
     println!(
         "{} measurements from {}, about {} (estimated; worker sweeps are skipped with fewer than 2 target CPUs)",
-        jobs.len(),
+        jobs.iter()
+            .filter(|j| j.workers.is_none() || setup.target_cpus.len() >= 2)
+            .count(),
         setup.suite.file.display(),
         humantime::format_duration(Duration::from_secs(total.round() as u64))
     );
@@ -508,6 +513,9 @@ impl Runner {
 
     /// Estimated seconds for one job (start, warm-up, measure, drain, stop).
     fn job_estimate(&self, job: &Job) -> f64 {
+        if job.workers.is_some() && self.setup.target_cpus.len() < 2 {
+            return 0.0;
+        }
         estimate(
             &self.setup.suite.entries[job.entry].scenario,
             self.slots.get(&job.target).map(|s| &s.kind),

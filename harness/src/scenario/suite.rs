@@ -105,7 +105,8 @@ pub fn parse_suite(
         }
         None => [dir.join("claims.toml"), dir.join("..").join("claims.toml")]
             .into_iter()
-            .find(|p| p.is_file()),
+            .find(|p| p.is_file())
+            .map(|p| tidy(&p)),
     };
     Ok(Suite {
         file: file.to_path_buf(),
@@ -114,6 +115,19 @@ pub fn parse_suite(
         max_error_rate,
         claims_file,
     })
+}
+
+/// `a/suites/../b.toml` as `a/b.toml` (for messages), when it exists.
+fn tidy(p: &Path) -> PathBuf {
+    match (
+        p.parent().and_then(|d| std::fs::canonicalize(d).ok()),
+        p.file_name(),
+    ) {
+        (Some(d), Some(f)) if p.components().any(|c| c == std::path::Component::ParentDir) => {
+            d.join(f)
+        }
+        _ => p.to_path_buf(),
+    }
 }
 
 fn targets(
@@ -155,7 +169,7 @@ fn entry(
             ),
         )
     })?;
-    let mut scenario = load_scenario(path)?;
+    let mut scenario = load_scenario(&tidy(path))?;
     if scenario.name != *name {
         return Err(src.error_span(
             &run.scenario,
