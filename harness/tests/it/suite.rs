@@ -422,3 +422,89 @@ fn tiny_suite_end_to_end_over_two_real_targets() {
     }
     assert!(out.path().join("logs").is_dir());
 }
+
+#[test]
+fn failing_targets_are_skipped_and_an_external_server_is_measured() {
+    // A real server, started here: for `run` it is external.
+    let manifests = target::discover(&repo_root().join("targets")).unwrap();
+    let (m, spec) = target::find(&manifests, &"rust-hyper".parse().unwrap()).unwrap();
+    target::setup(
+        m,
+        &target::SetupOptions {
+            force: false,
+            quiet: true,
+        },
+    )
+    .unwrap();
+    let logs = tempfile::tempdir().unwrap();
+    let server = target::start(
+        &spec,
+        &target::StartOptions {
+            log_dir: logs.path().to_path_buf(),
+            ..target::StartOptions::default()
+        },
+    )
+    .unwrap();
+
+    let out = tempfile::tempdir().unwrap();
+    let url = format!("ext={}", server.url());
+    let pid = format!("ext={}", server.pid());
+    let code = run(&[
+        "--suite",
+        s(&fixtures().join("failing.toml")),
+        "--targets-dir",
+        s(&repo_root().join("harness/tests/fixtures/targets")),
+        "--targets",
+        "fixture-missing-tool,fixture-exits",
+        "--target-url",
+        &url,
+        "--target-pid",
+        &pid,
+        "--out",
+        s(out.path()),
+        "--no-report",
+        "--quiet",
+    ])
+    .unwrap();
+    server.stop().unwrap();
+    assert_eq!(code, std::process::ExitCode::SUCCESS);
+
+    let r: ResultsFile = claimbench::results::io::read(out.path()).unwrap();
+    assert!(r.complete);
+    assert_eq!(r.measurements.len(), 1, "{:?}", r.skipped);
+    let m = &r.measurements[0];
+    assert_eq!(
+        (m.target.as_str(), m.clean_state.as_str()),
+        ("ext", "external")
+    );
+    assert!(m.load.summary.ok > 0);
+    assert!(
+        m.resources.as_ref().is_some_and(|r| r.rss_peak_bytes > 0),
+        "--target-pid is sampled"
+    );
+    let ext = r.targets.iter().find(|t| t.id == "ext").unwrap();
+    assert!(!ext.supervised);
+
+    let reason = |t: &str| {
+        r.skipped
+            .iter()
+            .find(|s| s.target == t)
+            .map(|s| s.reason.clone())
+            .unwrap_or_default()
+    };
+    assert!(
+        reason("fixture-missing-tool").contains("claimbench-no-such-tool"),
+        "{:?}",
+        r.skipped
+    );
+    assert!(
+        reason("fixture-exits").contains("start failed"),
+        "{:?}",
+        r.skipped
+    );
+    assert!(
+        reason("fixture-exits").contains("exited during start"),
+        "{:?}",
+        r.skipped
+    );
+}
