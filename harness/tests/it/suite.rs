@@ -508,3 +508,26 @@ fn failing_targets_are_skipped_and_an_external_server_is_measured() {
         r.skipped
     );
 }
+
+#[test]
+fn a_breached_threshold_exits_1() {
+    let out = tempfile::tempdir().unwrap();
+    let code = run(&[
+        "--suite",
+        s(&fixtures().join("strict.toml")),
+        "--targets-dir",
+        s(&repo_root().join("targets")),
+        "--out",
+        s(out.path()),
+        "--no-report",
+        "--quiet",
+    ])
+    .unwrap();
+    assert_eq!(
+        code,
+        std::process::ExitCode::from(claimbench::EXIT_GATE_FAILED)
+    );
+    let r: ResultsFile = claimbench::results::io::read(out.path()).unwrap();
+    assert_eq!(r.measurements.len(), 1);
+    assert!(r.complete);
+}
