@@ -112,7 +112,7 @@ fn stop_flag() -> Arc<AtomicBool> {
                 std::process::exit(130);
             }
             eprintln!(
-                "\ninterrupted: stopping after this measurement and writing what was measured (Ctrl-C again to abort now)"
+                "\ninterrupted: cutting this measurement short, stopping the targets and writing what was measured (Ctrl-C again to abort at once)"
             );
         });
         flag
@@ -208,7 +208,6 @@ pub struct Setup {
     claims: Option<Claims>,
     manifests: Vec<Manifest>,
     targets: BTreeMap<String, TargetKind>,
-    root: PathBuf,
     generator_cpus: Vec<usize>,
     target_cpus: Vec<usize>,
     out: PathBuf,
@@ -407,7 +406,6 @@ impl Setup {
             claims,
             manifests,
             targets,
-            root,
             generator_cpus,
             target_cpus,
             out,
@@ -1014,7 +1012,6 @@ impl Runner {
                 ""
             }
         );
-        let _ = &self.setup.root;
         if interrupted {
             return Ok(ExitCode::from(130));
         }
