@@ -340,6 +340,23 @@ impl Setup {
             for e in &mut suite.entries {
                 e.targets = chosen.clone();
             }
+        } else if suite.other_targets {
+            // A target folder the suite does not name (a user's own server)
+            // joins every entry without a worker sweep.
+            let named: Vec<String> = suite
+                .targets()
+                .iter()
+                .map(|t| t.split(':').next().unwrap_or(t).to_string())
+                .collect();
+            for m in manifests.iter().filter(|m| !named.contains(&m.name)) {
+                println!(
+                    "{} is not named by the suite: measuring it in every scenario",
+                    m.dir.display()
+                );
+                for e in suite.entries.iter_mut().filter(|e| e.workers.is_none()) {
+                    e.targets.push(m.name.clone());
+                }
+            }
         }
         if let Some(r) = args.repetitions {
             if r == 0 || r > 1000 {

@@ -114,6 +114,11 @@ pub struct RawSuite {
     /// The claims file, relative to the suite file (default: `claims.toml` in
     /// the suite's folder or its parent).
     pub claims: Option<Spanned<String>>,
+    /// Also run every target folder the suite does not name (e.g. a user's
+    /// own server added under `targets/`), in every entry without a worker
+    /// sweep (default false).
+    #[serde(default)]
+    pub other_targets: bool,
     /// The scenarios to run, in order.
     #[serde(default, rename = "run")]
     pub runs: Vec<RawRun>,

@@ -35,6 +35,8 @@ pub struct Suite {
     pub max_error_rate: f64,
     /// The claims file that goes with it, if any.
     pub claims_file: Option<PathBuf>,
+    /// Also run target folders the suite does not name.
+    pub other_targets: bool,
 }
 
 impl Suite {
@@ -114,6 +116,7 @@ pub fn parse_suite(
         entries,
         max_error_rate,
         claims_file,
+        other_targets: raw.other_targets,
     })
 }
 
