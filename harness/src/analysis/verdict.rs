@@ -527,10 +527,20 @@ pub fn evaluate_one(claim: &ClaimSpec, rules: &VerdictRules, results: &ResultsFi
                     let both = [f.as_str(), o.as_str()];
                     let levels = common_levels(ms, scenario, &both);
                     let Some(level) = choose(&levels, claim.level) else {
+                        let before = missing.len();
                         for t in both {
                             if common_levels(ms, scenario, &[t]).is_empty() {
                                 missing.insert(why_missing(results, t, scenario));
                             }
+                        }
+                        if missing.len() == before {
+                            missing.insert(format!(
+                                "{f} and {o}: no level of `{scenario}` with valid measurements of both{}",
+                                match claim.level {
+                                    LevelChoice::Exactly(v) => format!(" at {v}"),
+                                    _ => String::new(),
+                                }
+                            ));
                         }
                         continue;
                     };
