@@ -29,6 +29,13 @@ pub fn measurement_line(index: usize, total: usize, m: &Measurement, reps: u32) 
     if let Some(why) = &m.excluded {
         line.push_str(&format!("  EXCLUDED: {why}"));
     }
+    let p50_s = s.latency.p50_us as f64 / 1e6;
+    if s.duration_s > 0.0 && p50_s > s.duration_s / 2.0 {
+        line.push_str(&format!(
+            "  (note: median latency {p50_s:.1} s is over half the {:.1} s measured window: few requests, far from steady state)",
+            s.duration_s
+        ));
+    }
     line
 }
 
