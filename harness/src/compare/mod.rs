@@ -151,8 +151,7 @@ pub fn run(args: CompareArgs) -> anyhow::Result<ExitCode> {
 fn read_side(paths: &[PathBuf]) -> anyhow::Result<Input> {
     let mut files = Vec::with_capacity(paths.len());
     for p in paths {
-        // The error names the file; format it once (its source repeats it).
-        let f = io::read(p).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let f = io::read(p)?;
         files.push((p.clone(), f));
     }
     Input::merge(files).context("no results file given")

@@ -54,7 +54,7 @@ pub struct ReportArgs {
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {
     /// The output directory could not be created.
-    #[error("cannot create report directory {path}: {source}")]
+    #[error("cannot create report directory {path}")]
     CreateDir {
         /// The directory.
         path: PathBuf,

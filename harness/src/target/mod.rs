@@ -84,7 +84,7 @@ pub use setup::{SetupOptions, SetupOutcome, is_set_up, setup, versions};
 #[derive(Debug, thiserror::Error)]
 pub enum TargetError {
     /// A file or folder could not be read or written.
-    #[error("{what}: {path}: {source}")]
+    #[error("{what}: {path}")]
     Io {
         /// What was being done.
         what: String,
@@ -189,7 +189,7 @@ pub enum TargetError {
         output: PathBuf,
     },
     /// The start command could not be spawned.
-    #[error("target `{target}`: cannot start `{command}`: {source}")]
+    #[error("target `{target}`: cannot start `{command}`")]
     Spawn {
         /// Target id.
         target: String,
