@@ -196,7 +196,8 @@ impl Ctx {
     }
 }
 
-/// Decrements the active-task counter when a task ends, however it ends.
+/// Counts a task as active from before it is spawned (so a task not yet
+/// polled counts) until it ends, however it ends.
 struct ActiveGuard(Rc<Ctx>);
 
 impl ActiveGuard {
@@ -212,8 +213,7 @@ impl Drop for ActiveGuard {
     }
 }
 
-async fn closed_connection(ctx: Rc<Ctx>, seed: u64) {
-    let _guard = ActiveGuard::new(&ctx);
+async fn closed_connection(ctx: Rc<Ctx>, seed: u64, _guard: ActiveGuard) {
     let mut rng = SmallRng::seed_from_u64(seed);
     let mut slot: Option<Conn> = None;
     let mut buf = Vec::new();
@@ -243,8 +243,7 @@ struct OpenQueue {
     done: Cell<bool>,
 }
 
-async fn open_connection(ctx: Rc<Ctx>, q: Rc<OpenQueue>) {
-    let _guard = ActiveGuard::new(&ctx);
+async fn open_connection(ctx: Rc<Ctx>, q: Rc<OpenQueue>, _guard: ActiveGuard) {
     let mut slot: Option<Conn> = None;
     let mut buf = Vec::new();
     // Open the connection before the start (its failure is not a request's).
@@ -280,8 +279,8 @@ async fn open_dispatcher(
     mut schedule: Schedule,
     end: Instant,
     seed: u64,
+    _guard: ActiveGuard,
 ) {
-    let _guard = ActiveGuard::new(&ctx);
     let mut rng = SmallRng::seed_from_u64(seed);
     dispatch(
         &mut schedule,
@@ -437,12 +436,17 @@ pub fn run_thread(job: ThreadJob) -> std::io::Result<Recorder> {
                     tokio::task::spawn_local(closed_connection(
                         ctx.clone(),
                         seed * 1_000_003 + i as u64,
+                        ActiveGuard::new(&ctx),
                     ));
                 }
             }
             LoadModel::Open { arrival, .. } => {
                 for _ in 0..job.connections {
-                    tokio::task::spawn_local(open_connection(ctx.clone(), queue.clone()));
+                    tokio::task::spawn_local(open_connection(
+                        ctx.clone(),
+                        queue.clone(),
+                        ActiveGuard::new(&ctx),
+                    ));
                 }
                 let phase = job.index as f64 / job.threads as f64;
                 let schedule = Schedule::new(start, job.rate, arrival, phase, seed);
@@ -453,13 +457,15 @@ pub fn run_thread(job: ThreadJob) -> std::io::Result<Recorder> {
                     schedule,
                     end,
                     seed,
+                    ActiveGuard::new(&ctx),
                 ));
             }
         }
         // Wait for every task to finish: the schedule and the connections
         // stop starting requests at t1, and requests in flight then finish
-        // within their timeout. The hard limit only guards against a bug.
-        tokio::task::yield_now().await;
+        // within their timeout. Each task's guard was counted before it was
+        // spawned, so tasks not yet polled count too. The hard limit only
+        // guards against a bug.
         let hard_end = t1.map(|t1| t1 + plan.timeout * 2 + Duration::from_secs(1));
         let mut idle_held = alive.get();
         while ctx.active.get() > 0 {

@@ -474,3 +474,21 @@ fn committed_schema_matches_the_types() {
         "results/schema.json is out of date: run `UPDATE_SCHEMA=1 cargo test --test it committed_schema` and commit it"
     );
 }
+
+#[test]
+fn open_loop_runs_beside_many_pinged_idle_connections() {
+    let server = TestServer::start(Behavior::Ok);
+    let mut p = plan(&server.url("/"), 4, Duration::from_millis(1500));
+    p.model = LoadModel::Open {
+        rate: 100.0,
+        arrival: Arrival::Constant,
+        max_connections: 4,
+    };
+    p.idle_connections = 300;
+    p.idle_ping = Some(Duration::from_millis(500));
+    let r = run(&p);
+    assert_eq!(r.summary.requests, 150);
+    assert_eq!(r.connections.idle_held, 300);
+    // 300 opening requests + 2 pings each + 150 measured.
+    assert!(server.seen() >= 300 + 150 + 300, "server saw {}", server.seen());
+}
