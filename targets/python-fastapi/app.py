@@ -3,7 +3,10 @@
 Implements targets/CONTRACT.md. Every endpoint is `async def`, so it runs on the
 worker's event loop, as in Node: the CPU endpoints block that loop while they
 compute (nothing is pushed to FastAPI's threadpool). Env: DOWNSTREAM_URL for
-/io/downstream; host, port and worker count come from the uvicorn command line.
+/io/downstream; DOWNSTREAM_CLIENT picks its HTTP client: "httpx" (the default,
+one httpx.AsyncClient per worker) or "aiohttp" (one aiohttp.ClientSession per
+worker; the `aiohttp` variant, see targets/README.md and encode/httpx#3215);
+host, port and worker count come from the uvicorn command line.
 """
 
 import asyncio
@@ -20,6 +23,11 @@ from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 DOWNSTREAM_URL = os.environ.get("DOWNSTREAM_URL", "").rstrip("/")
+DOWNSTREAM_CLIENT = os.environ.get("DOWNSTREAM_CLIENT", "") or "httpx"
+if DOWNSTREAM_CLIENT not in ("httpx", "aiohttp"):
+    raise SystemExit(f"DOWNSTREAM_CLIENT must be httpx or aiohttp, not {DOWNSTREAM_CLIENT!r}")
+if DOWNSTREAM_CLIENT == "aiohttp":
+    import aiohttp
 MAX_BODY = 2 * 1024 * 1024
 
 
@@ -42,6 +50,14 @@ class Echo(BaseModel):
 @asynccontextmanager
 async def lifespan(app: FastAPI):
     # One pooled keep-alive client per worker process, shared by all requests.
+    if DOWNSTREAM_CLIENT == "aiohttp":
+        async with aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=1000),
+            timeout=aiohttp.ClientTimeout(total=30.0),
+        ) as session:
+            app.state.session = session
+            yield
+        return
     async with httpx.AsyncClient(
         limits=httpx.Limits(max_connections=1000, max_keepalive_connections=1000),
         timeout=httpx.Timeout(30.0),
@@ -108,7 +124,6 @@ async def io_sleep(ms: Annotated[int, Query(ge=0, le=10000)]):
     return {"slept_ms": ms}
 
 
-@app.get("/io/downstream")
 async def io_downstream(request: Request, ms: Annotated[int, Query(ge=0, le=10000)]):
     if not DOWNSTREAM_URL:
         return PlainTextResponse("DOWNSTREAM_URL is not set\n", status_code=503)
@@ -119,6 +134,22 @@ async def io_downstream(request: Request, ms: Annotated[int, Query(ge=0, le=1000
     except (httpx.HTTPError, ValueError) as e:
         return PlainTextResponse(f"downstream failed: {e!r}\n", status_code=502)
     return {"ms": ms, "downstream": downstream}
+
+
+async def io_downstream_aiohttp(request: Request, ms: Annotated[int, Query(ge=0, le=10000)]):
+    if not DOWNSTREAM_URL:
+        return PlainTextResponse("DOWNSTREAM_URL is not set\n", status_code=503)
+    try:
+        async with request.app.state.session.get(f"{DOWNSTREAM_URL}/delay", params={"ms": ms}) as r:
+            r.raise_for_status()
+            # content_type=None: parse whatever the Content-Type, like httpx's r.json().
+            downstream = await r.json(content_type=None)
+    except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as e:
+        return PlainTextResponse(f"downstream failed: {e!r}\n", status_code=502)
+    return {"ms": ms, "downstream": downstream}
+
+
+app.get("/io/downstream")(io_downstream_aiohttp if DOWNSTREAM_CLIENT == "aiohttp" else io_downstream)
 
 
 @app.get("/cpu/fib")
