@@ -490,5 +490,9 @@ fn open_loop_runs_beside_many_pinged_idle_connections() {
     assert_eq!(r.summary.requests, 150);
     assert_eq!(r.connections.idle_held, 300);
     // 300 opening requests + 2 pings each + 150 measured.
-    assert!(server.seen() >= 300 + 150 + 300, "server saw {}", server.seen());
+    assert!(
+        server.seen() >= 300 + 150 + 300,
+        "server saw {}",
+        server.seen()
+    );
 }
