@@ -335,10 +335,9 @@ fn pinning_to_an_unavailable_cpu_is_a_clear_error() {
         },
     )
     .unwrap_err();
-    assert!(
-        err.to_string().contains("CPU 1000 is not available"),
-        "{err}"
-    );
+    // What the user sees: the error and its causes.
+    let shown = format!("{:#}", anyhow::Error::from(err));
+    assert!(shown.contains("CPU 1000 is not available"), "{shown}");
 }
 
 #[test]
