@@ -364,6 +364,16 @@ fn probe(endpoint: &Endpoint, timeout: Duration) -> Result<(), LoadError> {
     for addr in &endpoint.addrs {
         match std::net::TcpStream::connect_timeout(addr, timeout) {
             Ok(_) => return Ok(()),
+            // A peer that accepted and reset at once is there (a server that
+            // resets connections is something to measure, not unreachable).
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::ConnectionAborted
+                ) =>
+            {
+                return Ok(());
+            }
             Err(e) => last = Some(e),
         }
     }

@@ -138,8 +138,15 @@ impl Ctx {
                 self.rec.borrow_mut().opened += 1;
                 true
             }
-            Err(_) => {
+            Err(e) => {
                 if let Some(intended) = intended {
+                    // A peer that resets while the connection opens is
+                    // there: that is a reset (read class), not a refusal.
+                    let class = match e.kind() {
+                        std::io::ErrorKind::ConnectionReset
+                        | std::io::ErrorKind::ConnectionAborted => ErrorClass::Read,
+                        _ => ErrorClass::Connect,
+                    };
                     let now = Instant::now();
                     let t = Timing {
                         intended,
@@ -147,9 +154,7 @@ impl Ctx {
                         head: None,
                         done: now,
                     };
-                    self.rec
-                        .borrow_mut()
-                        .record_error(tpl, t, ErrorClass::Connect, None, 0);
+                    self.rec.borrow_mut().record_error(tpl, t, class, None, 0);
                     self.count(false);
                 }
                 tokio::time::sleep(CONNECT_BACKOFF).await;

@@ -383,7 +383,7 @@ pub struct ErrorCounts {
     pub connect: u64,
     /// No complete response within the timeout.
     pub timeout: u64,
-    /// The connection failed while sending or reading (reset, closed early, bad HTTP).
+    /// The connection was reset (also while opening), closed early, or sent bad HTTP.
     pub read: u64,
     /// The status was not the expected one.
     pub status: u64,
