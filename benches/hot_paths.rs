@@ -87,11 +87,7 @@ fn merge_recorders(c: &mut Criterion) {
             .collect::<Vec<_>>()
     };
     c.bench_function("merge_4_threads_10s", |b| {
-        b.iter_batched(
-            make,
-            |recs| black_box(merge(recs, None)),
-            BatchSize::LargeInput,
-        )
+        b.iter_batched(make, |recs| black_box(merge(recs)), BatchSize::LargeInput)
     });
 }
 

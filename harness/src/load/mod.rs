@@ -247,7 +247,7 @@ pub fn run(
         }
     }
 
-    let mut merged = recorder::merge(recorders, None);
+    let mut merged = recorder::merge(recorders);
     // The measured window: planned, or cut short by a stop, or (request
     // budget only) until the last response.
     let window_end = match (t1, stopped_at) {

@@ -315,7 +315,7 @@ pub struct Merged {
 }
 
 /// Merges per-thread recorders exactly (histograms add; counts sum).
-pub fn merge(mut recs: Vec<Recorder>, window_limit: Option<usize>) -> Merged {
+pub fn merge(mut recs: Vec<Recorder>) -> Merged {
     let n_tpl = recs.first().map_or(0, |r| r.templates.len());
     let mut m = Merged {
         latency: Latency::default(),
@@ -387,9 +387,6 @@ pub fn merge(mut recs: Vec<Recorder>, window_limit: Option<usize>) -> Merged {
     // alive at a time: memory does not grow with the run's length.
     let mut i = 0usize;
     loop {
-        if window_limit.is_some_and(|l| i >= l) {
-            break;
-        }
         let mut acc = WindowAcc::default();
         let mut any = false;
         for it in per_thread_windows.iter_mut() {
@@ -470,7 +467,7 @@ mod tests {
         r.record_error(0, timing(t0, 2500, 1), ErrorClass::Status, Some(500), 3);
         let mut r2 = r.clone();
         r2.record_ok(0, timing(t0, 2990, 20), 200, 1); // finishes after t1
-        let m = merge(vec![r, r2], None);
+        let m = merge(vec![r, r2]);
         assert_eq!(m.requests, 30 + 1 + 30 + 1 + 1);
         assert_eq!(m.ok, 61);
         assert_eq!(m.ok_in_window, 60);

@@ -117,8 +117,8 @@ impl Ctx {
     }
 
     /// Makes sure `slot` holds an open connection. Returns false (and
-    /// records a connect error for a request intended at `intended`) if none
-    /// could be opened.
+    /// records a connect error for a request intended at `intended`, or at
+    /// the moment of the failure when None) if none could be opened.
     async fn ensure_conn(
         &self,
         slot: &mut Option<Conn>,
@@ -139,24 +139,23 @@ impl Ctx {
                 true
             }
             Err(e) => {
-                if let Some(intended) = intended {
-                    // A peer that resets while the connection opens is
-                    // there: that is a reset (read class), not a refusal.
-                    let class = match e.kind() {
-                        std::io::ErrorKind::ConnectionReset
-                        | std::io::ErrorKind::ConnectionAborted => ErrorClass::Read,
-                        _ => ErrorClass::Connect,
-                    };
-                    let now = Instant::now();
-                    let t = Timing {
-                        intended,
-                        sent: now,
-                        head: None,
-                        done: now,
-                    };
-                    self.rec.borrow_mut().record_error(tpl, t, class, None, 0);
-                    self.count(false);
-                }
+                // A peer that resets while the connection opens is there:
+                // that is a reset (read class), not a refusal.
+                let class = match e.kind() {
+                    std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::ConnectionAborted => {
+                        ErrorClass::Read
+                    }
+                    _ => ErrorClass::Connect,
+                };
+                let now = Instant::now();
+                let t = Timing {
+                    intended: intended.unwrap_or(now),
+                    sent: now,
+                    head: None,
+                    done: now,
+                };
+                self.rec.borrow_mut().record_error(tpl, t, class, None, 0);
+                self.count(false);
                 tokio::time::sleep(CONNECT_BACKOFF).await;
                 false
             }
@@ -228,7 +227,7 @@ async fn closed_connection(ctx: Rc<Ctx>, seed: u64, _guard: ActiveGuard) {
         }
         let tpl = ctx.pick(&mut rng);
         // Connect first: in closed loop the connect time is not request latency.
-        if !ctx.ensure_conn(&mut slot, Some(Instant::now()), tpl).await {
+        if !ctx.ensure_conn(&mut slot, None, tpl).await {
             continue;
         }
         let now = Instant::now();
