@@ -14,6 +14,7 @@ use anyhow::Context;
 use bytes::Bytes;
 use http::Method;
 
+use crate::load::plan::HttpClient;
 use crate::load::{self, BodyCheck, Check, Endpoint, LoadModel, LoadPlan, Phase, RequestTemplate};
 use crate::results::schema::{
     Arrival, Level, LoadModelKind, LoadResult, Measurement, Percentiles, ResultsFile, RunKind,
@@ -65,6 +66,10 @@ pub struct BenchArgs {
     /// Pin the generator's threads to these CPUs, e.g. `0` or `0-1`.
     #[arg(long)]
     pub pin: Option<crate::sys::CpuList>,
+    /// The HTTP/1.1 client: `lean` (claimbench's own, the fastest) or
+    /// `hyper` (hyper's connection-level client, the reference).
+    #[arg(long, value_enum, default_value = "lean")]
+    pub http_client: HttpClientArg,
     /// A new connection per request (sends `Connection: close`).
     #[arg(long)]
     pub no_keepalive: bool,
@@ -96,6 +101,15 @@ pub struct BenchArgs {
     /// No live progress line.
     #[arg(short = 'q', long)]
     pub quiet: bool,
+}
+
+/// `--http-client` values.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum HttpClientArg {
+    /// claimbench's lean HTTP/1.1 client.
+    Lean,
+    /// hyper's connection-level client (`hyper::client::conn::http1`).
+    Hyper,
 }
 
 /// `--arrival` values.
@@ -214,6 +228,10 @@ pub fn plan_from_args(args: &BenchArgs) -> anyhow::Result<LoadPlan> {
     plan.threads = threads;
     plan.pin_cpus = pin;
     plan.keepalive = !args.no_keepalive;
+    plan.http_client = match args.http_client {
+        HttpClientArg::Lean => HttpClient::Lean,
+        HttpClientArg::Hyper => HttpClient::Hyper,
+    };
     plan.idle_connections = args.idle_connections;
     plan.idle_ping = args.idle_ping;
     plan.validate()?;

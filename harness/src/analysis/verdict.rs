@@ -855,6 +855,7 @@ pub(crate) mod tests {
             pin_cpus: vec![0],
             keepalive: true,
             idle_connections: 0,
+            http_client: HttpClient::Lean,
         };
         Measurement {
             target: target.into(),

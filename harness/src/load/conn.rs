@@ -1,10 +1,13 @@
 //! One HTTP/1.1 exchange on a connection the caller owns: connect, send,
-//! read the head and the body, validate, and report timings. Uses hyper's
-//! connection-level client directly on the TCP stream (no pool).
+//! read the head and the body, validate, and report timings.
+//!
+//! Two clients speak HTTP/1.1 here, chosen per run ([`HttpClient`]):
+//! the lean client ([`super::lean`], the default) and hyper's
+//! connection-level client (`hyper::client::conn::http1`, no pool), the
+//! reference the lean one is tested against.
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::net::SocketAddr;
-use std::rc::Rc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -17,11 +20,10 @@ use tokio::net::TcpStream;
 use tokio::time::Instant;
 
 use super::check::body_ok;
-use super::plan::{BodyCheck, Endpoint, RequestTemplate};
+use super::lean::{self, LeanConn};
+use super::plan::{BodyCheck, Endpoint, HttpClient, RequestTemplate};
 use super::recorder::{ErrorClass, Recorder, Timing};
-
-/// The request side of a detached HTTP/1.1 connection.
-pub type Sender = SendRequest<Full<Bytes>>;
+use super::wire;
 
 /// A request template with everything precomputed for the hot path.
 #[derive(Clone, Debug)]
@@ -30,6 +32,8 @@ pub struct Prepared {
     uri: Uri,
     headers: HeaderMap,
     body: Bytes,
+    /// The whole request as the lean client sends it.
+    wire: Bytes,
     expect_status: u16,
     check: BodyCheck,
     needs_body: bool,
@@ -47,10 +51,19 @@ impl Prepared {
         for (n, v) in &t.headers {
             headers.append(n.clone(), v.clone());
         }
+        let path = t.path.path_and_query().map_or("/", |p| p.as_str());
         Self {
             method: t.method.clone(),
             uri: t.path.clone(),
             headers,
+            wire: wire::encode_request(
+                &t.method,
+                path,
+                &endpoint.authority,
+                &t.headers,
+                &t.body,
+                keepalive,
+            ),
             body: t.body.clone(),
             expect_status: t.check.status,
             needs_body: t.check.body.needs_body(),
@@ -59,8 +72,8 @@ impl Prepared {
         }
     }
 
-    /// Builds one request from the precomputed parts (the per-request cost
-    /// is a few reference-count bumps and one header-map copy).
+    /// Builds one request for hyper from the precomputed parts (the
+    /// per-request cost is a few reference-count bumps and one header-map copy).
     #[inline]
     pub fn request(&self) -> Request<Full<Bytes>> {
         let mut req = Request::new(Full::new(self.body.clone()));
@@ -69,36 +82,68 @@ impl Prepared {
         *req.headers_mut() = self.headers.clone();
         req
     }
+
+    /// The request's bytes on the wire, as the lean client sends them.
+    pub fn wire(&self) -> &Bytes {
+        &self.wire
+    }
 }
 
-/// Bytes read from the socket at a time. hyper's adaptive default starts at
-/// 8 KiB and grows; a fixed 4 KiB keeps 10,000 connections small and costs
-/// nothing for typical responses (large bodies just take more reads).
-const READ_BUF: usize = 4096;
+/// Bytes hyper reads from the socket at a time. hyper's adaptive default
+/// starts at 8 KiB and grows; a fixed 4 KiB keeps 10,000 connections small
+/// and costs nothing for typical responses.
+const HYPER_READ_BUF: usize = 4096;
 
+type Sender = SendRequest<Full<Bytes>>;
 type Driver = hyper::client::conn::http1::Connection<TokioIo<TcpStream>, Full<Bytes>>;
 
-/// An HTTP/1.1 connection whose dispatcher is polled inside the task that
-/// uses it (one task per connection, no cross-task wake-ups per request).
-pub struct Conn {
+/// hyper's client: its dispatcher is polled inside the task that uses it
+/// (one task per connection, no cross-task wake-ups per request).
+pub struct HyperConn {
     sender: Sender,
     driver: Driver,
     closed: bool,
+}
+
+/// An open HTTP/1.1 connection.
+pub enum Conn {
+    /// The lean client.
+    Lean(LeanConn),
+    /// hyper's connection-level client (boxed: it is several times larger).
+    Hyper(Box<HyperConn>),
 }
 
 impl Conn {
     /// Waits until the connection can take a request. False when it has
     /// closed (the server closed it, e.g. after `Connection: close`).
     pub async fn ready(&mut self) -> bool {
-        if self.closed {
-            return false;
+        match self {
+            Conn::Lean(c) => c.reusable(),
+            Conn::Hyper(h) => {
+                if h.closed {
+                    return false;
+                }
+                tokio::select! {
+                    biased;
+                    r = h.sender.ready() => r.is_ok(),
+                    _ = &mut h.driver => {
+                        h.closed = true;
+                        false
+                    }
+                }
+            }
         }
-        tokio::select! {
-            biased;
-            r = self.sender.ready() => r.is_ok(),
-            _ = &mut self.driver => {
-                self.closed = true;
-                false
+    }
+
+    /// Resolves when the server closes the connection (for idle ones).
+    pub async fn closed_by_peer(&mut self) {
+        match self {
+            Conn::Lean(c) => c.closed_by_peer().await,
+            Conn::Hyper(h) => {
+                if !h.closed {
+                    let _ = (&mut h.driver).await;
+                    h.closed = true;
+                }
             }
         }
     }
@@ -121,38 +166,28 @@ async fn open_stream(addrs: &[SocketAddr], timeout: Duration) -> std::io::Result
     Ok(stream)
 }
 
-async fn handshake(stream: TcpStream) -> std::io::Result<(Sender, Driver)> {
-    hyper::client::conn::http1::Builder::new()
-        .read_buf_exact_size(Some(READ_BUF))
-        .handshake(TokioIo::new(stream))
-        .await
-        .map_err(std::io::Error::other)
-}
-
-/// Opens a connection (trying each address) for use by the calling task.
-pub async fn connect(addrs: &[SocketAddr], timeout: Duration) -> std::io::Result<Conn> {
-    let (sender, driver) = handshake(open_stream(addrs, timeout).await?).await?;
-    Ok(Conn {
-        sender,
-        driver,
-        closed: false,
-    })
-}
-
-/// Opens a connection whose dispatcher runs as its own local task, for
-/// connections held idle: `alive` counts it until the server closes it.
-pub async fn connect_detached(
+/// Opens a connection (trying each address) with the given client.
+pub async fn connect(
+    client: HttpClient,
     addrs: &[SocketAddr],
     timeout: Duration,
-    alive: Rc<Cell<usize>>,
-) -> std::io::Result<Sender> {
-    let (sender, driver) = handshake(open_stream(addrs, timeout).await?).await?;
-    alive.set(alive.get() + 1);
-    tokio::task::spawn_local(async move {
-        let _ = driver.await;
-        alive.set(alive.get() - 1);
-    });
-    Ok(sender)
+) -> std::io::Result<Conn> {
+    let stream = open_stream(addrs, timeout).await?;
+    match client {
+        HttpClient::Lean => Ok(Conn::Lean(LeanConn::new(stream, timeout))),
+        HttpClient::Hyper => {
+            let (sender, driver) = hyper::client::conn::http1::Builder::new()
+                .read_buf_exact_size(Some(HYPER_READ_BUF))
+                .handshake(TokioIo::new(stream))
+                .await
+                .map_err(std::io::Error::other)?;
+            Ok(Conn::Hyper(Box::new(HyperConn {
+                sender,
+                driver,
+                closed: false,
+            })))
+        }
+    }
 }
 
 /// What one exchange produced, before recording.
@@ -167,73 +202,89 @@ pub struct Exchange {
     pub bytes: u64,
 }
 
-/// Sends one request on the connection in `slot` and reads the whole
-/// response, with a deadline of `sent + timeout`, polling the connection's
-/// dispatcher alongside. On a transport failure or timeout the connection
-/// is dropped (`*slot = None`) so the caller reconnects. Chunk gaps of
-/// streamed templates go straight to `rec` when given.
+/// What an exchange collects while the response arrives.
+struct Progress<'a> {
+    tpl: &'a Prepared,
+    intended: Instant,
+    rec: Option<&'a RefCell<Recorder>>,
+    buf: &'a mut Vec<u8>,
+    head: Option<Instant>,
+    status: Option<u16>,
+    bytes: u64,
+    last_chunk: Option<Instant>,
+}
+
+impl lean::Sink for Progress<'_> {
+    #[inline]
+    fn head(&mut self, status: u16) {
+        self.head = Some(Instant::now());
+        self.status = Some(status);
+    }
+
+    #[inline]
+    fn data(&mut self, data: &[u8]) {
+        self.bytes += data.len() as u64;
+        if self.tpl.needs_body {
+            self.buf.extend_from_slice(data);
+        }
+        if let (true, Some(rec)) = (self.tpl.stream && !data.is_empty(), self.rec) {
+            let now = Instant::now();
+            if let Some(prev) = self.last_chunk {
+                rec.borrow_mut().record_chunk_gap(self.intended, now - prev);
+            }
+            self.last_chunk = Some(now);
+        }
+    }
+}
+
+/// Sends one request on the connection in `slot` (sent at `sent`) and
+/// reads the whole response, with a deadline of `sent + timeout`. On a
+/// transport failure or timeout the connection is dropped (`*slot = None`)
+/// so the caller reconnects. Chunk gaps of streamed templates go straight
+/// to `rec` when given.
 pub async fn exchange(
     slot: &mut Option<Conn>,
     tpl: &Prepared,
     intended: Instant,
+    sent: Instant,
     timeout: Duration,
     buf: &mut Vec<u8>,
     rec: Option<&RefCell<Recorder>>,
 ) -> Exchange {
     let conn = slot.as_mut().expect("exchange needs a connection");
-    let (sender, driver, closed) = (&mut conn.sender, &mut conn.driver, &mut conn.closed);
-    let sent = Instant::now();
-    let mut head = None;
-    let mut status = None;
-    let mut bytes = 0u64;
     buf.clear();
-    let io = async {
-        let resp = sender
-            .send_request(tpl.request())
-            .await
-            .map_err(|_| ErrorClass::Read)?;
-        head = Some(Instant::now());
-        status = Some(resp.status().as_u16());
-        let mut body = resp.into_body();
-        let mut last_chunk: Option<Instant> = None;
-        while let Some(frame) = body.frame().await {
-            let frame = frame.map_err(|_| ErrorClass::Read)?;
-            if let Ok(data) = frame.into_data() {
-                bytes += data.len() as u64;
-                if tpl.needs_body {
-                    buf.extend_from_slice(&data);
-                }
-                if let (true, Some(rec)) = (tpl.stream && !data.is_empty(), rec) {
-                    let now = Instant::now();
-                    if let Some(prev) = last_chunk {
-                        rec.borrow_mut().record_chunk_gap(intended, now - prev);
-                    }
-                    last_chunk = Some(now);
-                }
+    let mut p = Progress {
+        tpl,
+        intended,
+        rec,
+        buf,
+        head: None,
+        status: None,
+        bytes: 0,
+        last_chunk: None,
+    };
+    let result = match conn {
+        Conn::Lean(c) => {
+            let head_request = tpl.method == Method::HEAD;
+            match c
+                .exchange(&tpl.wire, head_request, sent + timeout, &mut p)
+                .await
+            {
+                Ok(()) => Ok(()),
+                Err(lean::Failure::Timeout) => Err(ErrorClass::Timeout),
+                Err(lean::Failure::Io | lean::Failure::Protocol(_)) => Err(ErrorClass::Read),
             }
         }
-        Ok::<(), ErrorClass>(())
-    };
-    let driven = async {
-        tokio::pin!(io);
-        if *closed {
-            return io.await;
-        }
-        tokio::select! {
-            biased;
-            r = &mut io => r,
-            _ = driver => {
-                // The connection ended; whatever it delivered is still read.
-                *closed = true;
-                io.await
-            }
-        }
-    };
-    let result = match tokio::time::timeout_at(sent + timeout, driven).await {
-        Ok(r) => r,
-        Err(_) => Err(ErrorClass::Timeout),
+        Conn::Hyper(h) => hyper_exchange(h, sent + timeout, &mut p).await,
     };
     let done = Instant::now();
+    let Progress {
+        head,
+        status,
+        bytes,
+        buf,
+        ..
+    } = p;
     let result = match (result, status) {
         (Ok(()), Some(s)) if s != tpl.expect_status => Err(ErrorClass::Status),
         (Ok(()), _) if tpl.needs_body && !body_ok(&tpl.check, buf) => Err(ErrorClass::BodyMismatch),
@@ -255,15 +306,59 @@ pub async fn exchange(
     }
 }
 
-/// One request on a detached (idle) connection, not recorded; true if it
-/// succeeded within `timeout`.
-pub async fn ping(sender: &mut Sender, tpl: &Prepared, timeout: Duration) -> bool {
+/// The exchange through hyper, polling its dispatcher alongside.
+async fn hyper_exchange(
+    h: &mut HyperConn,
+    deadline: Instant,
+    p: &mut Progress<'_>,
+) -> Result<(), ErrorClass> {
+    let (sender, driver, closed) = (&mut h.sender, &mut h.driver, &mut h.closed);
     let io = async {
-        sender.ready().await.ok()?;
-        let resp = sender.send_request(tpl.request()).await.ok()?;
-        let ok = resp.status().as_u16() == tpl.expect_status;
-        resp.into_body().collect().await.ok()?;
-        Some(ok)
+        let resp = sender
+            .send_request(p.tpl.request())
+            .await
+            .map_err(|_| ErrorClass::Read)?;
+        lean::Sink::head(p, resp.status().as_u16());
+        let mut body = resp.into_body();
+        while let Some(frame) = body.frame().await {
+            let frame = frame.map_err(|_| ErrorClass::Read)?;
+            if let Ok(data) = frame.into_data() {
+                lean::Sink::data(p, &data);
+            }
+        }
+        Ok::<(), ErrorClass>(())
     };
-    matches!(tokio::time::timeout(timeout, io).await, Ok(Some(true)))
+    let driven = async {
+        tokio::pin!(io);
+        if *closed {
+            return io.await;
+        }
+        tokio::select! {
+            biased;
+            r = &mut io => r,
+            _ = driver => {
+                // The connection ended; whatever it delivered is still read.
+                *closed = true;
+                io.await
+            }
+        }
+    };
+    match tokio::time::timeout_at(deadline, driven).await {
+        Ok(r) => r,
+        Err(_) => Err(ErrorClass::Timeout),
+    }
+}
+
+/// One request on an idle connection, not recorded; true if it succeeded
+/// within `timeout`. A failed connection is dropped from `slot`.
+pub async fn ping(slot: &mut Option<Conn>, tpl: &Prepared, timeout: Duration) -> bool {
+    let Some(c) = slot.as_mut() else {
+        return false;
+    };
+    if !c.ready().await {
+        return false;
+    }
+    let now = Instant::now();
+    let x = exchange(slot, tpl, now, now, timeout, &mut Vec::new(), None).await;
+    x.result.is_ok()
 }

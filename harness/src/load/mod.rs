@@ -18,9 +18,11 @@
 
 pub mod check;
 pub mod conn;
+pub mod lean;
 pub mod plan;
 pub mod recorder;
 pub mod schedule;
+pub mod wire;
 mod worker;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

@@ -9,6 +9,7 @@ use bytes::Bytes;
 use http::header::{HeaderName, HeaderValue};
 use http::{Method, Uri};
 
+pub use crate::results::schema::HttpClient;
 use crate::results::schema::{Arrival, LoadModelKind, LoadOptions, TemplateOptions};
 
 /// Why a plan is not runnable. Every variant names the offending input.
@@ -314,6 +315,8 @@ pub struct LoadPlan {
     pub idle_ping: Option<Duration>,
     /// Length of a timeline window.
     pub window: Duration,
+    /// The HTTP/1.1 client.
+    pub http_client: HttpClient,
 }
 
 /// The longest run the engine accepts, so every load loop is bounded.
@@ -336,6 +339,7 @@ impl LoadPlan {
             idle_connections: 0,
             idle_ping: None,
             window: Duration::from_secs(1),
+            http_client: HttpClient::Lean,
         }
     }
 
@@ -446,6 +450,7 @@ impl LoadPlan {
             pin_cpus: self.pin_cpus.clone(),
             keepalive: self.keepalive,
             idle_connections: self.idle_connections,
+            http_client: self.http_client,
         }
     }
 }

@@ -19,8 +19,8 @@ use rand::{Rng, SeedableRng};
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
-use super::conn::{self, Conn, Prepared, Sender};
-use super::plan::{LoadModel, LoadPlan};
+use super::conn::{self, Conn, Prepared};
+use super::plan::{HttpClient, LoadModel, LoadPlan};
 use super::recorder::{ErrorClass, Recorder, Timing};
 use super::schedule::{Schedule, dispatch};
 
@@ -61,6 +61,16 @@ pub struct ThreadJob {
     pub start: mpsc::Receiver<std::time::Instant>,
 }
 
+/// What [`Ctx::ensure_conn`] achieved.
+enum Connected {
+    /// The slot holds an open connection.
+    Yes,
+    /// Opening one failed (recorded); try again.
+    No,
+    /// Opening one failed after the end of the run: stop.
+    End,
+}
+
 /// Pause after a failed connect before the same task retries, so a
 /// refused port does not turn the generator into a busy loop.
 const CONNECT_BACKOFF: Duration = Duration::from_millis(10);
@@ -74,6 +84,7 @@ struct Ctx {
     addrs: Vec<std::net::SocketAddr>,
     timeout: Duration,
     keepalive: bool,
+    client: HttpClient,
     t0: Instant,
     t1: Option<Instant>,
     stop: Arc<AtomicBool>,
@@ -116,29 +127,37 @@ impl Ctx {
         self.cumulative.partition_point(|&c| c <= x)
     }
 
-    /// Makes sure `slot` holds an open connection. Returns false (and
-    /// records a connect error for a request intended at `intended`, or at
-    /// the moment of the failure when None) if none could be opened.
+    /// Makes sure `slot` holds an open connection. When none can be
+    /// opened, records a connect error for the request it was for: the one
+    /// intended at `intended` (open loop, already admitted), or (closed loop,
+    /// None) one admitted now by [`Ctx::may_start`], so failures count
+    /// against the budget and stop at the end like requests do.
     async fn ensure_conn(
         &self,
         slot: &mut Option<Conn>,
         intended: Option<Instant>,
         tpl: usize,
-    ) -> bool {
+    ) -> Connected {
         if let Some(c) = slot {
             if c.ready().await {
-                return true;
+                return Connected::Yes;
             }
             *slot = None;
             self.rec.borrow_mut().reconnects += 1;
         }
-        match conn::connect(&self.addrs, self.timeout).await {
+        match conn::connect(self.client, &self.addrs, self.timeout).await {
             Ok(s) => {
                 *slot = Some(s);
                 self.rec.borrow_mut().opened += 1;
-                true
+                Connected::Yes
             }
             Err(e) => {
+                let now = Instant::now();
+                let intended = match intended {
+                    Some(t) => t,
+                    None if self.may_start(now) => now,
+                    None => return Connected::End,
+                };
                 // A peer that resets while the connection opens is there:
                 // that is a reset (read class), not a refusal.
                 let class = match e.kind() {
@@ -147,9 +166,8 @@ impl Ctx {
                     }
                     _ => ErrorClass::Connect,
                 };
-                let now = Instant::now();
                 let t = Timing {
-                    intended: intended.unwrap_or(now),
+                    intended,
                     sent: now,
                     head: None,
                     done: now,
@@ -157,7 +175,7 @@ impl Ctx {
                 self.rec.borrow_mut().record_error(tpl, t, class, None, 0);
                 self.count(false);
                 tokio::time::sleep(CONNECT_BACKOFF).await;
-                false
+                Connected::No
             }
         }
     }
@@ -170,18 +188,21 @@ impl Ctx {
         }
     }
 
-    /// Sends one request of template `tpl` and records it.
+    /// Sends one request of template `tpl` (intended at `intended`, sent
+    /// at `sent`) and records it.
     async fn request(
         &self,
         slot: &mut Option<Conn>,
         tpl: usize,
         intended: Instant,
+        sent: Instant,
         buf: &mut Vec<u8>,
     ) {
         let x = conn::exchange(
             slot,
             &self.templates[tpl],
             intended,
+            sent,
             self.timeout,
             buf,
             Some(&self.rec),
@@ -221,20 +242,21 @@ async fn closed_connection(ctx: Rc<Ctx>, seed: u64, _guard: ActiveGuard) {
     let mut rng = SmallRng::seed_from_u64(seed);
     let mut slot: Option<Conn> = None;
     let mut buf = Vec::new();
-    loop {
-        if ctx.stopped() || ctx.t1.is_some_and(|t1| Instant::now() >= t1) {
-            return;
-        }
+    while !ctx.stopped() {
         let tpl = ctx.pick(&mut rng);
         // Connect first: in closed loop the connect time is not request latency.
-        if !ctx.ensure_conn(&mut slot, None, tpl).await {
-            continue;
+        match ctx.ensure_conn(&mut slot, None, tpl).await {
+            Connected::Yes => {}
+            Connected::No => continue,
+            Connected::End => return,
         }
+        // One clock read: the check against the end, the intended and the
+        // actual send time are the same instant here.
         let now = Instant::now();
         if !ctx.may_start(now) {
             return;
         }
-        ctx.request(&mut slot, tpl, now, &mut buf).await;
+        ctx.request(&mut slot, tpl, now, now, &mut buf).await;
     }
 }
 
@@ -251,7 +273,7 @@ async fn open_connection(ctx: Rc<Ctx>, q: Rc<OpenQueue>, _guard: ActiveGuard) {
     let mut slot: Option<Conn> = None;
     let mut buf = Vec::new();
     // Open the connection before the start (its failure is not a request's).
-    if let Ok(s) = conn::connect(&ctx.addrs, ctx.timeout).await {
+    if let Ok(s) = conn::connect(ctx.client, &ctx.addrs, ctx.timeout).await {
         slot = Some(s);
         ctx.rec.borrow_mut().opened += 1;
     }
@@ -267,10 +289,14 @@ async fn open_connection(ctx: Rc<Ctx>, q: Rc<OpenQueue>, _guard: ActiveGuard) {
             q.notify.notified().await;
         };
         let Some((intended, tpl)) = job else { return };
-        if !ctx.ensure_conn(&mut slot, Some(intended), tpl).await {
+        if !matches!(
+            ctx.ensure_conn(&mut slot, Some(intended), tpl).await,
+            Connected::Yes
+        ) {
             continue;
         }
-        ctx.request(&mut slot, tpl, intended, &mut buf).await;
+        ctx.request(&mut slot, tpl, intended, Instant::now(), &mut buf)
+            .await;
         if ctx.stopped() {
             return;
         }
@@ -308,16 +334,16 @@ async fn open_dispatcher(
 }
 
 /// Opens `n` idle keep-alive connections, each serving one request so the
-/// server has really accepted it. Returns the senders (dropping one closes
-/// its connection) and how many were opened; `alive` counts those still open.
+/// server has really accepted it. Returns those that served it and how
+/// many were opened in all.
 async fn open_idle(
+    client: HttpClient,
     addrs: &Rc<Vec<std::net::SocketAddr>>,
     timeout: Duration,
     tpl: &Rc<Prepared>,
     n: usize,
-    alive: &Rc<Cell<usize>>,
     stop: &AtomicBool,
-) -> (Vec<Sender>, u64) {
+) -> (Vec<Conn>, u64) {
     let mut held = Vec::with_capacity(n);
     let mut opened = 0;
     let mut remaining = n;
@@ -326,17 +352,18 @@ async fn open_idle(
         remaining -= batch;
         let mut tasks = Vec::with_capacity(batch);
         for _ in 0..batch {
-            let (addrs, tpl, alive) = (addrs.clone(), tpl.clone(), alive.clone());
+            let (addrs, tpl) = (addrs.clone(), tpl.clone());
             tasks.push(tokio::task::spawn_local(async move {
-                let mut sender = conn::connect_detached(&addrs, timeout, alive).await.ok()?;
-                Some((conn::ping(&mut sender, &tpl, timeout).await, sender))
+                let mut slot = Some(conn::connect(client, &addrs, timeout).await.ok()?);
+                let served = conn::ping(&mut slot, &tpl, timeout).await;
+                Some((served, slot))
             }));
         }
         for t in tasks {
-            if let Ok(Some((served, sender))) = t.await {
+            if let Ok(Some((served, slot))) = t.await {
                 opened += 1;
-                if served {
-                    held.push(sender);
+                if let (true, Some(c)) = (served, slot) {
+                    held.push(c);
                 }
             }
         }
@@ -344,16 +371,32 @@ async fn open_idle(
     (held, opened)
 }
 
-async fn keep_idle_alive(ctx: Rc<Ctx>, mut sender: Sender, every: Duration) {
+/// Holds one idle connection until the run ends or the server closes it,
+/// sending one request every `ping` when asked; `alive` counts it meanwhile.
+async fn hold_idle(ctx: Rc<Ctx>, conn: Conn, ping: Option<Duration>, alive: Rc<Cell<usize>>) {
+    alive.set(alive.get() + 1);
+    let mut slot = Some(conn);
+    let check = Duration::from_millis(50);
+    let mut next_ping = ping.map(|p| Instant::now() + p);
     loop {
-        tokio::time::sleep(every).await;
-        if ctx.stopped() || ctx.t1.is_some_and(|t1| Instant::now() >= t1) {
-            return;
+        let now = Instant::now();
+        if ctx.stopped() || ctx.t1.is_some_and(|t1| now >= t1) {
+            break;
         }
-        if !conn::ping(&mut sender, &ctx.templates[0], ctx.timeout).await {
-            return;
+        if let Some(at) = next_ping.filter(|at| now >= *at) {
+            if !conn::ping(&mut slot, &ctx.templates[0], ctx.timeout).await {
+                break;
+            }
+            next_ping = ping.map(|p| at.max(now) + p);
+        }
+        let wake = next_ping.map_or(now + check, |at| at.min(now + check));
+        let Some(c) = slot.as_mut() else { break };
+        tokio::select! {
+            () = c.closed_by_peer() => break,
+            () = tokio::time::sleep_until(wake) => {}
         }
     }
+    alive.set(alive.get() - 1);
 }
 
 /// Runs one generator thread to completion and returns its recorder.
@@ -382,11 +425,11 @@ pub fn run_thread(job: ThreadJob) -> std::io::Result<Recorder> {
         let addrs = Rc::new(plan.endpoint.addrs.clone());
         let alive = Rc::new(Cell::new(0usize));
         let (idle, opened_idle) = open_idle(
+            plan.http_client,
             &addrs,
             plan.timeout,
             &Rc::new(templates[0].clone()),
             job.idle,
-            &alive,
             &job.stop,
         )
         .await;
@@ -408,6 +451,7 @@ pub fn run_thread(job: ThreadJob) -> std::io::Result<Recorder> {
             addrs: (*addrs).clone(),
             timeout: plan.timeout,
             keepalive: plan.keepalive,
+            client: plan.http_client,
             t0,
             t1,
             stop: job.stop.clone(),
@@ -416,19 +460,8 @@ pub fn run_thread(job: ThreadJob) -> std::io::Result<Recorder> {
             rec: RefCell::new(rec),
             active: Cell::new(0),
         });
-        if let Some(every) = plan.idle_ping {
-            for s in idle {
-                tokio::task::spawn_local(keep_idle_alive(ctx.clone(), s, every));
-            }
-        } else {
-            // Hold them, unused, until the end of the run.
-            let ctx2 = ctx.clone();
-            tokio::task::spawn_local(async move {
-                let _held = idle;
-                while !ctx2.stopped() && ctx2.t1.is_none_or(|t1| Instant::now() < t1) {
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                }
-            });
+        for c in idle {
+            tokio::task::spawn_local(hold_idle(ctx.clone(), c, plan.idle_ping, alive.clone()));
         }
 
         let seed = 0x5eed_0000 + job.index as u64;

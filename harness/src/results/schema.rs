@@ -207,6 +207,22 @@ pub enum Arrival {
     Poisson,
 }
 
+/// Which HTTP/1.1 client the generator used.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum HttpClient {
+    /// claimbench's lean client: requests encoded once, responses parsed in
+    /// place with httparse (the default).
+    Lean,
+    /// hyper's connection-level client (`hyper::client::conn::http1`).
+    Hyper,
+}
+
+/// Results written before the client was recorded all used hyper's.
+fn client_of_older_results() -> HttpClient {
+    HttpClient::Hyper
+}
+
 /// The options a load run used, fully resolved.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -239,6 +255,10 @@ pub struct LoadOptions {
     pub keepalive: bool,
     /// Extra idle keep-alive connections held open beside the active ones.
     pub idle_connections: usize,
+    /// The HTTP/1.1 client that sent the requests (absent in results from
+    /// before it was recorded, which all used `hyper`).
+    #[serde(default = "client_of_older_results")]
+    pub http_client: HttpClient,
 }
 
 /// One request template of a load run.

@@ -70,6 +70,7 @@ fn options() -> LoadOptions {
         pin_cpus: vec![0],
         keepalive: true,
         idle_connections: 0,
+        http_client: HttpClient::Lean,
     }
 }
 

@@ -9,7 +9,7 @@ use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use claimbench::load::{self, BodyCheck, Endpoint, LoadModel, LoadPlan, RequestTemplate};
-use claimbench::results::schema::{Arrival, LoadResult};
+use claimbench::results::schema::{Arrival, HttpClient, LoadResult};
 
 use crate::test_server::{Behavior, TestServer};
 
@@ -193,6 +193,55 @@ fn no_keepalive_opens_a_connection_per_request() {
         (requests..=requests + 2).contains(&opened),
         "{opened} opened for {requests}"
     );
+}
+
+/// The lean client against hyper's, the reference: on every scripted
+/// behaviour, with an exact request budget, both record the same requests,
+/// outcomes, error classes, status codes and bytes, and the server saw
+/// what they sent.
+#[test]
+fn the_lean_client_agrees_with_hypers_on_every_behaviour() {
+    let cases = [
+        (Behavior::Ok, 400),
+        (Behavior::Chunked, 40),
+        (Behavior::Status500, 200),
+        (Behavior::WrongBody, 200),
+        (Behavior::CloseAfterEach, 200),
+        (Behavior::Reset, 20),
+        (Behavior::NeverAnswer, 4),
+    ];
+    for (behavior, budget) in cases {
+        let mut outcomes = Vec::new();
+        for client in [HttpClient::Lean, HttpClient::Hyper] {
+            let server = TestServer::start(behavior);
+            let mut p = plan(&server.url("/"), 2, Duration::from_secs(1));
+            p.duration = None;
+            p.max_requests = Some(budget);
+            p.timeout = Duration::from_millis(300);
+            p.http_client = client;
+            p.templates[0].check.body = BodyCheck::Equals("Hello, World!".into());
+            p.templates[0].stream = matches!(behavior, Behavior::Chunked);
+            let r = run(&p);
+            let s = &r.summary;
+            assert_eq!(s.requests, budget, "{behavior:?} {client:?}: {s:?}");
+            if !matches!(behavior, Behavior::Reset) {
+                assert_eq!(server.seen(), budget, "{behavior:?} {client:?}");
+            }
+            if let Behavior::Chunked = behavior {
+                let gaps = r.chunk_gap.as_ref().expect("chunk gaps recorded");
+                assert_eq!(gaps.count(), budget, "{client:?}: one gap per response");
+                assert!(gaps.quantile_us(0.5) >= 4_000, "{client:?}: ~5 ms gaps");
+            }
+            outcomes.push((
+                s.ok,
+                r.errors,
+                r.status_codes.clone(),
+                s.bytes_read,
+                r.latency.count(),
+            ));
+        }
+        assert_eq!(outcomes[0], outcomes[1], "{behavior:?}: lean vs hyper");
+    }
 }
 
 #[test]

@@ -167,6 +167,7 @@ fn measurement(
                 pin_cpus: vec![0],
                 keepalive: true,
                 idle_connections: idle,
+                http_client: HttpClient::Lean,
             },
             summary,
             latency: lat.clone(),

@@ -5,6 +5,7 @@
 
 use std::collections::HashMap;
 use std::convert::Infallible;
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -12,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::{Request, Response, StatusCode};
-use http_body_util::Full;
+use http_body_util::{Either, Full};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
@@ -33,6 +34,9 @@ pub enum Behavior {
     NeverAnswer,
     /// 200 `Hello, World!` and closes the connection after each response.
     CloseAfterEach,
+    /// 200 `Hello, World!` sent chunked (`Transfer-Encoding: chunked`), in
+    /// two chunks 5 ms apart.
+    Chunked,
     /// 200 after `fixed`, except that every response due during a stall
     /// window (the first `stall` of every `period`, from the server's start)
     /// is held until that window ends.
@@ -169,7 +173,52 @@ async fn serve(
     }
 }
 
-async fn respond(behavior: Behavior, started: Instant) -> Response<Full<Bytes>> {
+/// A body of two chunks, the second 5 ms after the first. Its length is
+/// unknown up front, so hyper sends it chunked.
+struct TwoChunks {
+    sent: u8,
+    pause: std::pin::Pin<Box<tokio::time::Sleep>>,
+}
+
+impl hyper::body::Body for TwoChunks {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, Infallible>>> {
+        use std::task::Poll;
+        let chunk: &'static [u8] = match self.sent {
+            0 => b"Hello, ",
+            1 => {
+                if self.pause.as_mut().poll(cx).is_pending() {
+                    return Poll::Pending;
+                }
+                b"World!"
+            }
+            _ => return Poll::Ready(None),
+        };
+        self.sent += 1;
+        Poll::Ready(Some(Ok(hyper::body::Frame::data(Bytes::from_static(
+            chunk,
+        )))))
+    }
+}
+
+type Body = Either<Full<Bytes>, TwoChunks>;
+
+async fn respond(behavior: Behavior, started: Instant) -> Response<Body> {
+    if let Behavior::Chunked = behavior {
+        return Response::new(Either::Right(TwoChunks {
+            sent: 0,
+            pause: Box::pin(tokio::time::sleep(Duration::from_millis(5))),
+        }));
+    }
+    respond_full(behavior, started).await.map(Either::Left)
+}
+
+async fn respond_full(behavior: Behavior, started: Instant) -> Response<Full<Bytes>> {
     let hello = || Response::new(Full::new(Bytes::from_static(b"Hello, World!")));
     match behavior {
         Behavior::Status500 => {
