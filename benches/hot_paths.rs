@@ -1,12 +1,15 @@
 //! Criterion benchmarks of the generator's hot paths: what runs once per
-//! request (recording a latency, building a request, taking the next
-//! open-loop slot) and what runs once per run (merging recorders).
+//! request (recording a latency, parsing a response head, decoding a
+//! chunked body, building a request for hyper, taking the next open-loop
+//! slot), once per template (encoding the lean client's request) and once
+//! per run (merging recorders).
 
 use std::time::Duration;
 
 use claimbench::load::conn::Prepared;
 use claimbench::load::recorder::{Recorder, Timing, merge};
 use claimbench::load::schedule::Schedule;
+use claimbench::load::wire::{self, Chunked};
 use claimbench::load::{Endpoint, RequestTemplate};
 use claimbench::results::histogram::Latency;
 use claimbench::results::schema::Arrival;
@@ -49,7 +52,36 @@ fn request(c: &mut Criterion) {
     let mut t = RequestTemplate::get(&path).unwrap();
     t.add_header("Accept: text/plain").unwrap();
     let p = Prepared::new(&t, &endpoint, true);
-    c.bench_function("build_request", |b| b.iter(|| black_box(p.request())));
+    c.bench_function("build_request_hyper", |b| b.iter(|| black_box(p.request())));
+    c.bench_function("encode_request_lean", |b| {
+        b.iter(|| {
+            wire::encode_request(
+                &t.method,
+                black_box("/plaintext"),
+                &endpoint.authority,
+                &t.headers,
+                b"",
+                true,
+            )
+        })
+    });
+}
+
+fn response(c: &mut Criterion) {
+    // What targets/rust-hyper answers to GET /plaintext.
+    let head = b"HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: 13\r\ndate: Sat, 28 Nov 2026 10:00:00 GMT\r\n\r\nHello, World!";
+    c.bench_function("parse_response_head", |b| {
+        b.iter(|| black_box(wire::parse_head(black_box(head), false)))
+    });
+    let body = b"7\r\nHello, \r\n6\r\nWorld!\r\n0\r\n\r\n";
+    c.bench_function("decode_chunked_body", |b| {
+        b.iter(|| {
+            let mut d = Chunked::default();
+            let mut n = 0;
+            d.decode(black_box(body), &mut |x| n += x.len()).unwrap();
+            black_box(n)
+        })
+    });
 }
 
 fn schedule(c: &mut Criterion) {
@@ -91,5 +123,12 @@ fn merge_recorders(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, record, request, schedule, merge_recorders);
+criterion_group!(
+    benches,
+    record,
+    request,
+    response,
+    schedule,
+    merge_recorders
+);
 criterion_main!(benches);

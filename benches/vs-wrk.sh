@@ -5,8 +5,9 @@
 #
 # Generator pinned to CPU 0, targets/rust-hyper pinned to CPU 1 (one worker
 # thread), GET /plaintext, 64 connections, one generator thread. Runs are
-# interleaved (wrk, claimbench, wrk, claimbench, ...) so machine drift hits
-# both equally; the figures that matter are the per-pair ratios.
+# interleaved (wrk, claimbench, claimbench --http-client hyper, wrk, ...) so
+# machine drift hits all equally; the figures that matter are the per-pair
+# ratios to wrk. The hyper client's runs are for reference only.
 # Then: generator memory over a 10 s vs a 60 s run, and with 10,000 connections.
 # Needs: wrk (installed with apt-get when missing), a release build.
 set -euo pipefail
@@ -38,6 +39,7 @@ taskset -c 0 wrk -t1 -c64 -d2s "$URL" >/dev/null
 for i in $(seq "$PAIRS"); do
   taskset -c 0 wrk -t1 -c64 -d"${SECS}s" --latency "$URL" >"$OUT/wrk-$i.txt"
   "$CB" bench "$URL" -c 64 -d "${SECS}s" --threads 1 --pin 0 -q --json "$OUT/cb-$i.json" >/dev/null
+  "$CB" bench "$URL" -c 64 -d "${SECS}s" --threads 1 --pin 0 -q --http-client hyper --json "$OUT/hy-$i.json" >/dev/null
 done
 "$CB" bench "$URL" -c 64 -d 60s --threads 1 --pin 0 -q --json "$OUT/cb-60s.json" >/dev/null
 "$CB" bench "$URL" -c 10000 -d 10s --threads 1 --pin 0 -q --json "$OUT/cb-10k.json" >/dev/null
@@ -47,7 +49,7 @@ out, pairs = sys.argv[1], int(sys.argv[2])
 def wrk_ms(v):
     n, u = re.match(r"([\d.]+)(us|ms|s)", v).groups()
     return float(n) * {"us": 0.001, "ms": 1, "s": 1000}[u]
-rows, tr, lr = [], [], []
+rows, tr, lr, hr = [], [], [], []
 for i in range(1, pairs + 1):
     w = open(f"{out}/wrk-{i}.txt").read()
     w_rps = float(re.search(r"Requests/sec:\s+([\d.]+)", w).group(1))
@@ -56,13 +58,16 @@ for i in range(1, pairs + 1):
     c = json.load(open(f"{out}/cb-{i}.json"))["measurements"][0]["load"]
     s = c["summary"]
     c_rps, c_p99, c_p50 = s["throughput_rps"], s["latency"]["p99_us"] / 1000, s["latency"]["p50_us"] / 1000
-    tr.append(c_rps / w_rps); lr.append(c_p99 / w_p99)
-    rows.append(f"| {i} | {w_rps:,.0f} | {c_rps:,.0f} | {c_rps / w_rps:.3f} | {w_p50:.3f} | {c_p50:.3f} | {w_p99:.2f} | {c_p99:.2f} | {c_p99 / w_p99:.3f} | {c['generator']['cpu_percent']:.0f}% |")
-print("| pair | wrk req/s | claimbench req/s | throughput ratio | wrk p50 ms | claimbench p50 ms | wrk p99 ms | claimbench p99 ms | p99 ratio | claimbench CPU |")
-print("|---|---|---|---|---|---|---|---|---|---|")
+    h = json.load(open(f"{out}/hy-{i}.json"))["measurements"][0]["load"]
+    h_rps = h["summary"]["throughput_rps"]
+    tr.append(c_rps / w_rps); lr.append(c_p99 / w_p99); hr.append(h_rps / w_rps)
+    rows.append(f"| {i} | {w_rps:,.0f} | {c_rps:,.0f} | {c_rps / w_rps:.3f} | {w_p50:.3f} | {c_p50:.3f} | {w_p99:.2f} | {c_p99:.2f} | {c_p99 / w_p99:.3f} | {c['generator']['cpu_percent']:.0f}% | {h_rps:,.0f} ({h_rps / w_rps:.3f}) |")
+print("| pair | wrk req/s | claimbench req/s | throughput ratio | wrk p50 ms | claimbench p50 ms | wrk p99 ms | claimbench p99 ms | p99 ratio | claimbench CPU | `--http-client hyper` req/s (ratio) |")
+print("|---|---|---|---|---|---|---|---|---|---|---|")
 print("\n".join(rows))
 print(f"\nmedian throughput ratio (claimbench / wrk): {statistics.median(tr):.3f}")
 print(f"median p99 ratio (claimbench / wrk): {statistics.median(lr):.3f}")
+print(f"median throughput ratio with --http-client hyper (reference): {statistics.median(hr):.3f}")
 rss = lambda f: json.load(open(f"{out}/{f}"))["measurements"][0]["load"]["generator"]["max_rss_bytes"] / 1e6
 r10 = [rss(f"cb-{i}.json") for i in range(1, pairs + 1)]
 r60 = rss("cb-60s.json")

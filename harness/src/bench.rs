@@ -391,8 +391,12 @@ pub fn render_summary(url: &str, r: &LoadResult) -> String {
             o.connections
         ),
     };
+    let client = match o.http_client {
+        HttpClient::Lean => "lean",
+        HttpClient::Hyper => "hyper",
+    };
     out.push_str(&format!(
-        "{url}: {model}, {} thread(s)\n",
+        "{url}: {model}, {} thread(s), {client} HTTP/1.1 client\n",
         r.generator.threads
     ));
     out.push_str(&format!(

@@ -457,7 +457,7 @@ pub fn pct(ratio: f64) -> String {
 }
 
 /// A warning when the two sides of a pair were measured with different load
-/// options (duration, connections, rate, requests), or `None`.
+/// options (duration, connections, rate, requests, HTTP client), or `None`.
 fn options_difference(p: &Pair<'_>) -> Option<String> {
     let (b, c) = (
         &p.baseline.first()?.load.options,
@@ -470,7 +470,7 @@ fn options_difference(p: &Pair<'_>) -> Option<String> {
             .map(|t| format!("{} {} x{} ({} B)", t.method, t.path, t.weight, t.body_bytes))
             .collect();
         format!(
-            "{:?} c={} rate={:?} duration={:?}s max_requests={:?} warmup={}s threads={} keepalive={} [{}]",
+            "{:?} c={} rate={:?} duration={:?}s max_requests={:?} warmup={}s threads={} keepalive={} client={:?} [{}]",
             o.model,
             o.connections,
             o.rate_rps,
@@ -479,6 +479,7 @@ fn options_difference(p: &Pair<'_>) -> Option<String> {
             o.warmup_s,
             o.threads,
             o.keepalive,
+            o.http_client,
             templates.join(", ")
         )
     };

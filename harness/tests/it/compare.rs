@@ -464,6 +464,31 @@ fn different_hardware_and_versions_are_warned_about() {
 }
 
 #[test]
+fn a_different_http_client_is_warned_about() {
+    // Results from before the client was recorded were all made with hyper's.
+    let dir = tempfile::tempdir().unwrap();
+    let mut old = serde_json::to_value(results(&base_reps())).unwrap();
+    for m in old["measurements"].as_array_mut().unwrap() {
+        m["load"]["options"]
+            .as_object_mut()
+            .unwrap()
+            .remove("http_client");
+    }
+    let base = dir.path().join("base.json");
+    std::fs::write(&base, serde_json::to_vec(&old).unwrap()).unwrap();
+    let cur = write(dir.path(), "cur.json", &results(&base_reps()));
+    let json = dir.path().join("c.json");
+    compare(&[s(&base), s(&cur), "--json", s(&json)]).unwrap();
+    let warnings = read_json(&json)["warnings"].to_string();
+    assert!(
+        warnings.contains("load options differ")
+            && warnings.contains("client=Hyper")
+            && warnings.contains("client=Lean"),
+        "{warnings}"
+    );
+}
+
+#[test]
 fn a_run_directory_is_accepted() {
     let dir = tempfile::tempdir().unwrap();
     let run_dir = dir.path().join("20260101T000000Z");
