@@ -36,8 +36,15 @@ echo
 # Warm both up once (not recorded).
 taskset -c 0 wrk -t1 -c64 -d2s "$URL" >/dev/null
 "$CB" bench "$URL" -c 64 -d 2s --threads 1 --pin 0 -q >/dev/null
+# wrk's own CPU time (user + system), read from the kernel's accounting of the child.
+wrk_timed() {
+  python3 -c 'import resource, subprocess, sys
+subprocess.run(sys.argv[2:], stdout=open(sys.argv[1], "w"), check=True)
+r = resource.getrusage(resource.RUSAGE_CHILDREN)
+print(r.ru_utime + r.ru_stime)' "$@"
+}
 for i in $(seq "$PAIRS"); do
-  taskset -c 0 wrk -t1 -c64 -d"${SECS}s" --latency "$URL" >"$OUT/wrk-$i.txt"
+  wrk_timed "$OUT/wrk-$i.txt" taskset -c 0 wrk -t1 -c64 -d"${SECS}s" --latency "$URL" >"$OUT/wrk-$i.cpu"
   "$CB" bench "$URL" -c 64 -d "${SECS}s" --threads 1 --pin 0 -q --json "$OUT/cb-$i.json" >/dev/null
   "$CB" bench "$URL" -c 64 -d "${SECS}s" --threads 1 --pin 0 -q --http-client hyper --json "$OUT/hy-$i.json" >/dev/null
 done
@@ -49,7 +56,7 @@ out, pairs = sys.argv[1], int(sys.argv[2])
 def wrk_ms(v):
     n, u = re.match(r"([\d.]+)(us|ms|s)", v).groups()
     return float(n) * {"us": 0.001, "ms": 1, "s": 1000}[u]
-rows, tr, lr, hr = [], [], [], []
+rows, tr, lr, hr, cr = [], [], [], [], []
 for i in range(1, pairs + 1):
     w = open(f"{out}/wrk-{i}.txt").read()
     w_rps = float(re.search(r"Requests/sec:\s+([\d.]+)", w).group(1))
@@ -58,15 +65,20 @@ for i in range(1, pairs + 1):
     c = json.load(open(f"{out}/cb-{i}.json"))["measurements"][0]["load"]
     s = c["summary"]
     c_rps, c_p99, c_p50 = s["throughput_rps"], s["latency"]["p99_us"] / 1000, s["latency"]["p50_us"] / 1000
+    w_n = int(re.search(r"(\d+) requests in", w).group(1))
+    w_us = float(open(f"{out}/wrk-{i}.cpu").read()) / w_n * 1e6
+    c_us = c["generator"]["cpu_s"] / s["requests"] * 1e6
+    cr.append(c_us / w_us)
     h = json.load(open(f"{out}/hy-{i}.json"))["measurements"][0]["load"]
     h_rps = h["summary"]["throughput_rps"]
     tr.append(c_rps / w_rps); lr.append(c_p99 / w_p99); hr.append(h_rps / w_rps)
-    rows.append(f"| {i} | {w_rps:,.0f} | {c_rps:,.0f} | {c_rps / w_rps:.3f} | {w_p50:.3f} | {c_p50:.3f} | {w_p99:.2f} | {c_p99:.2f} | {c_p99 / w_p99:.3f} | {c['generator']['cpu_percent']:.0f}% | {h_rps:,.0f} ({h_rps / w_rps:.3f}) |")
-print("| pair | wrk req/s | claimbench req/s | throughput ratio | wrk p50 ms | claimbench p50 ms | wrk p99 ms | claimbench p99 ms | p99 ratio | claimbench CPU | `--http-client hyper` req/s (ratio) |")
-print("|---|---|---|---|---|---|---|---|---|---|---|")
+    rows.append(f"| {i} | {w_rps:,.0f} | {c_rps:,.0f} | {c_rps / w_rps:.3f} | {w_p50:.3f} | {c_p50:.3f} | {w_p99:.2f} | {c_p99:.2f} | {c_p99 / w_p99:.3f} | {c['generator']['cpu_percent']:.0f}% | {w_us:.2f} | {c_us:.2f} | {h_rps:,.0f} ({h_rps / w_rps:.3f}) |")
+print("| pair | wrk req/s | claimbench req/s | throughput ratio | wrk p50 ms | claimbench p50 ms | wrk p99 ms | claimbench p99 ms | p99 ratio | claimbench CPU | wrk CPU µs/req | claimbench CPU µs/req | `--http-client hyper` req/s (ratio) |")
+print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 print("\n".join(rows))
 print(f"\nmedian throughput ratio (claimbench / wrk): {statistics.median(tr):.3f}")
 print(f"median p99 ratio (claimbench / wrk): {statistics.median(lr):.3f}")
+print(f"median generator CPU per request ratio (claimbench / wrk): {statistics.median(cr):.3f}")
 print(f"median throughput ratio with --http-client hyper (reference): {statistics.median(hr):.3f}")
 rss = lambda f: json.load(open(f"{out}/{f}"))["measurements"][0]["load"]["generator"]["max_rss_bytes"] / 1e6
 r10 = [rss(f"cb-{i}.json") for i in range(1, pairs + 1)]
