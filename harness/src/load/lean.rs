@@ -295,8 +295,13 @@ mod tests {
     }
 
     /// A server that answers each request (one read) with the next of
-    /// `replies`, written in pieces of `piece` bytes, then closes.
-    async fn scripted(replies: Vec<&'static [u8]>, piece: usize) -> std::net::SocketAddr {
+    /// `replies`, written in pieces of `piece` bytes; then it closes the
+    /// connection, or with `hang` reads on and never answers.
+    async fn scripted_then(
+        replies: Vec<&'static [u8]>,
+        piece: usize,
+        hang: bool,
+    ) -> std::net::SocketAddr {
         let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = l.local_addr().unwrap();
         tokio::spawn(async move {
@@ -313,9 +318,17 @@ mod tests {
                     tokio::task::yield_now().await;
                 }
             }
+            while hang && s.read(&mut buf).await.unwrap_or(0) > 0 {}
         });
         addr
     }
+
+    async fn scripted(replies: Vec<&'static [u8]>, piece: usize) -> std::net::SocketAddr {
+        scripted_then(replies, piece, false).await
+    }
+
+    const GET: &[u8] = b"GET / HTTP/1.1\r\n\r\n";
+    const EMPTY_200: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
 
     async fn conn(addr: std::net::SocketAddr) -> LeanConn {
         LeanConn::new(
@@ -346,9 +359,7 @@ mod tests {
             ];
             for (status, body, reusable) in expect {
                 let mut sink = Collect::default();
-                c.exchange(b"GET / HTTP/1.1\r\n\r\n", false, soon(), &mut sink)
-                    .await
-                    .unwrap();
+                c.exchange(GET, false, soon(), &mut sink).await.unwrap();
                 assert_eq!(sink.status, Some(status), "piece {piece}");
                 assert_eq!(sink.body, body, "piece {piece}");
                 assert_eq!(c.reusable(), reusable, "piece {piece}, status {status}");
@@ -368,14 +379,10 @@ mod tests {
         let cut: &'static [u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort";
         let mut c = conn(scripted(vec![big.as_bytes(), cut], 1000).await).await;
         let mut sink = Collect::default();
-        c.exchange(b"GET / HTTP/1.1\r\n\r\n", false, soon(), &mut sink)
-            .await
-            .unwrap();
+        c.exchange(GET, false, soon(), &mut sink).await.unwrap();
         assert_eq!(sink.body, b"ok");
         let mut sink = Collect::default();
-        let r = c
-            .exchange(b"GET / HTTP/1.1\r\n\r\n", false, soon(), &mut sink)
-            .await;
+        let r = c.exchange(GET, false, soon(), &mut sink).await;
         assert!(matches!(r, Err(Failure::Io)), "{r:?}");
         assert!(!c.reusable());
     }
@@ -384,12 +391,7 @@ mod tests {
     async fn garbage_is_a_protocol_error() {
         let mut c = conn(scripted(vec![b"SSH-2.0-OpenSSH\r\n\r\n"], 64).await).await;
         let r = c
-            .exchange(
-                b"GET / HTTP/1.1\r\n\r\n",
-                false,
-                soon(),
-                &mut Collect::default(),
-            )
+            .exchange(GET, false, soon(), &mut Collect::default())
             .await;
         assert!(matches!(r, Err(Failure::Protocol(_))), "{r:?}");
     }
@@ -399,37 +401,19 @@ mod tests {
         // A server that answers the first two requests at once and never
         // the third. The timer, first set for request 1, must still end
         // request 3 exactly at its own deadline.
-        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = l.local_addr().unwrap();
-        tokio::spawn(async move {
-            let (mut s, _) = l.accept().await.unwrap();
-            let mut buf = [0u8; 1024];
-            for _ in 0..2 {
-                assert!(s.read(&mut buf).await.unwrap() > 0);
-                s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
-                    .await
-                    .unwrap();
-            }
-            let _ = s.read(&mut buf).await;
-            std::future::pending::<()>().await;
-        });
+        let addr = scripted_then(vec![EMPTY_200, EMPTY_200], 64, true).await;
         let timeout = Duration::from_secs(2);
         let mut c = LeanConn::new(TcpStream::connect(addr).await.unwrap(), timeout);
         for _ in 0..2 {
             let d = Instant::now() + timeout;
-            c.exchange(b"GET / HTTP/1.1\r\n\r\n", false, d, &mut Collect::default())
+            c.exchange(GET, false, d, &mut Collect::default())
                 .await
                 .unwrap();
             tokio::time::sleep(Duration::from_millis(700)).await;
         }
         let sent = Instant::now();
         let r = c
-            .exchange(
-                b"GET / HTTP/1.1\r\n\r\n",
-                false,
-                sent + timeout,
-                &mut Collect::default(),
-            )
+            .exchange(GET, false, sent + timeout, &mut Collect::default())
             .await;
         assert!(matches!(r, Err(Failure::Timeout)), "{r:?}");
         assert_eq!(Instant::now() - sent, timeout);
@@ -437,26 +421,11 @@ mod tests {
 
     #[tokio::test]
     async fn a_connection_the_server_closed_while_idle_is_not_reused() {
-        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = l.local_addr().unwrap();
-        tokio::spawn(async move {
-            let (mut s, _) = l.accept().await.unwrap();
-            let mut buf = [0u8; 1024];
-            assert!(s.read(&mut buf).await.unwrap() > 0);
-            s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
-                .await
-                .unwrap();
-            // Then close it, as a server's keep-alive timeout does.
-        });
-        let mut c = conn(addr).await;
-        c.exchange(
-            b"GET / HTTP/1.1\r\n\r\n",
-            false,
-            soon(),
-            &mut Collect::default(),
-        )
-        .await
-        .unwrap();
+        // The server closes after one response, as a keep-alive timeout does.
+        let mut c = conn(scripted(vec![EMPTY_200], 64).await).await;
+        c.exchange(GET, false, soon(), &mut Collect::default())
+            .await
+            .unwrap();
         // Wait until the close has reached this socket, then ask as the
         // engine does before reusing a connection.
         tokio::time::timeout(Duration::from_secs(5), c.stream.readable())
@@ -465,16 +434,10 @@ mod tests {
             .unwrap();
         assert!(!c.reusable());
         // An idle connection notices its close while it waits.
-        let mut c =
-            conn(scripted(vec![b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"], 64).await).await;
-        c.exchange(
-            b"GET / HTTP/1.1\r\n\r\n",
-            false,
-            soon(),
-            &mut Collect::default(),
-        )
-        .await
-        .unwrap();
+        let mut c = conn(scripted(vec![EMPTY_200], 64).await).await;
+        c.exchange(GET, false, soon(), &mut Collect::default())
+            .await
+            .unwrap();
         tokio::time::timeout(Duration::from_secs(5), c.closed_by_peer())
             .await
             .unwrap();
