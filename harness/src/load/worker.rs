@@ -373,12 +373,28 @@ async fn open_idle(
 
 /// Holds one idle connection until the run ends or the server closes it,
 /// sending one request every `ping` when asked; `alive` counts it meanwhile.
+/// It wakes only for a ping, the end of the run or the server's close, so
+/// ten thousand of them cost nothing between pings. (Stopped early or
+/// limited by a request count, the run ends by dropping it.)
 async fn hold_idle(ctx: Rc<Ctx>, conn: Conn, ping: Option<Duration>, alive: Rc<Cell<usize>>) {
     alive.set(alive.get() + 1);
     let mut slot = Some(conn);
-    let check = Duration::from_millis(50);
     let mut next_ping = ping.map(|p| Instant::now() + p);
     loop {
+        let wake = match (next_ping, ctx.t1) {
+            (Some(p), Some(t1)) => Some(p.min(t1)),
+            (p, t1) => p.or(t1),
+        };
+        let Some(c) = slot.as_mut() else { break };
+        tokio::select! {
+            () = c.closed_by_peer() => break,
+            () = async {
+                match wake {
+                    Some(at) => tokio::time::sleep_until(at).await,
+                    None => std::future::pending().await,
+                }
+            } => {}
+        }
         let now = Instant::now();
         if ctx.stopped() || ctx.t1.is_some_and(|t1| now >= t1) {
             break;
@@ -388,12 +404,6 @@ async fn hold_idle(ctx: Rc<Ctx>, conn: Conn, ping: Option<Duration>, alive: Rc<C
                 break;
             }
             next_ping = ping.map(|p| at.max(now) + p);
-        }
-        let wake = next_ping.map_or(now + check, |at| at.min(now + check));
-        let Some(c) = slot.as_mut() else { break };
-        tokio::select! {
-            () = c.closed_by_peer() => break,
-            () = tokio::time::sleep_until(wake) => {}
         }
     }
     alive.set(alive.get() - 1);

@@ -281,6 +281,25 @@ fn idle_connections_are_held_and_counted() {
     );
 }
 
+#[test]
+fn idle_connections_the_server_closes_are_not_counted_as_held() {
+    for client in [HttpClient::Lean, HttpClient::Hyper] {
+        // Each idle connection's first response says `Connection: close`.
+        let server = TestServer::start(Behavior::CloseAfterEach);
+        let mut p = plan(&server.url("/"), 1, Duration::from_millis(500));
+        p.idle_connections = 20;
+        p.http_client = client;
+        let r = run(&p);
+        assert_eq!(r.connections.idle_requested, 20, "{client:?}");
+        assert_eq!(
+            r.connections.idle_held, 0,
+            "{client:?}: {:?}",
+            r.connections
+        );
+        assert_eq!(r.errors.total(), 0, "{client:?}");
+    }
+}
+
 /// Coordinated omission. The server answers at once, except that every
 /// response due during the first S = 200 ms of each P = 1 s cycle is held
 /// until that stall ends.
