@@ -19,9 +19,14 @@ use tokio::time::{Instant, Sleep};
 
 use super::wire::{self, Framing, WireError};
 
-/// Size of each connection's read buffer. Larger heads grow it (up to
-/// [`MAX_HEAD`]); bodies stream through it.
+/// Size of each connection's read buffer at first: enough for typical
+/// responses, and small for 10,000 connections. A head that does not fit
+/// grows it (up to [`MAX_HEAD`]); so does a read that fills it (up to
+/// [`MAX_READ`]), so large bodies take fewer system calls, as hyper's
+/// adaptive buffer does.
 const READ_BUF: usize = 4096;
+/// Largest buffer a body grows it to.
+const MAX_READ: usize = 64 * 1024;
 /// Largest response head accepted.
 const MAX_HEAD: usize = 1 << 20;
 
@@ -220,15 +225,14 @@ impl LeanConn {
                 self.end -= self.start;
                 self.start = 0;
             } else if self.buf.len() < MAX_HEAD {
-                let mut bigger = vec![0; self.buf.len() * 2].into_boxed_slice();
-                bigger[..self.end].copy_from_slice(&self.buf[..self.end]);
-                self.buf = bigger;
+                self.grow();
             } else {
                 return Err(Failure::Protocol(WireError::Head("head too large")));
             }
         }
         let (stream, timer) = (&mut self.stream, &mut self.timer);
         let buf = &mut self.buf[self.end..];
+        let space = buf.len();
         let n = poll_fn(|cx| {
             let mut rb = ReadBuf::new(buf);
             match Pin::new(&mut *stream).poll_read(cx, &mut rb) {
@@ -239,7 +243,17 @@ impl LeanConn {
         })
         .await?;
         self.end += n;
+        if n == space && self.buf.len() < MAX_READ {
+            self.grow();
+        }
         Ok(n)
+    }
+
+    /// Doubles the buffer, keeping its contents.
+    fn grow(&mut self) {
+        let mut bigger = vec![0; self.buf.len() * 2].into_boxed_slice();
+        bigger[..self.end].copy_from_slice(&self.buf[..self.end]);
+        self.buf = bigger;
     }
 
     async fn write_all(&mut self, mut bytes: &[u8], deadline: Instant) -> Result<(), Failure> {
@@ -385,6 +399,24 @@ mod tests {
         let r = c.exchange(GET, false, soon(), &mut sink).await;
         assert!(matches!(r, Err(Failure::Io)), "{r:?}");
         assert!(!c.reusable());
+    }
+
+    #[tokio::test]
+    async fn a_large_body_grows_the_buffer_to_its_limit() {
+        let body = "x".repeat(1 << 20);
+        let reply: &'static str = Box::leak(
+            format!(
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            )
+            .into_boxed_str(),
+        );
+        let mut c = conn(scripted(vec![reply.as_bytes()], 256 * 1024).await).await;
+        let mut sink = Collect::default();
+        c.exchange(GET, false, soon(), &mut sink).await.unwrap();
+        assert_eq!(sink.body.len(), body.len());
+        assert!(sink.body.iter().all(|&b| b == b'x'));
+        assert_eq!(c.buf.len(), MAX_READ);
     }
 
     #[tokio::test]
