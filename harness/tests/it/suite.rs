@@ -542,3 +542,89 @@ fn a_breached_threshold_exits_1() {
     assert_eq!(r.measurements.len(), 1);
     assert!(r.complete);
 }
+
+/// Ctrl-C during `run`: the measurement in progress is cut short and kept
+/// (marked excluded), everything measured before is kept, the results say
+/// `complete: false`, the exit code is 130 and no target process is left.
+#[test]
+fn ctrl_c_keeps_what_was_measured_and_leaves_no_target_running() {
+    use std::time::{Duration, Instant};
+    let manifests = target::discover(&repo_root().join("targets")).unwrap();
+    let (m, _) = target::find(&manifests, &"rust-hyper".parse().unwrap()).unwrap();
+    target::setup(
+        m,
+        &target::SetupOptions {
+            force: false,
+            quiet: true,
+        },
+    )
+    .unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_claimbench"))
+        .args(["run", "--suite"])
+        .arg(fixtures().join("interrupt.toml"))
+        .arg("--targets-dir")
+        .arg(repo_root().join("targets"))
+        .arg("--out")
+        .arg(out.path())
+        .args(["--no-report", "--quiet"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Interrupt once the first measurement is on disk (the second is running).
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let first = loop {
+        if let Ok(r) = claimbench::results::io::read(out.path())
+            && !r.measurements.is_empty()
+        {
+            break r;
+        }
+        assert!(Instant::now() < deadline, "no measurement written in 120 s");
+        assert!(child.try_wait().unwrap().is_none(), "run ended early");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(first.measurements.len(), 1);
+    std::thread::sleep(Duration::from_millis(500));
+    // SAFETY: signalling the child this test started, by its PID.
+    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "run did not stop within 60 s of Ctrl-C"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut stderr).unwrap();
+    assert_eq!(status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("interrupted"), "{stderr}");
+
+    let r: ResultsFile = claimbench::results::io::read(out.path()).unwrap();
+    assert!(!r.complete);
+    assert_eq!(r.measurements.len(), 2, "the first, and the one cut short");
+    assert_eq!(r.measurements[0].excluded, None);
+    assert!(
+        r.measurements[1]
+            .excluded
+            .as_deref()
+            .is_some_and(|e| e.contains("interrupted")),
+        "{:?}",
+        r.measurements[1].excluded
+    );
+    assert!(r.measurements[1].load.summary.ok > 0);
+
+    // The target (its port is in the results) is no longer running.
+    let port = r.targets[0].url.rsplit(':').next().unwrap().to_string();
+    let alive: Vec<String> = std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| std::fs::read(e.ok()?.path().join("cmdline")).ok())
+        .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
+        .filter(|c| c.contains("claimbench-target-hyper") && c.contains(&format!(" {port}")))
+        .collect();
+    assert!(alive.is_empty(), "still running: {alive:?}");
+}
