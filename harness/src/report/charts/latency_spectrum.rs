@@ -170,16 +170,11 @@ impl Draw for Spectrum {
                 .legend(move |p| super::legend_entry(marker, c, p));
             super::draw_markers(&mut chart, marker, &marks, c, 6)?;
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
-            .margin(12)
-            .legend_area_size(34)
-            .label_font((FONT, style::LABEL_PT).into_font().color(&TEXT))
-            .background_style(WHITE.mix(0.85))
-            .border_style(RGBColor(0xBB, 0xBB, 0xBB))
-            .draw()
-            .map_err(de)?;
+        super::draw_legend(
+            chart.configure_series_labels(),
+            SeriesLabelPosition::UpperLeft,
+            12,
+        )?;
         Ok(())
     }
 }

@@ -211,6 +211,26 @@ pub(crate) fn legend_entry<DB: DrawingBackend>(
         + Polygon::new(shape, colour.filled())
 }
 
+/// Draws a chart's legend in the house style (label font, translucent white
+/// box, grey border) at `position`, `margin` pixels from the plot's edge.
+/// Takes what `configure_series_labels()` returns, so it serves single- and
+/// dual-axis charts alike.
+pub(crate) fn draw_legend<'a, 'b, DB: DrawingBackend + 'a, CT: plotters::coord::CoordTranslate>(
+    mut labels: plotters::chart::SeriesLabelStyle<'a, 'b, DB, CT>,
+    position: SeriesLabelPosition,
+    margin: u32,
+) -> Result<(), String> {
+    labels
+        .position(position)
+        .margin(margin)
+        .legend_area_size(34)
+        .label_font((FONT, style::LABEL_PT).into_font().color(&TEXT))
+        .background_style(WHITE.mix(0.85))
+        .border_style(RGBColor(0xBB, 0xBB, 0xBB))
+        .draw()
+        .map_err(de)
+}
+
 /// Maps a drawing error to text.
 pub(crate) fn de<E: std::fmt::Display>(e: E) -> String {
     e.to_string()
@@ -614,16 +634,11 @@ impl Draw for CiPlot {
                     .map_err(de)?;
             }
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
-            .margin(12)
-            .legend_area_size(34)
-            .label_font((FONT, style::LABEL_PT).into_font().color(&TEXT))
-            .background_style(WHITE.mix(0.85))
-            .border_style(RGBColor(0xBB, 0xBB, 0xBB))
-            .draw()
-            .map_err(de)?;
+        draw_legend(
+            chart.configure_series_labels(),
+            SeriesLabelPosition::UpperLeft,
+            12,
+        )?;
         Ok(())
     }
 }

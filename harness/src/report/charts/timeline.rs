@@ -208,16 +208,11 @@ impl Timeline {
                 });
         }
         if any {
-            chart
-                .configure_series_labels()
-                .position(SeriesLabelPosition::UpperRight)
-                .margin(8)
-                .legend_area_size(34)
-                .label_font((FONT, style::LABEL_PT).into_font().color(&TEXT))
-                .background_style(WHITE.mix(0.85))
-                .border_style(RGBColor(0xBB, 0xBB, 0xBB))
-                .draw()
-                .map_err(de)?;
+            super::draw_legend(
+                chart.configure_series_labels(),
+                SeriesLabelPosition::UpperRight,
+                8,
+            )?;
         } else {
             let (w, h) = area.dim_in_pixel();
             area.draw(&Text::new(
@@ -330,16 +325,11 @@ impl Timeline {
             .legend(move |(x, y)| {
                 PathElement::new(vec![(x, y), (x + 26, y)], SECOND.stroke_width(3))
             });
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .margin(8)
-            .legend_area_size(34)
-            .label_font((FONT, style::LABEL_PT).into_font().color(&TEXT))
-            .background_style(WHITE.mix(0.85))
-            .border_style(RGBColor(0xBB, 0xBB, 0xBB))
-            .draw()
-            .map_err(de)?;
+        super::draw_legend(
+            chart.configure_series_labels(),
+            SeriesLabelPosition::UpperRight,
+            8,
+        )?;
         Ok(())
     }
 }
