@@ -171,6 +171,14 @@ pub fn level_label(level: &Level) -> String {
     }
 }
 
+/// Numbers as a comma-separated list (`1, 16, 256`), for chart scopes.
+pub fn fmt_list(vs: &[f64]) -> String {
+    vs.iter()
+        .map(|v| fmt_num(*v))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Formats a number without a useless fraction: `64`, `2.5`.
 pub fn fmt_num(v: f64) -> String {
     if v.fract() == 0.0 && v.abs() < 1e15 {

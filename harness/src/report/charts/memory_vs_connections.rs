@@ -75,10 +75,7 @@ pub fn data(model: &Model<'_>, colours: &Colours, scenario: &str, width: u32) ->
         scenario: Some(scenario.to_string()),
         level: Some(format!(
             "connections = {}",
-            xs.iter()
-                .map(|v| crate::report::style::fmt_num(*v))
-                .collect::<Vec<_>>()
-                .join(", ")
+            crate::report::style::fmt_list(&xs)
         )),
     };
     Some(CiPlot {

@@ -52,13 +52,7 @@ pub fn data(model: &Model<'_>, colours: &Colours, scenario: &str, width: u32) ->
     } else {
         (Axis::linear_at(&xs), "concurrency (open connections)")
     };
-    let level_text = format!(
-        "closed loop, c = {}",
-        xs.iter()
-            .map(|v| crate::report::style::fmt_num(*v))
-            .collect::<Vec<_>>()
-            .join(", ")
-    );
+    let level_text = format!("closed loop, c = {}", crate::report::style::fmt_list(&xs));
     let scope = Scope {
         targets: targets.clone(),
         scenario: Some(scenario.to_string()),
