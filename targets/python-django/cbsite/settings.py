@@ -21,7 +21,7 @@ TEMPLATES: list = []
 # and auth do nothing for this API and are left OFF, identically everywhere.
 MIDDLEWARE: list[str] = []
 
-ROOT_URLCONF = "cbsite.urls_async" if os.environ.get("CLAIMBENCH_DJANGO_VIEWS") == "async" else "cbsite.urls_sync"
+ROOT_URLCONF = "cbsite.urls"
 
 USE_I18N = False
 USE_TZ = True
