@@ -1,6 +1,8 @@
 """Work shared by the sync and the async views (pure functions, no I/O)."""
 
+import functools
 import hashlib
+import inspect
 import json
 import re
 
@@ -22,6 +24,40 @@ def int_param(query, name: str, lo: int, hi: int) -> int:
         if lo <= v <= hi:
             return v
     raise BadParam(f"parameter {name} must be an integer in {lo}..{hi}\n")
+
+
+def query_ints(**ranges):
+    """Decorator: parses the named query parameters (name=(lo, hi), each
+    checked by int_param, in order) and passes them to the view as keyword
+    arguments; the first bad one is a 400. Works on sync and async views."""
+
+    def parse(request):
+        return {name: int_param(request.GET, name, lo, hi) for name, (lo, hi) in ranges.items()}
+
+    def wrap(view):
+        if inspect.iscoroutinefunction(view):
+
+            @functools.wraps(view)
+            async def async_view(request):
+                try:
+                    params = parse(request)
+                except BadParam as e:
+                    return text(400, str(e))
+                return await view(request, **params)
+
+            return async_view
+
+        @functools.wraps(view)
+        def sync_view(request):
+            try:
+                params = parse(request)
+            except BadParam as e:
+                return text(400, str(e))
+            return view(request, **params)
+
+        return sync_view
+
+    return wrap
 
 
 def text(status: int, message: str) -> HttpResponse:

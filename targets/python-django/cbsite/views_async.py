@@ -8,7 +8,7 @@ from django.core.exceptions import RequestDataTooBig
 from django.http import JsonResponse, StreamingHttpResponse
 from django.views.decorators.http import require_GET, require_POST
 
-from .common import BadParam, echo, fib, hash_rounds, int_param, text
+from .common import echo, fib, hash_rounds, query_ints, text
 
 DOWNSTREAM_URL = os.environ.get("DOWNSTREAM_URL", "").rstrip("/")
 
@@ -48,21 +48,15 @@ async def json_echo(request):
 
 
 @require_GET
-async def io_sleep(request):
-    try:
-        ms = int_param(request.GET, "ms", 0, 10000)
-    except BadParam as e:
-        return text(400, str(e))
+@query_ints(ms=(0, 10000))
+async def io_sleep(request, ms):
     await asyncio.sleep(ms / 1000)
     return JsonResponse({"slept_ms": ms})
 
 
 @require_GET
-async def io_downstream(request):
-    try:
-        ms = int_param(request.GET, "ms", 0, 10000)
-    except BadParam as e:
-        return text(400, str(e))
+@query_ints(ms=(0, 10000))
+async def io_downstream(request, ms):
     if not DOWNSTREAM_URL:
         return text(503, "DOWNSTREAM_URL is not set\n")
     try:
@@ -76,30 +70,20 @@ async def io_downstream(request):
 
 # The CPU views run on the event loop (as in Node) and block it while they compute.
 @require_GET
-async def cpu_fib(request):
-    try:
-        n = int_param(request.GET, "n", 0, 35)
-    except BadParam as e:
-        return text(400, str(e))
+@query_ints(n=(0, 35))
+async def cpu_fib(request, n):
     return JsonResponse({"n": n, "value": fib(n)})
 
 
 @require_GET
-async def cpu_hash(request):
-    try:
-        rounds = int_param(request.GET, "rounds", 1, 1_000_000)
-    except BadParam as e:
-        return text(400, str(e))
+@query_ints(rounds=(1, 1_000_000))
+async def cpu_hash(request, rounds):
     return JsonResponse({"rounds": rounds, "digest": hash_rounds(rounds)})
 
 
 @require_GET
-async def stream(request):
-    try:
-        chunks = int_param(request.GET, "chunks", 1, 10000)
-        interval_ms = int_param(request.GET, "interval_ms", 0, 10000)
-    except BadParam as e:
-        return text(400, str(e))
+@query_ints(chunks=(1, 10000), interval_ms=(0, 10000))
+async def stream(request, chunks, interval_ms):
 
     async def events():
         for i in range(chunks):
