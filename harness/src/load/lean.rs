@@ -1,6 +1,6 @@
 //! The lean HTTP/1.1 client: a request written from bytes encoded once per
-//! template, the response read into one fixed buffer per connection and
-//! decoded in place ([`super::wire`]). No channel, no task wake-up of its
+//! template, the response read into the connection's one buffer and decoded
+//! in place ([`super::wire`]). No channel, no task wake-up of its
 //! own, no allocation per request, and one timer per connection that is
 //! moved only when it fires (a request's deadline is checked lazily).
 //!
