@@ -82,11 +82,6 @@ impl Prepared {
         *req.headers_mut() = self.headers.clone();
         req
     }
-
-    /// The request's bytes on the wire, as the lean client sends them.
-    pub fn wire(&self) -> &Bytes {
-        &self.wire
-    }
 }
 
 /// Bytes hyper reads from the socket at a time. hyper's adaptive default

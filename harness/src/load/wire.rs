@@ -144,9 +144,9 @@ pub fn parse_head(buf: &[u8], head_request: bool) -> Result<Option<(Head, usize)
                 .value
                 .rsplit(|&c| c == b',')
                 .next()
-                .is_some_and(|last| trim(last).eq_ignore_ascii_case(b"chunked"));
+                .is_some_and(|last| last.trim_ascii().eq_ignore_ascii_case(b"chunked"));
         } else if name.eq_ignore_ascii_case(b"connection") {
-            for token in h.value.split(|&c| c == b',').map(trim) {
+            for token in h.value.split(|&c| c == b',').map(<[u8]>::trim_ascii) {
                 if token.eq_ignore_ascii_case(b"close") {
                     close = true;
                 } else if http10 && token.eq_ignore_ascii_case(b"keep-alive") {
@@ -185,14 +185,10 @@ pub fn parse_head(buf: &[u8], head_request: bool) -> Result<Option<(Head, usize)
     )))
 }
 
-fn trim(s: &[u8]) -> &[u8] {
-    s.trim_ascii()
-}
-
 fn parse_length(v: &[u8]) -> Result<u64, WireError> {
     // A list of equal values ("5, 5") is allowed by RFC 9110 §8.6.
     let mut out: Option<u64> = None;
-    for part in v.split(|&c| c == b',').map(trim) {
+    for part in v.split(|&c| c == b',').map(<[u8]>::trim_ascii) {
         if part.is_empty() || part.len() > 19 || !part.iter().all(u8::is_ascii_digit) {
             return Err(WireError::ContentLength);
         }
