@@ -12,6 +12,12 @@ use super::svg::xml_escape as esc;
 use super::tables::{self, Table};
 use crate::results::schema::Outcome;
 
+/// The page forbids itself every fetch: it is one self-contained file (inline
+/// CSS and SVG, no script), so a browser opening it must not load anything,
+/// and a stray reference shows as a CSP violation instead of a request.
+pub const CSP: &str =
+    "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'";
+
 const CSS: &str = r#"
 :root{--fg:#1d1d1f;--muted:#5a5a60;--line:#d9d9de;--bg:#fff;--soft:#f5f5f7}
 *{box-sizing:border-box}
@@ -157,6 +163,7 @@ pub fn render(ctx: &Context<'_>, svgs: &[Option<String>]) -> String {
         o,
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
+         <meta http-equiv=\"Content-Security-Policy\" content=\"{CSP}\">\n\
          <title>claimbench report: run {}</title>\n<style>{CSS}</style>\n</head>\n<body>\n<main>\n",
         esc(&r.run_id)
     );

@@ -131,6 +131,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         print_plan(&setup);
         return Ok(ExitCode::SUCCESS);
     }
+    set_up_targets(&setup)?;
     let mut runner = Runner::new(setup, &args)?;
     runner.print_header();
     runner.prepare_targets();
@@ -139,6 +140,35 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let interrupted = stop.load(Ordering::SeqCst);
     let code = runner.conclude(interrupted, args.no_report, wall.elapsed())?;
     Ok(code)
+}
+
+/// Sets up every supervised target the run will measure, before anything is
+/// measured: a target that cannot be set up (a missing runtime or Debian
+/// package) stops the run with the reason, rather than leaving its claims
+/// unmeasured in a run that looks complete. `--targets` leaves it out.
+fn set_up_targets(setup: &Setup) -> anyhow::Result<()> {
+    let used: std::collections::BTreeSet<usize> = setup
+        .targets
+        .values()
+        .filter_map(|k| match k {
+            TargetKind::Supervised { manifest, .. } => Some(*manifest),
+            TargetKind::External { .. } => None,
+        })
+        .collect();
+    for i in used {
+        let m = &setup.manifests[i];
+        if target::is_set_up(m) {
+            continue;
+        }
+        println!("setting up {} (first run only) ...", m.name);
+        target::setup(m, &target::SetupOptions::default()).with_context(|| {
+            format!(
+                "nothing was measured; install what `{}` needs, or leave it out with --targets",
+                m.name
+            )
+        })?;
+    }
+    Ok(())
 }
 
 /// `--dry-run`: the schedule and its estimated length.
@@ -570,38 +600,12 @@ impl Runner {
         println!("results: {}", self.dir.display());
     }
 
-    /// Sets up supervised targets that need it and reads their versions. A
-    /// failure is recorded in `skipped` and the target is left out.
+    /// Reads the supervised targets' installed versions (they were set up by
+    /// [`set_up_targets`]).
     pub fn prepare_targets(&mut self) {
-        let mut done: HashMap<usize, Result<(), String>> = HashMap::new();
-        for (id, slot) in self.slots.iter_mut() {
-            let TargetKind::Supervised { manifest, spec } = &slot.kind else {
-                continue;
-            };
-            let m = &self.setup.manifests[*manifest];
-            let outcome = done
-                .entry(*manifest)
-                .or_insert_with(|| {
-                    if target::is_set_up(m) {
-                        return Ok(());
-                    }
-                    println!("setting up {} (first run only) ...", m.name);
-                    target::setup(m, &target::SetupOptions::default())
-                        .map(|_| ())
-                        .map_err(|e| format!("setup failed: {e}"))
-                })
-                .clone();
-            match outcome {
-                Ok(()) => slot.versions = target::versions(spec),
-                Err(reason) => {
-                    eprintln!("skipping {id}: {reason}");
-                    slot.failed = Some(reason.clone());
-                    self.results.skipped.push(Skipped {
-                        target: id.clone(),
-                        scenario: None,
-                        reason,
-                    });
-                }
+        for slot in self.slots.values_mut() {
+            if let TargetKind::Supervised { spec, .. } = &slot.kind {
+                slot.versions = target::versions(spec);
             }
         }
         // External targets are recorded up front.

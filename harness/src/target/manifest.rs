@@ -18,6 +18,8 @@
 //! [setup]                            # optional
 //! requires = ["python3"]             # programs that must be on PATH
 //! hint = "apt-get install -y python3 python3-venv"   # quoted when one is missing
+//! preflight = [["python3", "-c", "import ensurepip, venv"]]   # must succeed first, else `hint`
+//! timeout_s = 900                    # per command; a hung step is named (default 900)
 //! inputs = ["requirements.txt"]      # contents (and the commands) decide re-runs
 //! outputs = [".venv/bin/uvicorn"]    # must exist after setup
 //! commands = [["python3", "-m", "venv", ".venv"], [".venv/bin/pip", "install", "-r", "requirements.txt"]]
@@ -57,6 +59,9 @@ use serde::Deserialize;
 
 use super::TargetError;
 
+/// How long one setup command may run when the manifest does not say.
+pub const DEFAULT_SETUP_TIMEOUT: Duration = Duration::from_secs(900);
+
 /// The manifest file name inside each target folder.
 pub const MANIFEST_FILE: &str = "target.toml";
 
@@ -88,6 +93,10 @@ struct RawSetup {
     requires: Vec<String>,
     #[serde(default)]
     hint: String,
+    #[serde(default)]
+    preflight: Vec<Vec<String>>,
+    #[serde(default)]
+    timeout_s: Option<f64>,
     #[serde(default)]
     inputs: Vec<String>,
     #[serde(default)]
@@ -397,6 +406,11 @@ pub struct SetupSection {
     pub requires: Vec<String>,
     /// How to install what is missing (quoted in the error).
     pub hint: String,
+    /// Commands that must succeed before setup runs (e.g. `python3 -c "import
+    /// venv"`): a failure stops setup with one line quoting `hint`.
+    pub preflight: Vec<Vec<String>>,
+    /// The longest one setup command may run before it is killed and named.
+    pub timeout: Duration,
     /// Files (relative to the target folder) whose contents decide whether setup must re-run.
     pub inputs: Vec<String>,
     /// Files that must exist after setup (placeholders allowed).
@@ -552,14 +566,29 @@ impl Manifest {
                 "may contain only letters, digits, `-`, `_` and `.`".into(),
             ));
         }
-        for (i, cmd) in raw.setup.commands.iter().enumerate() {
-            if cmd.is_empty() || cmd[0].is_empty() {
-                return Err(invalid(
-                    &format!("setup.commands[{i}]"),
-                    "is empty; each command is [program, args...]".into(),
-                ));
+        for (field, list) in [
+            ("setup.commands", &raw.setup.commands),
+            ("setup.preflight", &raw.setup.preflight),
+        ] {
+            for (i, cmd) in list.iter().enumerate() {
+                if cmd.is_empty() || cmd[0].is_empty() {
+                    return Err(invalid(
+                        &format!("{field}[{i}]"),
+                        "is empty; each command is [program, args...]".into(),
+                    ));
+                }
             }
         }
+        let setup_timeout = match raw.setup.timeout_s {
+            None => DEFAULT_SETUP_TIMEOUT,
+            Some(s) if s.is_finite() && s > 0.0 && s <= 86_400.0 => Duration::from_secs_f64(s),
+            Some(s) => {
+                return Err(invalid(
+                    "setup.timeout_s",
+                    format!("is {s}; it must be a number of seconds above 0 and at most 86400"),
+                ));
+            }
+        };
         if let Some(v) = &raw.versions
             && v.command.is_empty()
         {
@@ -602,6 +631,8 @@ impl Manifest {
             setup: SetupSection {
                 requires: raw.setup.requires,
                 hint: raw.setup.hint,
+                preflight: raw.setup.preflight,
+                timeout: setup_timeout,
                 inputs: raw.setup.inputs,
                 outputs: raw.setup.outputs,
                 commands: raw.setup.commands,

@@ -154,6 +154,20 @@ pub enum TargetError {
         /// How to install it (from the manifest).
         hint: String,
     },
+    /// A `setup.preflight` check failed: something the setup needs is missing.
+    #[error(
+        "target `{target}` cannot be set up: `{command}` failed ({status}); install what it needs with: {hint}"
+    )]
+    PreflightFailed {
+        /// Target name.
+        target: String,
+        /// The check, space-joined.
+        command: String,
+        /// How it failed.
+        status: String,
+        /// How to install what is missing (from the manifest).
+        hint: String,
+    },
     /// A setup input listed in the manifest does not exist.
     #[error("target `{target}`: setup input `{}` does not exist (listed in setup.inputs)", file.display())]
     SetupInputMissing {

@@ -1,7 +1,10 @@
 //! Dependency setup for a target: check the required programs are on `PATH`,
 //! run the manifest's setup commands in the target folder, and record a
 //! stamp (`<target>/.setup-stamp`, a SHA-256 of the commands and the input
-//! files' contents) so an unchanged target is not set up again. Also reads
+//! files' contents and the required programs' `--version`) so an unchanged
+//! target is not set up again; a switched runtime sets it up anew. Each
+//! command has a time limit (`setup.timeout_s`); a hung one is killed and
+//! named. Also reads
 //! the installed versions with the manifest's `[versions]` command.
 //!
 //! Owns the stamp file; never starts servers.
@@ -53,6 +56,7 @@ pub fn setup(manifest: &Manifest, opts: &SetupOptions) -> Result<SetupOutcome, T
         return Ok(SetupOutcome::UpToDate);
     }
     check_requires(manifest)?;
+    check_preflight(manifest)?;
     let stamp = manifest.dir.join(STAMP_FILE);
     let _ = std::fs::remove_file(&stamp);
     let ph = manifest.placeholders();
@@ -116,12 +120,85 @@ pub fn stamp_digest(manifest: &Manifest) -> Result<String, TargetError> {
         })?;
         inputs.push((rel.clone(), bytes));
     }
+    // The runtimes' versions count as inputs: switching `node` or `python3`
+    // re-runs setup instead of reusing a `node_modules` or venv built by
+    // another one.
+    for tool in &manifest.setup.requires {
+        inputs.push((format!("{tool} --version"), tool_version(tool).into_bytes()));
+    }
     Ok(digest_of(
         &manifest.setup.commands,
         &manifest.setup.requires,
         &manifest.setup.outputs,
         &inputs,
     ))
+}
+
+/// What `tool --version` prints (stdout and stderr), or why it could not be
+/// read; 10 s at most.
+fn tool_version(tool: &str) -> String {
+    let Some(path) = which(tool) else {
+        return "not found".into();
+    };
+    match output_within(Command::new(path).arg("--version"), Duration::from_secs(10)) {
+        Ok(out) => format!(
+            "{}{}{}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout).trim(),
+            String::from_utf8_lossy(&out.stderr).trim()
+        ),
+        Err(e) => e,
+    }
+}
+
+/// Runs `cmd` to completion with its output captured, killing it after
+/// `limit`.
+fn output_within(cmd: &mut Command, limit: Duration) -> Result<std::process::Output, String> {
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot be run: {e}"))?;
+    let deadline = Instant::now() + limit;
+    loop {
+        match child.try_wait() {
+            Ok(Some(_)) => break,
+            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(20)),
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!("did not finish within {} s", limit.as_secs()));
+            }
+        }
+    }
+    child.wait_with_output().map_err(|e| e.to_string())
+}
+
+/// Runs every `setup.preflight` check; the first that fails is an error
+/// naming it and quoting the manifest's hint.
+pub fn check_preflight(manifest: &Manifest) -> Result<(), TargetError> {
+    let ph = manifest.placeholders();
+    for cmd in &manifest.setup.preflight {
+        let cmd = ph.expand_all(cmd);
+        let status = match output_within(
+            Command::new(resolve_program(&cmd[0], &manifest.dir))
+                .args(&cmd[1..])
+                .current_dir(&manifest.dir),
+            Duration::from_secs(30),
+        ) {
+            Ok(out) if out.status.success() => continue,
+            Ok(out) => out.status.to_string(),
+            Err(e) => e,
+        };
+        return Err(TargetError::PreflightFailed {
+            target: manifest.name.clone(),
+            command: cmd.join(" "),
+            status,
+            hint: manifest.setup.hint.clone(),
+        });
+    }
+    Ok(())
 }
 
 /// Pure part of [`stamp_digest`]: hashes commands, required programs,
@@ -234,6 +311,9 @@ fn run_command(
         .stdin(Stdio::null())
         .stdout(writer)
         .stderr(writer2);
+    // Its own process group, so a hung step is killed with its children
+    // (npm's and pip's helpers hold the pipe open too).
+    std::os::unix::process::CommandExt::process_group(&mut command, 0);
     let spawned = command.spawn();
     // The parent's copies of the pipe's write end go away with `command`.
     drop(command);
@@ -245,6 +325,7 @@ fn run_command(
         };
         fail(status, Vec::new())
     })?;
+    let watchdog = Watchdog::start(child.id(), manifest.setup.timeout);
     let mut tail: VecDeque<String> = VecDeque::with_capacity(TAIL_LINES + 1);
     for line in BufReader::new(reader).lines() {
         let Ok(line) = line else { break };
@@ -257,11 +338,22 @@ fn run_command(
             tail.pop_front();
         }
     }
+    // Stopped before the child is reaped, so its id cannot be reused meanwhile.
+    let timed_out = watchdog.finish();
     let status = child
         .wait()
         .map_err(|e| fail(format!("could not be waited for: {e}"), Vec::new()))?;
     if let Some(pb) = spinner {
         pb.finish_and_clear();
+    }
+    if timed_out {
+        return Err(fail(
+            format!(
+                "(step {index}/{total}) did not finish within {} s and was killed (setup.timeout_s)",
+                manifest.setup.timeout.as_secs_f64()
+            ),
+            tail.into(),
+        ));
     }
     if !status.success() {
         return Err(fail(format!("failed ({status})"), tail.into()));
@@ -295,27 +387,13 @@ pub fn try_versions(spec: &TargetSpec) -> Result<BTreeMap<String, String>, Strin
         return Ok(BTreeMap::new());
     };
     let cmd = spec.placeholders().expand_all(cmd);
-    let mut child = Command::new(resolve_program(&cmd[0], &spec.dir))
-        .args(&cmd[1..])
-        .current_dir(&spec.dir)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("cannot run `{}`: {e}", cmd[0]))?;
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        match child.try_wait() {
-            Ok(Some(_)) => break,
-            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(20)),
-            _ => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err("the versions command did not finish within 30 s".into());
-            }
-        }
-    }
-    let out = child.wait_with_output().map_err(|e| e.to_string())?;
+    let out = output_within(
+        Command::new(resolve_program(&cmd[0], &spec.dir))
+            .args(&cmd[1..])
+            .current_dir(&spec.dir),
+        Duration::from_secs(30),
+    )
+    .map_err(|e| format!("the versions command `{}` {e}", cmd[0]))?;
     if !out.status.success() {
         return Err(format!(
             "the versions command failed ({}): {}",
@@ -349,6 +427,33 @@ pub fn parse_versions(stdout: &str) -> Result<BTreeMap<String, String>, String> 
             (k.clone(), v)
         })
         .collect())
+}
+
+/// Kills a process group when a deadline passes, unless finished first.
+struct Watchdog {
+    done: std::sync::mpsc::Sender<()>,
+    thread: std::thread::JoinHandle<bool>,
+}
+
+impl Watchdog {
+    fn start(pgid: u32, limit: Duration) -> Watchdog {
+        let (done, rx) = std::sync::mpsc::channel::<()>();
+        let thread = std::thread::spawn(move || match rx.recv_timeout(limit) {
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                // SAFETY: signalling the process group this module spawned.
+                unsafe { libc::kill(-(pgid as libc::pid_t), libc::SIGKILL) };
+                true
+            }
+            _ => false,
+        });
+        Watchdog { done, thread }
+    }
+
+    /// Stops watching; true when the deadline had passed and the group was killed.
+    fn finish(self) -> bool {
+        let _ = self.done.send(());
+        self.thread.join().unwrap_or(false)
+    }
 }
 
 /// An advisory `flock` held until dropped.

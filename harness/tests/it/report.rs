@@ -1079,6 +1079,130 @@ fn assert_self_contained(html: &str) {
     }
 }
 
+/// The first Chromium on PATH; the report tests need one.
+fn chromium() -> &'static str {
+    ["chromium", "chromium-browser", "google-chrome"]
+        .into_iter()
+        .find(|b| {
+            Command::new(b)
+                .arg("--version")
+                .output()
+                .is_ok_and(|o| o.status.success())
+        })
+        .unwrap_or_else(|| {
+            panic!("headless Chromium is needed for this test: run scripts/install-deps.sh")
+        })
+}
+
+/// Opens `page` in headless Chromium (a fresh profile, no host resolves) with
+/// `extra` arguments and returns its output; fails the test if the browser
+/// fails or hangs.
+fn run_chromium(page: &Path, extra: &[String]) -> std::process::Output {
+    let profile = tempfile::tempdir().unwrap();
+    let mut args: Vec<String> = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-dev-shm-usage",
+        // Any host name fails to resolve: nothing leaves the machine.
+        "--host-resolver-rules=MAP * ~NOTFOUND",
+        "--enable-logging=stderr",
+        "--v=0",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    args.push(format!("--user-data-dir={}", profile.path().display()));
+    args.extend_from_slice(extra);
+    args.push(format!("file://{}", page.display()));
+    let out = output_within(
+        Command::new(chromium()).args(args),
+        std::time::Duration::from_secs(90),
+    );
+    assert!(
+        out.status.success(),
+        "chromium failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// Everything `page` tried to load or complained about when Chromium opened
+/// it: the URL requests the page initiated, and every console message (a CSP
+/// violation, a failed load, an uncaught error). The browser's own traffic
+/// (component updates, time sync, accounts) is told apart by its initiator,
+/// not by host: NetLog gives a request the page started the page's origin as
+/// `initiator` (`"null"` for a file), and a request the browser started
+/// itself has none (`"not an origin"`). Returns the page's DOM too.
+fn page_loads(page: &Path) -> (Vec<String>, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let netlog = dir.path().join("netlog.json");
+    let out = run_chromium(
+        page,
+        &[
+            "--dump-dom".into(),
+            format!("--log-net-log={}", netlog.display()),
+        ],
+    );
+    let log: serde_json::Value = serde_json::from_slice(&read(&netlog))
+        .unwrap_or_else(|e| panic!("chromium's NetLog is not JSON: {e}"));
+    let mut problems = Vec::new();
+    for event in log["events"].as_array().expect("NetLog has events") {
+        let params = &event["params"];
+        let (Some(url), Some(initiator)) = (params["url"].as_str(), params["initiator"].as_str())
+        else {
+            continue;
+        };
+        if initiator != "not an origin" && !url.starts_with("file://") {
+            problems.push(format!("request {url} (initiator {initiator})"));
+        }
+    }
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    for line in stderr.lines() {
+        if line.contains(":CONSOLE") || line.contains("Uncaught") || line.contains("net::ERR") {
+            problems.push(format!("console: {line}"));
+        }
+    }
+    (problems, String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// The browser check can fail: a report that references one remote image is
+/// caught, with the page's Content-Security-Policy (a CSP violation on the
+/// console) and without it (a request the page initiated, in the NetLog).
+#[test]
+fn browser_check_catches_a_report_that_fetches() {
+    let html = std::fs::read_to_string(&shared_report().report_html).unwrap();
+    let csp = format!(
+        "<meta http-equiv=\"Content-Security-Policy\" content=\"{}\">\n",
+        claimbench::report::html::CSP
+    );
+    assert!(html.contains(&csp), "report.html lacks its CSP");
+    let img = "<img src=\"http://claimbench-fixture.invalid/pixel.png\" alt=\"\"></body>";
+    let dir = tempfile::tempdir().unwrap();
+    for (name, fixture) in [
+        ("with-csp.html", html.replace("</body>", img)),
+        (
+            "without-csp.html",
+            html.replace(&csp, "").replace("</body>", img),
+        ),
+    ] {
+        let page = dir.path().join(name);
+        std::fs::write(&page, fixture).unwrap();
+        let (problems, _) = page_loads(&page);
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.contains("claimbench-fixture.invalid")),
+            "{name}: the remote image went unnoticed: {problems:?}"
+        );
+    }
+}
+
 #[test]
 fn report_html_is_self_contained_and_renders_in_headless_chromium() {
     let files = shared_report();
@@ -1103,107 +1227,25 @@ fn report_html_is_self_contained_and_renders_in_headless_chromium() {
         "one inline SVG per chart"
     );
 
-    let chromium = ["chromium", "chromium-browser", "google-chrome"]
-        .into_iter()
-        .find(|b| {
-            Command::new(b)
-                .arg("--version")
-                .output()
-                .is_ok_and(|o| o.status.success())
-        })
-        .unwrap_or_else(|| {
-            panic!("headless Chromium is needed for this test: run `apt-get install -y chromium`")
-        });
-    let profile = tempfile::tempdir().unwrap();
-    let url = format!("file://{}", files.report_html.display());
-    let base_args = |extra: &[String]| {
-        let mut a: Vec<String> = [
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--disable-dev-shm-usage",
-            // Any host name fails to resolve: a fetch would show as an error in the log.
-            "--host-resolver-rules=MAP * ~NOTFOUND",
-            "--enable-logging=stderr",
-            "--v=0",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-        a.push(format!("--user-data-dir={}", profile.path().display()));
-        a.extend_from_slice(extra);
-        a.push(url.clone());
-        a
-    };
-    let run = |extra: &[String]| {
-        let out = output_within(
-            Command::new(chromium).args(base_args(extra)),
-            std::time::Duration::from_secs(90),
-        );
-        assert!(
-            out.status.success(),
-            "chromium failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        out
-    };
-
-    // Chromium's NetLog records every URL request, so a fetch the static
-    // check missed would show here. The browser's own pings to Google hosts
-    // (time sync, accounts) are not the page's and are allowed.
-    let netlog = dir.path().join("netlog.json");
-    let dom = run(&[
-        "--dump-dom".into(),
-        format!("--log-net-log={}", netlog.display()),
-    ]);
-    let log_text = String::from_utf8_lossy(&read(&netlog)).into_owned();
-    let page_requests: Vec<&str> = log_text
-        .match_indices("\"url\":\"")
-        .map(|(i, m)| {
-            let v = &log_text[i + m.len()..];
-            &v[..v.find('"').unwrap_or(v.len())]
-        })
-        .filter(|u| {
-            let host = u
-                .split("://")
-                .nth(1)
-                .and_then(|r| r.split(['/', ':', '?']).next())
-                .unwrap_or("");
-            !(u.starts_with("file://") || host == "google.com" || host.ends_with(".google.com"))
-        })
-        .collect();
-    assert!(
-        page_requests.is_empty(),
-        "report.html made requests: {page_requests:?}"
-    );
-    let dom_text = String::from_utf8_lossy(&dom.stdout);
+    // A fetch the static check missed would show as a request the page
+    // initiated, or as a CSP violation on the console.
+    let (problems, dom_text) = page_loads(&files.report_html);
+    assert!(problems.is_empty(), "report.html loaded: {problems:?}");
     assert!(
         dom_text.contains("id=\"verdict-table\""),
         "DOM lacks the verdict table"
     );
     assert!(dom_text.contains("io-concurrency") && dom_text.contains("SUPPORTED"));
-    let log = String::from_utf8_lossy(&dom.stderr);
-    for bad in [
-        "Uncaught",
-        "CONSOLE",
-        "console",
-        "Failed to load",
-        "net::ERR",
-    ] {
-        assert!(!log.contains(bad), "chromium log mentions {bad}:\n{log}");
-    }
 
     let shot = dir.path().join("screenshot.png");
-    run(&[
-        format!("--screenshot={}", shot.display()),
-        "--window-size=1280,2000".into(),
-        "--hide-scrollbars".into(),
-    ]);
+    run_chromium(
+        &files.report_html,
+        &[
+            format!("--screenshot={}", shot.display()),
+            "--window-size=1280,2000".into(),
+            "--hide-scrollbars".into(),
+        ],
+    );
     let png = read(&shot);
     assert_eq!(png_size(&png), (1280, 2000));
     // A blank page of this size compresses to about 10 KB; the rendered
@@ -1218,11 +1260,14 @@ fn report_html_is_self_contained_and_renders_in_headless_chromium() {
         std::fs::copy(&shot, keep).unwrap();
     }
     let phone = dir.path().join("phone.png");
-    run(&[
-        format!("--screenshot={}", phone.display()),
-        "--window-size=390,1600".into(),
-        "--hide-scrollbars".into(),
-    ]);
+    run_chromium(
+        &files.report_html,
+        &[
+            format!("--screenshot={}", phone.display()),
+            "--window-size=390,1600".into(),
+            "--hide-scrollbars".into(),
+        ],
+    );
     let phone_png = read(&phone);
     assert_eq!(png_size(&phone_png), (390, 1600));
     assert!(

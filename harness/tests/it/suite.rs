@@ -435,7 +435,35 @@ fn tiny_suite_end_to_end_over_two_real_targets() {
 }
 
 #[test]
-fn failing_targets_are_skipped_and_an_external_server_is_measured() {
+fn a_target_that_cannot_be_set_up_stops_the_run_before_measuring() {
+    let out = tempfile::tempdir().unwrap();
+    let e = run(&[
+        "--suite",
+        s(&fixtures().join("failing.toml")),
+        "--targets-dir",
+        s(&repo_root().join("harness/tests/fixtures/targets")),
+        "--out",
+        s(out.path()),
+        "--no-report",
+        "--quiet",
+    ])
+    .unwrap_err();
+    let msg = format!("{e:#}");
+    assert!(!msg.contains('\n'), "one line: {msg}");
+    for part in [
+        "nothing was measured",
+        "fixture-missing-tool",
+        "`claimbench-no-such-tool`",
+        "apt-get install -y claimbench-no-such-tool",
+        "--targets",
+    ] {
+        assert!(msg.contains(part), "{part} missing from: {msg}");
+    }
+    assert!(!out.path().join("results.json").exists());
+}
+
+#[test]
+fn a_target_that_fails_to_start_is_skipped_and_an_external_server_is_measured() {
     // A real server, started here: for `run` it is external.
     let manifests = target::discover(&repo_root().join("targets")).unwrap();
     let (m, spec) = target::find(&manifests, &"rust-hyper".parse().unwrap()).unwrap();
@@ -466,7 +494,7 @@ fn failing_targets_are_skipped_and_an_external_server_is_measured() {
         "--targets-dir",
         s(&repo_root().join("harness/tests/fixtures/targets")),
         "--targets",
-        "fixture-missing-tool,fixture-exits",
+        "fixture-exits",
         "--target-url",
         &url,
         "--target-pid",
@@ -503,11 +531,6 @@ fn failing_targets_are_skipped_and_an_external_server_is_measured() {
             .map(|s| s.reason.clone())
             .unwrap_or_default()
     };
-    assert!(
-        reason("fixture-missing-tool").contains("claimbench-no-such-tool"),
-        "{:?}",
-        r.skipped
-    );
     assert!(
         reason("fixture-exits").contains("start failed"),
         "{:?}",

@@ -760,6 +760,109 @@ commands = [["sh", "-c", "echo ran >> runs.txt; echo installing things"]]
 }
 
 #[test]
+fn a_failing_preflight_stops_setup_in_one_line_with_the_hint() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = write_target(
+        root.path(),
+        "preflighted",
+        &MINIMAL.replace("NAME", "preflighted").replace(
+            "[start]",
+            r#"[setup]
+hint = "apt-get install -y python3-venv"
+preflight = [["sh", "-c", "exit 0"], ["sh", "-c", "exit 3"]]
+commands = [["sh", "-c", "echo ran >> runs.txt"]]
+
+[start]"#,
+        ),
+    );
+    let m = &target::discover(&root.path().join("targets")).unwrap()[0];
+    let err = target::setup(m, &SetupOptions::default()).unwrap_err();
+    let msg = err.to_string();
+    assert!(matches!(err, TargetError::PreflightFailed { .. }), "{msg}");
+    assert!(!msg.contains('\n'), "one line: {msg}");
+    assert!(
+        msg.contains("`sh -c exit 3` failed") && msg.contains("apt-get install -y python3-venv"),
+        "{msg}"
+    );
+    assert!(!dir.join("runs.txt").exists(), "no setup command ran");
+}
+
+#[test]
+fn a_hung_setup_step_is_killed_and_named() {
+    let root = tempfile::tempdir().unwrap();
+    write_target(
+        root.path(),
+        "hung",
+        &MINIMAL.replace("NAME", "hung").replace(
+            "[start]",
+            r#"[setup]
+timeout_s = 0.5
+commands = [["sh", "-c", "true"], ["sh", "-c", "echo fetching; sleep 60 & sleep 60"]]
+
+[start]"#,
+        ),
+    );
+    let m = &target::discover(&root.path().join("targets")).unwrap()[0];
+    let t = Instant::now();
+    let quiet = SetupOptions {
+        quiet: true,
+        ..SetupOptions::default()
+    };
+    let err = target::setup(m, &quiet).unwrap_err();
+    let msg = err.to_string();
+    // The step's whole process group went, or the pipe would still be open.
+    assert!(t.elapsed() < Duration::from_secs(30), "{:?}", t.elapsed());
+    let TargetError::SetupFailed { output_tail, .. } = &err else {
+        panic!("{msg}");
+    };
+    assert_eq!(output_tail, &["fetching".to_string()]);
+    assert!(
+        msg.contains("sleep 60") && msg.contains("(step 2/2) did not finish within 0.5 s"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn switching_a_required_runtime_sets_the_target_up_again() {
+    let root = tempfile::tempdir().unwrap();
+    let runtime = root.path().join("fake-runtime");
+    let version = root.path().join("version.txt");
+    std::fs::write(&runtime, format!("#!/bin/sh\ncat {}\n", version.display())).unwrap();
+    std::fs::set_permissions(
+        &runtime,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    std::fs::write(&version, "v20.20.2").unwrap();
+    write_target(
+        root.path(),
+        "runtime",
+        &MINIMAL.replace("NAME", "runtime").replace(
+            "[start]",
+            &format!(
+                r#"[setup]
+requires = ["{}"]
+commands = [["sh", "-c", "true"]]
+
+[start]"#,
+                runtime.display()
+            ),
+        ),
+    );
+    let m = &target::discover(&root.path().join("targets")).unwrap()[0];
+    let quiet = SetupOptions {
+        quiet: true,
+        ..SetupOptions::default()
+    };
+    assert_eq!(target::setup(m, &quiet).unwrap(), SetupOutcome::Ran);
+    assert!(target::is_set_up(m));
+    std::fs::write(&version, "v24.11.1").unwrap();
+    assert!(!target::is_set_up(m), "a new runtime version re-runs setup");
+    assert_eq!(target::setup(m, &quiet).unwrap(), SetupOutcome::Ran);
+    assert!(target::is_set_up(m));
+}
+
+#[test]
 fn a_failing_setup_command_quotes_its_last_output_lines() {
     let root = tempfile::tempdir().unwrap();
     write_target(
