@@ -30,7 +30,9 @@ fn record(c: &mut Criterion) {
     });
     g.bench_function("recorder_ok", |b| {
         let t0 = Instant::now();
-        let mut r = Recorder::new(t0, None, Duration::from_secs(1), 1, false);
+        // A duration run: counted by when each request finishes.
+        let t1 = Some(t0 + Duration::from_secs(3600));
+        let mut r = Recorder::new(t0, (t0, t1), Duration::from_secs(1), 1, false, true);
         let mut i = 0u64;
         b.iter(|| {
             i += 1;
@@ -103,7 +105,8 @@ fn merge_recorders(c: &mut Criterion) {
     let make = || {
         (0..4)
             .map(|k| {
-                let mut r = Recorder::new(t0, None, Duration::from_secs(1), 2, true);
+                let t1 = Some(t0 + Duration::from_secs(3600));
+                let mut r = Recorder::new(t0, (t0, t1), Duration::from_secs(1), 2, true, true);
                 for i in 0..50_000u64 {
                     let sent = t0 + Duration::from_micros(i * 200 + k);
                     let t = Timing {

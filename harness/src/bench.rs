@@ -42,9 +42,15 @@ pub struct BenchArgs {
     /// Open loop: how arrivals are spaced.
     #[arg(long, value_enum, default_value = "constant", requires = "rate")]
     pub arrival: ArrivalArg,
-    /// Warm-up before measuring (discarded), e.g. 2s.
-    #[arg(long, value_parser = parse_duration, default_value = "0s")]
-    pub warmup: Duration,
+    /// Warm-up before measuring (discarded), e.g. 2s; or `auto`: at least
+    /// 2s and until the target is steady (three one-second windows'
+    /// throughput within ±10% and p50 within ±20%), at most --warmup-max.
+    #[arg(long, value_parser = parse_warmup, default_value = "0s")]
+    pub warmup: Warmup,
+    /// With `--warmup auto`: the longest warm-up before measuring anyway
+    /// (the results then say the target was not steady).
+    #[arg(long, value_parser = parse_duration, default_value = "30s")]
+    pub warmup_max: Duration,
     /// HTTP method.
     #[arg(short = 'm', long, default_value = "GET")]
     pub method: String,
@@ -126,12 +132,35 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
     if let Ok(secs) = s.parse::<f64>() {
         if secs.is_finite() && secs >= 0.0 {
-            return Ok(Duration::from_secs_f64(secs));
+            return Duration::try_from_secs_f64(secs)
+                .map_err(|_| format!("`{s}` is not a duration (too long)"));
         }
         return Err(format!("`{s}` is not a duration (must not be negative)"));
     }
     humantime::parse_duration(s)
         .map_err(|e| format!("`{s}` is not a duration like 10s or 500ms: {e}"))
+}
+
+/// A fixed warm-up, or one that lasts until the target is steady.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Warmup {
+    /// Exactly this long.
+    Fixed(Duration),
+    /// At least [`AUTO_WARMUP_MIN`], until steady.
+    Auto,
+}
+
+/// The least warm-up of `--warmup auto`.
+pub const AUTO_WARMUP_MIN: Duration = Duration::from_secs(2);
+
+/// Parses `--warmup`: a duration or `auto`.
+pub fn parse_warmup(s: &str) -> Result<Warmup, String> {
+    if s.trim().eq_ignore_ascii_case("auto") {
+        return Ok(Warmup::Auto);
+    }
+    parse_duration(s)
+        .map(Warmup::Fixed)
+        .map_err(|e| format!("{e}, or `auto`"))
 }
 
 /// Builds the plan from the flags.
@@ -223,7 +252,13 @@ pub fn plan_from_args(args: &BenchArgs) -> anyhow::Result<LoadPlan> {
         (None, None) => Some(Duration::from_secs(10)),
     };
     plan.max_requests = args.requests;
-    plan.warmup = args.warmup;
+    match args.warmup {
+        Warmup::Fixed(d) => plan.warmup = d,
+        Warmup::Auto => {
+            plan.warmup = AUTO_WARMUP_MIN.min(args.warmup_max);
+            plan.warmup_max = Some(args.warmup_max);
+        }
+    }
     plan.timeout = args.timeout;
     plan.threads = threads;
     plan.pin_cpus = pin;
@@ -409,9 +444,34 @@ pub fn render_summary(url: &str, r: &LoadResult) -> String {
         s.bytes_read as f64 / 1e6
     ));
     out.push_str(&format!(
-        "  throughput {:.1} req/s (successful), {:.1} req/s (all)\n",
+        "  throughput {:.1} req/s (successful), {:.1} req/s (all): responses that finished in the window\n",
         s.throughput_rps, s.requests_rps
     ));
+    if s.in_flight_at_end > 0 {
+        out.push_str(&format!(
+            "  {} requests still in flight when the window closed (not counted above)\n",
+            s.in_flight_at_end
+        ));
+    }
+    if let Some(p) = &r.phases {
+        let steady = match p.steady {
+            Some(true) => ", steady",
+            Some(false) => ", NOT steady",
+            None => "",
+        };
+        out.push_str(&format!(
+            "  warm-up {}{steady}; measured {} ({})\n",
+            crate::load::phase::format_secs(p.warmup_s),
+            crate::load::phase::format_secs(s.duration_s),
+            p.measured_reason
+        ));
+    }
+    if let Some(l) = &r.little {
+        out.push_str(&format!(
+            "  Little's law: {} connections, throughput × mean latency {:.1} (ratio {:.3})\n",
+            l.connections, l.throughput_x_latency, l.ratio
+        ));
+    }
     if o.model == LoadModelKind::Open {
         percentile_rows(
             &mut out,
@@ -503,7 +563,7 @@ pub fn render_summary(url: &str, r: &LoadResult) -> String {
         crate::sys::format_cpu_list(&g.cpus),
         g.max_rss_bytes as f64 / 1e6
     ));
-    for w in &g.warnings {
+    for w in g.warnings.iter().chain(&r.warnings) {
         out.push_str(&format!("  warning: {w}\n"));
     }
     out

@@ -8,17 +8,27 @@
 //! `--requests`, one atomic counter. Recorders are merged once at the end.
 //!
 //! Measurement rules:
-//! - Warm-up requests (intended before `t0`) are discarded.
+//! - The measured window [t0, t1) follows the warm-up: fixed, or (with
+//!   `warmup_max`) as soon as the target is steady; its length is the
+//!   configured duration or (with `max_duration`) long enough for 20 of the
+//!   warm-up's median responses ([`phase`]). The coordinator decides it from
+//!   the threads' warm-up windows and shares it ([`phase::SharedWindow`]).
+//! - A request counts when it finishes inside the window, whenever it was
+//!   sent, as wrk counts; requests still in flight at t1 are counted as
+//!   such and not waited for ([`recorder`]). Throughput is the responses
+//!   that finished in the window over its length, so every rate is its
+//!   count over the same length.
 //! - Latency is recorded for successful responses; failures are counted by
 //!   class. Open loop: latency runs from the intended start (corrected for
 //!   coordinated omission) and service time from the actual send.
-//! - Throughput counts successful responses that finished inside the
-//!   measured window, divided by its length. Requests in flight at the end
-//!   still finish (within the timeout) and their latency is recorded.
+//! - Closed loop: Little's law (connections = throughput × mean latency) is
+//!   checked, and a measurement off by more than [`LITTLE_TOLERANCE`]
+//!   carries a warning.
 
 pub mod check;
 pub mod conn;
 pub mod lean;
+pub mod phase;
 pub mod plan;
 pub mod recorder;
 pub mod schedule;
@@ -32,7 +42,7 @@ use std::time::{Duration, Instant};
 pub use plan::{BodyCheck, Check, Endpoint, LoadModel, LoadPlan, PlanError, RequestTemplate};
 pub use worker::ThreadProgress;
 
-use crate::results::schema::{ConnectionStats, GeneratorUsage, LoadResult, Summary};
+use crate::results::schema::{ConnectionStats, GeneratorUsage, LittleCheck, LoadResult, Phases};
 
 /// CPU use (percent of what the generator's threads could use) above which
 /// the run is flagged as limited by the generator.
@@ -40,6 +50,15 @@ pub const SATURATION_CPU_PERCENT: f64 = 90.0;
 /// Open loop: p99 lateness of sends above which the run is flagged as
 /// limited by the generator.
 pub const SATURATION_LAG_P99: Duration = Duration::from_millis(10);
+/// Closed loop: how far throughput × mean latency may be from the
+/// connection count before the measurement carries a warning.
+pub const LITTLE_TOLERANCE: f64 = 0.10;
+/// How long after a warm-up window ends the coordinator waits for every
+/// thread to hand it over (threads look every 5 ms).
+const WARM_GRACE: Duration = Duration::from_millis(50);
+/// How far ahead of now the coordinator puts a window it decides, so every
+/// thread knows it before it starts.
+const DECISION_LEAD: Duration = Duration::from_millis(50);
 
 /// Why a load run could not happen.
 #[derive(Debug, thiserror::Error)]
@@ -137,6 +156,7 @@ pub fn run(
     let plan = Arc::new(plan.clone());
     let budget = plan.max_requests.map(|n| Arc::new(AtomicU64::new(n)));
     let ready = Arc::new(Barrier::new(threads + 1));
+    let window = Arc::new(phase::SharedWindow::default());
     let mut handles = Vec::with_capacity(threads);
     let mut starts = Vec::with_capacity(threads);
     let mut progress = Vec::with_capacity(threads);
@@ -163,6 +183,7 @@ pub fn run(
             progress: p,
             ready: ready.clone(),
             start: rx,
+            window: window.clone(),
         };
         let h = std::thread::Builder::new()
             .name(format!("claimbench-gen-{index}"))
@@ -177,25 +198,36 @@ pub fn run(
         requests: 0,
         errors: 0,
     });
+    // A fixed warm-up fixes the window now (its end may still be stretched
+    // once the warm-up's latency is known); an auto warm-up decides it later.
+    let auto = plan.warmup_max.is_some();
+    let mut decided = None;
+    if !auto {
+        let t1 = plan.duration.map(|d| plan.warmup + d);
+        window.set(plan.warmup, t1);
+        decided = Some((plan.warmup, t1));
+    }
     ready.wait();
     let start = Instant::now() + Duration::from_millis(5);
     for tx in &starts {
         let _ = tx.send(start);
     }
-    let t0 = start + plan.warmup;
-    let t1 = plan.duration.map(|d| t0 + d);
+    let mut warm = WarmUp::default();
+    let mut phases: Option<Phases> = None;
 
-    // Watch the run: progress, generator CPU at t0 and t1, early stop.
+    // Watch the run: warm-up windows, the window's decision, progress,
+    // generator CPU at t0 and t1, early stop.
     let mut cpu_t0 = None;
     let mut cpu_t1 = None;
     let mut stopped_at = None;
     let tick = Duration::from_millis(100);
     while handles.iter().any(|h| !h.is_finished()) {
         let now = Instant::now();
+        let at = |d: Duration| start + d;
         let next = [
             Some(now + tick),
-            Some(t0).filter(|t| *t > now),
-            t1.filter(|t| *t > now),
+            decided.map(|(t0, _)| at(t0)).filter(|t| *t > now),
+            decided.and_then(|(_, t1)| t1).map(at).filter(|t| *t > now),
         ]
         .into_iter()
         .flatten()
@@ -203,7 +235,24 @@ pub fn run(
         .expect("now + tick is always there");
         std::thread::sleep(next.saturating_duration_since(now));
         let now = Instant::now();
-        if cpu_t0.is_none() && now >= t0 {
+        warm.collect(&progress);
+        let elapsed = now.saturating_duration_since(start);
+        if phases.is_none()
+            && stopped_at.is_none()
+            && let Some(p) = decide(&plan, &warm, elapsed, decided)
+        {
+            let t1 = plan.duration.map(|_| p.t0 + p.length);
+            if decided != Some((p.t0, t1)) {
+                window.set(p.t0, t1);
+                decided = Some((p.t0, t1));
+            }
+            phases = Some(p.phases);
+        }
+        let (t0, t1) = match decided {
+            Some((t0, t1)) => (Some(at(t0)), t1.map(at)),
+            None => (None, None),
+        };
+        if cpu_t0.is_none() && t0.is_some_and(|t0| now >= t0) {
             cpu_t0 = Some(crate::sys::process_cpu_seconds());
         }
         if cpu_t1.is_none() && t1.is_some_and(|t1| now >= t1) {
@@ -218,12 +267,16 @@ pub fn run(
                 e + p.errors.load(Ordering::Relaxed),
             )
         });
-        let (phase, since, planned) = if now < t0 {
-            (Phase::Warmup, start, Some(plan.warmup))
-        } else if t1.is_none_or(|t1| now < t1) {
-            (Phase::Measure, t0, plan.duration)
-        } else {
-            (Phase::Drain, t1.unwrap_or(now), None)
+        let (phase, since, planned) = match (t0, t1) {
+            (Some(t0), _) if now < t0 => (Phase::Warmup, start, Some(t0 - start)),
+            (None, _) => (
+                Phase::Warmup,
+                start,
+                Some(plan.warmup_max.unwrap_or(plan.warmup)),
+            ),
+            (Some(t0), Some(t1)) if now < t1 => (Phase::Measure, t0, Some(t1 - t0)),
+            (Some(t0), None) => (Phase::Measure, t0, None),
+            (Some(_), Some(t1)) => (Phase::Drain, t1, None),
         };
         on_progress(Progress {
             phase,
@@ -234,7 +287,6 @@ pub fn run(
         });
     }
     let end_wall = Instant::now();
-    let cpu_end = cpu_t1.unwrap_or_else(|| (crate::sys::process_cpu_seconds(), end_wall));
     let mut recorders = Vec::with_capacity(threads);
     for (index, h) in handles.into_iter().enumerate() {
         match h.join() {
@@ -250,47 +302,55 @@ pub fn run(
     }
 
     let mut merged = recorder::merge(recorders);
-    // The measured window: planned, or cut short by a stop, or (request
-    // budget only) until the last response.
-    let window_end = match (t1, stopped_at) {
-        (Some(t1), Some(s)) => t1.min(s),
+    // The measured window: decided (stopped during an auto warm-up: empty),
+    // cut short by a stop, or (request budget only) until the last response.
+    let t0 = decided.map_or(end_wall, |(t0, _)| start + t0);
+    let t1 = decided.and_then(|(_, t1)| t1).map(|t1| start + t1);
+    let window_end = match (t1, merged.end.map(|e| e.into_std())) {
+        (Some(t1), Some(e)) => t1.min(e),
         (Some(t1), None) => t1,
-        (None, Some(s)) => s,
-        (None, None) => merged.last_done.map_or(end_wall, |t| t.into_std()),
+        (None, Some(e)) if stopped_at.is_some() => e,
+        (None, _) => merged.last_done.map_or(end_wall, |t| t.into_std()),
     };
     let duration = window_end
         .saturating_duration_since(t0)
         .max(Duration::from_micros(1));
-    let duration_s = duration.as_secs_f64();
-    let (ok_window, req_window) = if t1.is_some() {
-        (merged.ok_in_window, merged.requests_in_window)
-    } else {
-        (merged.ok, merged.requests)
-    };
-    let windows_kept = (duration_s / plan.window.as_secs_f64()).ceil() as usize;
-    let mut timeline = std::mem::take(&mut merged.windows);
-    timeline.truncate(windows_kept.max(1));
-
     let open_loop = matches!(plan.model, LoadModel::Open { .. });
-    let errors = merged.errors.total();
-    let summary = Summary {
-        requests: merged.requests,
-        ok: merged.ok,
-        errors,
-        error_rate: if merged.requests == 0 {
-            0.0
-        } else {
-            errors as f64 / merged.requests as f64
-        },
-        not_started: merged.not_started,
-        duration_s,
-        throughput_rps: ok_window as f64 / duration_s,
-        requests_rps: req_window as f64 / duration_s,
-        bytes_read: merged.bytes,
-        latency: merged.latency.percentiles(),
-        service: open_loop.then(|| merged.service.percentiles()),
-        ttfb: merged.ttfb.percentiles(),
-        schedule_lag: open_loop.then(|| merged.lag.percentiles()),
+    let (summary, timeline) = merged.summarize(duration, open_loop);
+    let cpu_end = cpu_t1.unwrap_or_else(|| (crate::sys::process_cpu_seconds(), end_wall));
+    let duration_s = summary.duration_s;
+
+    let mut load_warnings = Vec::new();
+    let phases = phases.map(|mut p| {
+        p.measured_s = duration_s;
+        if p.steady == Some(false) {
+            load_warnings.push(format!(
+                "not steady after {}: the last warm-up windows' throughput {} req/s and p50 {}",
+                phase::format_secs(p.warmup_s),
+                join(&p.warmup_throughput_rps, |x| format!("{x:.0}")),
+                join(&p.warmup_p50_us, |&us| phase::format_secs(us as f64 / 1e6))
+            ));
+        }
+        p
+    });
+    let little = match plan.model {
+        LoadModel::Closed { connections } if t1.is_some() && stopped_at.is_none() => {
+            let lw = merged.busy_us as f64 / 1e6 / duration_s;
+            let ratio = lw / connections as f64;
+            if (ratio - 1.0).abs() > LITTLE_TOLERANCE {
+                load_warnings.push(format!(
+                    "Little's law is off by {:+.0}%: {connections} connections, but throughput × mean latency is {lw:.1} ({} requests in flight at the end; a stall, a window too short for the latency, or an idle generator)",
+                    (ratio - 1.0) * 100.0,
+                    summary.in_flight_at_end
+                ));
+            }
+            Some(LittleCheck {
+                connections,
+                throughput_x_latency: lw,
+                ratio,
+            })
+        }
+        _ => None,
     };
 
     let gen_cpus = if plan.pin_cpus.is_empty() {
@@ -330,6 +390,9 @@ pub fn run(
     }
     let names: Vec<String> = plan.templates.iter().map(|t| t.name.clone()).collect();
     Ok(LoadResult {
+        phases,
+        little,
+        warnings: load_warnings,
         options: plan.options(),
         summary,
         latency: merged.latency.to_compact(),
@@ -383,4 +446,113 @@ fn probe(endpoint: &Endpoint, timeout: Duration) -> Result<(), LoadError> {
         url: endpoint.base_url.clone(),
         source: last.unwrap_or_else(|| std::io::Error::other("no address")),
     })
+}
+
+/// The warm-up windows handed over by the threads, merged by index.
+#[derive(Default)]
+struct WarmUp {
+    windows: std::collections::BTreeMap<u64, phase::WarmWindow>,
+}
+
+impl WarmUp {
+    fn collect(&mut self, progress: &[Arc<ThreadProgress>]) {
+        for p in progress {
+            let mut taken = p.warm.lock().unwrap_or_else(|e| e.into_inner());
+            for (i, w) in taken.drain(..) {
+                self.windows.entry(i).or_default().add(&w);
+            }
+        }
+    }
+
+    /// Windows `0..n`, those where nothing finished as empty ones.
+    fn first(&self, n: u64) -> Vec<phase::WarmWindow> {
+        (0..n)
+            .map(|i| self.windows.get(&i).cloned().unwrap_or_default())
+            .collect()
+    }
+}
+
+/// A decided window: its start and length (offsets from the run's start),
+/// and the record of how they were chosen.
+struct Decision {
+    t0: Duration,
+    length: Duration,
+    phases: Phases,
+}
+
+/// Decides the measured window once it can be: an auto warm-up when the
+/// last windows are steady (after the minimum) or at its maximum; a fixed
+/// one once its windows are all in. None while it is too early.
+fn decide(
+    plan: &LoadPlan,
+    warm: &WarmUp,
+    elapsed: Duration,
+    fixed: Option<(Duration, Option<Duration>)>,
+) -> Option<Decision> {
+    let per = plan.window;
+    let complete = |d: Duration| (d.as_nanos() / per.as_nanos()) as u64;
+    let (t0, steady, windows) = match (plan.warmup_max, fixed) {
+        (Some(max), _) => {
+            let windows = warm.first(complete(elapsed.saturating_sub(WARM_GRACE)));
+            let (tp, p50) = phase::rates(&windows, per);
+            let steady = elapsed >= plan.warmup && phase::is_steady(&tp, &p50);
+            if !steady && elapsed < max {
+                return None;
+            }
+            (elapsed + DECISION_LEAD, Some(steady), windows)
+        }
+        (None, Some((t0, _))) => {
+            if elapsed < t0 + WARM_GRACE {
+                return None;
+            }
+            // Whole windows inside the warm-up tell steadiness; the partial
+            // last one still tells the latency.
+            let whole = complete(t0);
+            let windows = warm.first(complete(t0 + per - Duration::from_nanos(1)));
+            let (tp, p50) = phase::rates(&windows[..whole as usize], per);
+            let steady =
+                (whole as usize >= phase::STEADY_WINDOWS).then(|| phase::is_steady(&tp, &p50));
+            (t0, steady, windows)
+        }
+        (None, None) => unreachable!("a fixed warm-up is decided at the start"),
+    };
+    let duration = plan.duration.unwrap_or_default();
+    let (mut length, mut reason) = phase::measured_length(
+        duration,
+        plan.max_duration,
+        phase::recent_p50(&windows),
+        t0.min(elapsed),
+    );
+    if let Some((_, Some(old_t1))) = fixed
+        && length > duration
+        && elapsed + DECISION_LEAD >= old_t1
+    {
+        reason = format!(
+            "the configured {} (known too late to stretch to {})",
+            phase::format_secs(duration.as_secs_f64()),
+            phase::format_secs(length.as_secs_f64())
+        );
+        length = duration;
+    }
+    if plan.duration.is_none() {
+        reason = "until the request count was reached".into();
+    }
+    let last = &windows[windows.len().saturating_sub(phase::STEADY_WINDOWS)..];
+    let (tp, p50) = phase::rates(last, per);
+    Some(Decision {
+        t0,
+        length,
+        phases: Phases {
+            warmup_s: t0.as_secs_f64(),
+            steady,
+            warmup_throughput_rps: tp,
+            warmup_p50_us: p50,
+            measured_s: length.as_secs_f64(),
+            measured_reason: reason,
+        },
+    })
+}
+
+fn join<T>(xs: &[T], f: impl Fn(&T) -> String) -> String {
+    xs.iter().map(f).collect::<Vec<_>>().join(", ")
 }

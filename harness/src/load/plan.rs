@@ -299,8 +299,15 @@ pub struct LoadPlan {
     pub duration: Option<Duration>,
     /// Measured request limit (None: until `duration`).
     pub max_requests: Option<u64>,
-    /// Warm-up before measuring; its results are discarded.
+    /// Warm-up before measuring; its results are discarded. With
+    /// `warmup_max`, the least warm-up of one that lasts until steady.
     pub warmup: Duration,
+    /// Warm up until the target is steady (see [`super::phase`]), at most
+    /// this long (None: exactly `warmup`).
+    pub warmup_max: Option<Duration>,
+    /// Stretch the measured phase to at least [`super::phase::LATENCIES_PER_WINDOW`]
+    /// × the warm-up's p50 latency, at most this long (None: exactly `duration`).
+    pub max_duration: Option<Duration>,
     /// Per-request timeout (send to last body byte).
     pub timeout: Duration,
     /// Generator threads, one single-threaded runtime each.
@@ -332,6 +339,8 @@ impl LoadPlan {
             duration: Some(Duration::from_secs(10)),
             max_requests: None,
             warmup: Duration::ZERO,
+            warmup_max: None,
+            max_duration: None,
             timeout: Duration::from_secs(30),
             threads: 1,
             pin_cpus: Vec::new(),
@@ -404,6 +413,44 @@ impl LoadPlan {
         if self.warmup > MAX_DURATION {
             return bad("--warmup", "too long".into());
         }
+        if let Some(max) = self.warmup_max {
+            if max > MAX_DURATION {
+                return bad("warmup_max", "too long".into());
+            }
+            if max < self.warmup {
+                return bad(
+                    "warmup_max",
+                    format!(
+                        "{} is below the minimum warm-up {}",
+                        humantime::format_duration(max),
+                        humantime::format_duration(self.warmup)
+                    ),
+                );
+            }
+        }
+        if let Some(max) = self.max_duration {
+            match self.duration {
+                None => {
+                    return bad(
+                        "max_duration",
+                        "needs a duration (a run limited by a request count has no window to stretch)"
+                            .into(),
+                    );
+                }
+                Some(d) if max < d => {
+                    return bad(
+                        "max_duration",
+                        format!(
+                            "{} is below the duration {}",
+                            humantime::format_duration(max),
+                            humantime::format_duration(d)
+                        ),
+                    );
+                }
+                _ if max > MAX_DURATION => return bad("max_duration", "too long".into()),
+                _ => {}
+            }
+        }
         if self.timeout.is_zero() {
             return bad("--timeout", "must be above zero".into());
         }
@@ -445,6 +492,8 @@ impl LoadPlan {
             duration_s: self.duration.map(|d| d.as_secs_f64()),
             max_requests: self.max_requests,
             warmup_s: self.warmup.as_secs_f64(),
+            warmup_max_s: self.warmup_max.map(|d| d.as_secs_f64()),
+            max_duration_s: self.max_duration.map(|d| d.as_secs_f64()),
             timeout_ms: self.timeout.as_millis() as u64,
             threads: self.threads,
             pin_cpus: self.pin_cpus.clone(),

@@ -1,14 +1,27 @@
 //! Per-thread measurement state. Each generator thread owns one
 //! [`Recorder`]; nothing in it is shared or locked. Recorders are merged
 //! once, at the end, into a [`LoadResult`].
+//!
+//! Accounting (as wrk and wrk2 count): in a run with a measured window
+//! [t0, t1), a request counts when it *finishes* inside the window, whenever
+//! it was sent; its latency is recorded (closed loop from the send, open loop
+//! from the intended start). One that finishes before t0 is warm-up (counted
+//! in the warm-up windows that decide steadiness); one still in flight at t1
+//! is counted as such, never in `requests`. So every count and its rate
+//! agree: `requests / duration == requests_rps`, window by window too. A run
+//! limited by a request count has no end: it counts the requests *intended*
+//! from t0 on, exactly the budget.
+//!
+//! [`LoadResult`]: crate::results::schema::LoadResult
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use tokio::time::Instant;
 
+use super::phase::WarmWindow;
 use crate::results::histogram::Latency;
-use crate::results::schema::{ErrorCounts, TemplateResult, Window};
+use crate::results::schema::{ErrorCounts, Summary, TemplateResult, Window};
 
 /// How one request failed. Counted, never formatted per request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -80,9 +93,18 @@ impl WindowAcc {
     }
 }
 
+/// Where a finished request falls relative to the measured window.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Place {
+    Warmup,
+    Window,
+    Late,
+}
+
 /// Everything one generator thread measured.
 #[derive(Clone, Debug)]
 pub struct Recorder {
+    start: Instant,
     t0: Instant,
     t1: Option<Instant>,
     window: Duration,
@@ -98,14 +120,23 @@ pub struct Recorder {
     bytes: u64,
     requests: u64,
     ok: u64,
-    ok_in_window: u64,
-    requests_in_window: u64,
+    busy_us: u64,
+    late: u64,
     last_done: Option<Instant>,
     windows: Vec<WindowRec>,
     cur_index: usize,
     cur: WindowAcc,
+    warm_on: bool,
+    warm_index: u64,
+    warm_cur: WarmWindow,
+    warm_closed: Vec<(u64, WarmWindow)>,
     /// Open loop: scheduled requests that never started.
     pub not_started: u64,
+    /// Requests in flight when this thread's window closed (still sent,
+    /// not finished), set by the thread at the end.
+    pub in_flight: u64,
+    /// When this thread stopped counting (its t1, or the moment it saw a stop).
+    pub end: Option<Instant>,
     /// TCP connections opened.
     pub opened: u64,
     /// Reconnects after the server closed a connection.
@@ -117,16 +148,19 @@ pub struct Recorder {
 const STATUS_SLOTS: usize = 600;
 
 impl Recorder {
-    /// A recorder for a measured phase starting at `t0` and, when
-    /// duration-limited, ending at `t1`.
+    /// A recorder for a run that started at `start`, whose measured window
+    /// is [t0, t1) (`t1` None: a run limited by a request count). `warm_up`
+    /// keeps per-window warm-up figures for [`Recorder::take_warm_windows`].
     pub fn new(
-        t0: Instant,
-        t1: Option<Instant>,
+        start: Instant,
+        (t0, t1): (Instant, Option<Instant>),
         window: Duration,
         templates: usize,
         open_loop: bool,
+        warm_up: bool,
     ) -> Self {
         Self {
+            start,
             t0,
             t1,
             window,
@@ -142,28 +176,46 @@ impl Recorder {
             bytes: 0,
             requests: 0,
             ok: 0,
-            ok_in_window: 0,
-            requests_in_window: 0,
+            busy_us: 0,
+            late: 0,
             last_done: None,
             windows: Vec::new(),
             cur_index: 0,
             cur: WindowAcc::default(),
+            warm_on: warm_up,
+            warm_index: 0,
+            warm_cur: WarmWindow::default(),
+            warm_closed: Vec::new(),
             not_started: 0,
+            in_flight: 0,
+            end: None,
             opened: 0,
             reconnects: 0,
             idle_held: 0,
         }
     }
 
-    /// Start of the measured phase.
-    pub fn t0(&self) -> Instant {
-        self.t0
+    /// Moves the measured window (the coordinator decided it, or extended it).
+    pub fn set_window(&mut self, t0: Instant, t1: Option<Instant>) {
+        self.t0 = t0;
+        self.t1 = t1;
     }
 
-    /// Whether a request intended at `intended` belongs to the measured phase.
+    /// Whether a request intended at `intended` falls in the measured window
+    /// by its intended start (schedule lag, chunk gaps).
     #[inline]
     pub fn measured(&self, intended: Instant) -> bool {
-        intended >= self.t0
+        intended >= self.t0 && self.t1.is_none_or(|t1| intended < t1)
+    }
+
+    #[inline]
+    fn place(&self, t: &Timing) -> Place {
+        match self.t1 {
+            Some(t1) if t.done >= t1 => Place::Late,
+            Some(_) if t.done >= self.t0 => Place::Window,
+            None if t.intended >= self.t0 => Place::Window,
+            _ => Place::Warmup,
+        }
     }
 
     #[inline]
@@ -178,33 +230,73 @@ impl Recorder {
     }
 
     #[inline]
-    fn count_done(&mut self, done: Instant, ok: bool) {
+    fn count_done(&mut self, t: &Timing) {
         self.requests += 1;
-        let in_window = self.t1.is_none_or(|t1| done <= t1);
-        if in_window {
-            self.requests_in_window += 1;
-            if ok {
-                self.ok_in_window += 1;
-            }
+        self.busy_us += micros(t.done.saturating_duration_since(t.sent));
+        if self.last_done.is_none_or(|l| t.done > l) {
+            self.last_done = Some(t.done);
         }
-        if self.last_done.is_none_or(|l| done > l) {
-            self.last_done = Some(done);
-        }
-        self.advance_window(done);
+        self.advance_window(t.done);
         self.cur.requests += 1;
+    }
+
+    /// Counts a request that finished outside the window: in a warm-up
+    /// window, or (after t1) as in flight at the end.
+    #[cold]
+    fn outside(&mut self, place: Place, done: Instant, latency_us: Option<u64>) {
+        if place == Place::Late {
+            self.late += 1;
+            return;
+        }
+        if !self.warm_on {
+            return;
+        }
+        self.close_warm_until(done);
+        self.warm_cur.finished += 1;
+        if let Some(l) = latency_us {
+            self.warm_cur.latency.record(l);
+        }
+    }
+
+    /// Closes the current warm-up window if `now` is past it.
+    fn close_warm_until(&mut self, now: Instant) {
+        let idx =
+            (now.saturating_duration_since(self.start).as_nanos() / self.window.as_nanos()) as u64;
+        if idx > self.warm_index {
+            if self.warm_cur.finished > 0 {
+                let w = std::mem::take(&mut self.warm_cur);
+                self.warm_closed.push((
+                    self.warm_index,
+                    WarmWindow {
+                        finished: w.finished,
+                        latency: w.latency.to_compact(),
+                    },
+                ));
+            }
+            self.warm_index = idx;
+        }
+    }
+
+    /// The warm-up windows that ended before `now` and were not taken yet,
+    /// by index from the start (windows where nothing finished are left out).
+    pub fn take_warm_windows(&mut self, now: Instant) -> Vec<(u64, WarmWindow)> {
+        self.close_warm_until(now);
+        std::mem::take(&mut self.warm_closed)
     }
 
     /// Records a successful request of template `tpl`.
     #[inline]
     pub fn record_ok(&mut self, tpl: usize, t: Timing, status: u16, body_bytes: u64) {
-        if !self.measured(t.intended) {
+        let lat = micros(t.done - t.intended);
+        let place = self.place(&t);
+        if place != Place::Window {
+            self.outside(place, t.done, Some(lat));
             return;
         }
-        self.count_done(t.done, true);
+        self.count_done(&t);
         self.ok += 1;
         self.bytes += body_bytes;
         self.status[(status as usize).min(STATUS_SLOTS - 1)] += 1;
-        let lat = micros(t.done - t.intended);
         self.latency.record(lat);
         self.cur.ok += 1;
         self.cur.latency.record(lat);
@@ -230,10 +322,12 @@ impl Recorder {
         status: Option<u16>,
         body_bytes: u64,
     ) {
-        if !self.measured(t.intended) {
+        let place = self.place(&t);
+        if place != Place::Window {
+            self.outside(place, t.done, None);
             return;
         }
-        self.count_done(t.done, false);
+        self.count_done(&t);
         self.bytes += body_bytes;
         if let Some(s) = status {
             self.status[(s as usize).min(STATUS_SLOTS - 1)] += 1;
@@ -246,6 +340,15 @@ impl Recorder {
             ErrorClass::Read => self.errors.read += 1,
             ErrorClass::Status => self.errors.status += 1,
             ErrorClass::BodyMismatch => self.errors.body_mismatch += 1,
+        }
+    }
+
+    /// Records the time a closed-loop connection spent opening a TCP
+    /// connection (it was busy, though not with a request): for Little's law.
+    #[inline]
+    pub fn record_connect(&mut self, started: Instant, done: Instant) {
+        if done >= self.t0 && self.t1.is_none_or(|t1| done < t1) {
+            self.busy_us += micros(done.saturating_duration_since(started));
         }
     }
 
@@ -292,18 +395,23 @@ pub struct Merged {
     pub status: BTreeMap<String, u64>,
     /// Body bytes read.
     pub bytes: u64,
-    /// Requests finished in the measured phase.
+    /// Requests finished in the measured window.
     pub requests: u64,
-    /// Successful requests.
+    /// Of which successful.
     pub ok: u64,
-    /// Successful requests that finished inside the measured window.
-    pub ok_in_window: u64,
-    /// Requests that finished inside the measured window.
-    pub requests_in_window: u64,
+    /// Sum over those requests of the time each held its connection
+    /// (send to finish, plus closed-loop connect time), µs.
+    pub busy_us: u64,
+    /// Requests sent but not finished when the window closed.
+    pub in_flight: u64,
     /// When the last request finished.
     pub last_done: Option<Instant>,
+    /// The latest end any thread counted to (None if none ended on its own).
+    pub end: Option<Instant>,
     /// Timeline windows.
     pub windows: Vec<Window>,
+    /// Their length.
+    pub window: Duration,
     /// Never-started requests.
     pub not_started: u64,
     /// Connections opened.
@@ -329,10 +437,12 @@ pub fn merge(mut recs: Vec<Recorder>) -> Merged {
         bytes: 0,
         requests: 0,
         ok: 0,
-        ok_in_window: 0,
-        requests_in_window: 0,
+        busy_us: 0,
+        in_flight: 0,
         last_done: None,
+        end: None,
         windows: Vec::new(),
+        window: recs.first().map_or(Duration::from_secs(1), |r| r.window),
         not_started: 0,
         opened: 0,
         reconnects: 0,
@@ -364,12 +474,14 @@ pub fn merge(mut recs: Vec<Recorder>) -> Merged {
         m.bytes += r.bytes;
         m.requests += r.requests;
         m.ok += r.ok;
-        m.ok_in_window += r.ok_in_window;
-        m.requests_in_window += r.requests_in_window;
-        m.last_done = match (m.last_done, r.last_done) {
+        m.busy_us += r.busy_us;
+        m.in_flight += r.late + r.in_flight;
+        let later = |a: Option<Instant>, b: Option<Instant>| match (a, b) {
             (Some(a), Some(b)) => Some(a.max(b)),
             (a, b) => a.or(b),
         };
+        m.last_done = later(m.last_done, r.last_done);
+        m.end = later(m.end, r.end);
         m.not_started += r.not_started;
         m.opened += r.opened;
         m.reconnects += r.reconnects;
@@ -433,9 +545,62 @@ pub fn template_results(names: &[String], merged: &Merged) -> Vec<TemplateResult
         .collect()
 }
 
+impl Merged {
+    /// The summary over a measured window of `duration`, and the timeline
+    /// padded with empty windows to cover it (the last one as long as what
+    /// is left of the window): every rate is its count over its length.
+    pub fn summarize(&mut self, duration: Duration, open_loop: bool) -> (Summary, Vec<Window>) {
+        let duration_s = duration.as_secs_f64();
+        let errors = self.errors.total();
+        let summary = Summary {
+            requests: self.requests,
+            ok: self.ok,
+            errors,
+            error_rate: if self.requests == 0 {
+                0.0
+            } else {
+                errors as f64 / self.requests as f64
+            },
+            not_started: self.not_started,
+            in_flight_at_end: self.in_flight,
+            duration_s,
+            throughput_rps: self.ok as f64 / duration_s,
+            requests_rps: self.requests as f64 / duration_s,
+            bytes_read: self.bytes,
+            latency: self.latency.percentiles(),
+            service: open_loop.then(|| self.service.percentiles()),
+            ttfb: self.ttfb.percentiles(),
+            schedule_lag: open_loop.then(|| self.lag.percentiles()),
+        };
+        let mut timeline = std::mem::take(&mut self.windows);
+        let len = self.window.as_secs_f64();
+        let needed = ((duration_s / len) - 1e-9).ceil().max(1.0) as usize;
+        while timeline.len() < needed {
+            let t_s = timeline.len() as f64 * len;
+            let empty = Latency::default().to_compact();
+            timeline.push(Window {
+                t_s,
+                len_s: len,
+                requests: 0,
+                ok: 0,
+                errors: 0,
+                p50_us: 0,
+                p99_us: 0,
+                max_us: 0,
+                latency: empty,
+            });
+        }
+        if let Some(last) = timeline.last_mut() {
+            last.len_s = (duration_s - last.t_s).clamp(1e-6, len);
+        }
+        (summary, timeline)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     fn timing(t0: Instant, start_ms: u64, dur_ms: u64) -> Timing {
         let s = t0 + Duration::from_millis(start_ms);
@@ -447,35 +612,114 @@ mod tests {
         }
     }
 
+    fn recorder(start: Instant, t0: Instant, t1: Option<Instant>) -> Recorder {
+        Recorder::new(start, (t0, t1), Duration::from_secs(1), 2, false, true)
+    }
+
     #[tokio::test(start_paused = true)]
-    async fn windows_and_warmup() {
-        let t0 = Instant::now() + Duration::from_secs(1);
-        let mut r = Recorder::new(
-            t0,
-            Some(t0 + Duration::from_secs(3)),
-            Duration::from_secs(1),
-            1,
-            false,
-        );
-        // Warm-up request: not recorded.
-        r.record_ok(0, timing(t0 - Duration::from_millis(500), 0, 1), 200, 10);
+    async fn requests_count_where_they_finish() {
+        let start = Instant::now();
+        let t0 = start + Duration::from_secs(1);
+        let t1 = t0 + Duration::from_secs(3);
+        let mut r = recorder(start, t0, Some(t1));
+        // Sent in the warm-up, finished in it: warm-up only.
+        r.record_ok(0, timing(start, 100, 10), 200, 10);
+        // Sent in the warm-up, finished in the window: counted, full latency.
+        r.record_ok(0, timing(start, 900, 300), 200, 10);
         for s in 0..3u64 {
             for i in 0..10u64 {
-                r.record_ok(0, timing(t0, s * 1000 + i * 10, 2), 200, 10);
+                r.record_ok(1, timing(t0, s * 1000 + i * 10, 2), 200, 10);
             }
         }
         r.record_error(0, timing(t0, 2500, 1), ErrorClass::Status, Some(500), 3);
-        let mut r2 = r.clone();
-        r2.record_ok(0, timing(t0, 2990, 20), 200, 1); // finishes after t1
-        let m = merge(vec![r, r2]);
-        assert_eq!(m.requests, 30 + 1 + 30 + 1 + 1);
-        assert_eq!(m.ok, 61);
-        assert_eq!(m.ok_in_window, 60);
-        assert_eq!(m.errors.status, 2);
-        assert_eq!(m.windows.len(), 4);
-        assert_eq!(m.windows[0].ok, 20);
-        assert_eq!(m.windows[2].errors, 2);
-        assert_eq!(m.status.get("500"), Some(&2));
-        assert_eq!(m.latency.count(), 61);
+        // Sent in the window, finished after it: in flight at the end.
+        r.record_ok(0, timing(t0, 2990, 20), 200, 1);
+        let warm = r.take_warm_windows(t0);
+        assert_eq!(warm.len(), 1);
+        assert_eq!((warm[0].0, warm[0].1.finished), (0, 1));
+        let m = merge(vec![r]);
+        assert_eq!(m.requests, 1 + 30 + 1);
+        assert_eq!(m.ok, 31);
+        assert_eq!(m.in_flight, 1);
+        assert_eq!(m.latency.count(), 31);
+        assert_eq!(
+            m.latency.max_seen_us, 300_000,
+            "the warm-up-sent one keeps its latency"
+        );
+        assert_eq!(m.errors.status, 1);
+        assert_eq!(m.windows.len(), 3);
+        assert_eq!(m.windows[0].ok, 11);
+        assert_eq!(m.windows[2].errors, 1);
+        assert_eq!(m.templates[1].0, 30);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_request_count_run_counts_by_intended_start() {
+        let start = Instant::now();
+        let t0 = start + Duration::from_millis(500);
+        let mut r = recorder(start, t0, None);
+        r.record_ok(0, timing(start, 400, 200), 200, 1); // warm-up, finished after t0
+        r.record_ok(0, timing(t0, 0, 5_000), 200, 1);
+        let m = merge(vec![r]);
+        assert_eq!((m.requests, m.in_flight), (1, 0));
+    }
+
+    proptest! {
+        /// However requests fall around the window, across threads: every
+        /// request is counted exactly once (warm-up, window or in flight at
+        /// the end), and every count printed agrees with its rate and with
+        /// the per-second windows and templates.
+        #[test]
+        fn counts_and_rates_agree(
+            reqs in proptest::collection::vec(
+                (0u64..8_000, 0u64..3_000, any::<bool>(), 0usize..2, 0usize..2),
+                0..300,
+            ),
+            warm_ms in 0u64..2_000,
+            len_ms in 1u64..5_000,
+        ) {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_time()
+                .start_paused(true)
+                .build()
+                .unwrap();
+            rt.block_on(async {
+                let start = Instant::now();
+                let t0 = start + Duration::from_millis(warm_ms);
+                let t1 = t0 + Duration::from_millis(len_ms);
+                let mut recs = vec![recorder(start, t0, Some(t1)), recorder(start, t0, Some(t1))];
+                let (mut inside, mut late) = (0u64, 0u64);
+                for &(sent, dur, ok, tpl, thread) in &reqs {
+                    let t = timing(start, sent, dur);
+                    if t.done >= t1 {
+                        late += 1;
+                    } else if t.done >= t0 {
+                        inside += 1;
+                    }
+                    if ok {
+                        recs[thread].record_ok(tpl, t, 200, 1);
+                    } else {
+                        recs[thread].record_error(tpl, t, ErrorClass::Timeout, None, 0);
+                    }
+                }
+                let mut m = merge(recs);
+                prop_assert_eq!(m.requests, inside);
+                prop_assert_eq!(m.in_flight, late);
+                let duration = Duration::from_millis(len_ms);
+                let (s, timeline) = m.summarize(duration, false);
+                prop_assert_eq!(s.ok + s.errors, s.requests);
+                prop_assert_eq!(s.latency.count, s.ok);
+                prop_assert!((s.requests as f64 / s.duration_s - s.requests_rps).abs() < 1e-9);
+                prop_assert!((s.ok as f64 / s.duration_s - s.throughput_rps).abs() < 1e-9);
+                let in_windows: u64 = timeline.iter().map(|w| w.requests).sum();
+                prop_assert_eq!(in_windows, s.requests);
+                prop_assert_eq!(timeline.iter().map(|w| w.ok).sum::<u64>(), s.ok);
+                let covered: f64 = timeline.iter().map(|w| w.len_s).sum();
+                prop_assert!((covered - s.duration_s).abs() < 1e-6, "windows cover {} of {}", covered, s.duration_s);
+                let per_template: u64 = m.templates.iter().map(|t| t.0).sum();
+                prop_assert_eq!(per_template, s.requests);
+                Ok(())
+            })?;
+        }
     }
 }

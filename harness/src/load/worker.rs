@@ -11,7 +11,7 @@ use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Barrier, mpsc};
+use std::sync::{Arc, Barrier, Mutex, mpsc};
 use std::time::Duration;
 
 use rand::rngs::SmallRng;
@@ -20,6 +20,7 @@ use tokio::sync::Notify;
 use tokio::time::Instant;
 
 use super::conn::{self, Conn, Prepared};
+use super::phase::{SharedWindow, WarmWindow};
 use super::plan::{HttpClient, LoadModel, LoadPlan};
 use super::recorder::{ErrorClass, Recorder, Timing};
 use super::schedule::{Schedule, dispatch};
@@ -31,6 +32,10 @@ pub struct ThreadProgress {
     pub requests: AtomicU64,
     /// Of which failed.
     pub errors: AtomicU64,
+    /// Warm-up windows closed and not yet read by the coordinator, by index
+    /// from the start (only kept when the plan's warm-up or window length
+    /// depends on them).
+    pub warm: Mutex<Vec<(u64, WarmWindow)>>,
 }
 
 /// What one thread is asked to do.
@@ -59,6 +64,8 @@ pub struct ThreadJob {
     pub ready: Arc<Barrier>,
     /// Delivers the common start time.
     pub start: mpsc::Receiver<std::time::Instant>,
+    /// The measured window, as the coordinator decides it.
+    pub window: Arc<SharedWindow>,
 }
 
 /// What [`Ctx::ensure_conn`] achieved.
@@ -85,13 +92,17 @@ struct Ctx {
     timeout: Duration,
     keepalive: bool,
     client: HttpClient,
-    t0: Instant,
-    t1: Option<Instant>,
+    /// Start of the measured window (far ahead until decided).
+    t0: Cell<Instant>,
+    /// Its end (far ahead until decided; None in a run limited by a request count).
+    t1: Cell<Option<Instant>>,
     stop: Arc<AtomicBool>,
     budget: Option<Arc<AtomicU64>>,
     progress: Arc<ThreadProgress>,
     rec: RefCell<Recorder>,
     active: Cell<usize>,
+    /// Requests sent (or, open loop, taken from the queue) and not finished.
+    in_flight: Cell<u64>,
 }
 
 impl Ctx {
@@ -104,10 +115,10 @@ impl Ctx {
     /// end, and (in the measured phase) within the request budget.
     #[inline]
     fn may_start(&self, t: Instant) -> bool {
-        if self.stopped() || self.t1.is_some_and(|t1| t >= t1) {
+        if self.stopped() || self.t1.get().is_some_and(|t1| t >= t1) {
             return false;
         }
-        if t < self.t0 {
+        if t < self.t0.get() {
             return true;
         }
         match &self.budget {
@@ -145,10 +156,13 @@ impl Ctx {
             *slot = None;
             self.rec.borrow_mut().reconnects += 1;
         }
+        let began = Instant::now();
         match conn::connect(self.client, &self.addrs, self.timeout).await {
             Ok(s) => {
                 *slot = Some(s);
-                self.rec.borrow_mut().opened += 1;
+                let mut rec = self.rec.borrow_mut();
+                rec.opened += 1;
+                rec.record_connect(began, Instant::now());
                 Connected::Yes
             }
             Err(e) => {
@@ -256,7 +270,9 @@ async fn closed_connection(ctx: Rc<Ctx>, seed: u64, _guard: ActiveGuard) {
         if !ctx.may_start(now) {
             return;
         }
+        ctx.in_flight.set(ctx.in_flight.get() + 1);
         ctx.request(&mut slot, tpl, now, now, &mut buf).await;
+        ctx.in_flight.set(ctx.in_flight.get() - 1);
     }
 }
 
@@ -289,14 +305,15 @@ async fn open_connection(ctx: Rc<Ctx>, q: Rc<OpenQueue>, _guard: ActiveGuard) {
             q.notify.notified().await;
         };
         let Some((intended, tpl)) = job else { return };
-        if !matches!(
+        ctx.in_flight.set(ctx.in_flight.get() + 1);
+        if matches!(
             ctx.ensure_conn(&mut slot, Some(intended), tpl).await,
             Connected::Yes
         ) {
-            continue;
+            ctx.request(&mut slot, tpl, intended, Instant::now(), &mut buf)
+                .await;
         }
-        ctx.request(&mut slot, tpl, intended, Instant::now(), &mut buf)
-            .await;
+        ctx.in_flight.set(ctx.in_flight.get() - 1);
         if ctx.stopped() {
             return;
         }
@@ -381,7 +398,7 @@ async fn hold_idle(ctx: Rc<Ctx>, conn: Conn, ping: Option<Duration>, alive: Rc<C
     let mut slot = Some(conn);
     let mut next_ping = ping.map(|p| Instant::now() + p);
     loop {
-        let wake = match (next_ping, ctx.t1) {
+        let wake = match (next_ping, ctx.t1.get()) {
             (Some(p), Some(t1)) => Some(p.min(t1)),
             (p, t1) => p.or(t1),
         };
@@ -396,7 +413,7 @@ async fn hold_idle(ctx: Rc<Ctx>, conn: Conn, ping: Option<Duration>, alive: Rc<C
             } => {}
         }
         let now = Instant::now();
-        if ctx.stopped() || ctx.t1.is_some_and(|t1| now >= t1) {
+        if ctx.stopped() || ctx.t1.get().is_some_and(|t1| now >= t1) {
             break;
         }
         if let Some(at) = next_ping.filter(|at| now >= *at) {
@@ -450,9 +467,27 @@ pub fn run_thread(job: ThreadJob) -> std::io::Result<Recorder> {
             Ok(s) => Instant::from_std(s),
             Err(_) => Instant::now(),
         };
-        let t0 = start + plan.warmup;
-        let t1 = plan.duration.map(|d| t0 + d);
-        let mut rec = Recorder::new(t0, t1, plan.window, plan.templates.len(), open_loop);
+        // Until the coordinator decides the window, it lies far ahead.
+        let far = start + 2 * super::plan::MAX_DURATION;
+        let has_end = plan.duration.is_some();
+        let window_now = || {
+            let (t0, t1) = job.window.get();
+            (
+                t0.map_or(far, |d| start + d),
+                has_end.then(|| t1.map_or(far, |d| start + d)),
+            )
+        };
+        let (t0, t1) = window_now();
+        let warm_up =
+            plan.warmup_max.is_some() || plan.max_duration.is_some() || !plan.warmup.is_zero();
+        let mut rec = Recorder::new(
+            start,
+            (t0, t1),
+            plan.window,
+            plan.templates.len(),
+            open_loop,
+            warm_up,
+        );
         rec.opened = opened_idle;
         let ctx = Rc::new(Ctx {
             templates,
@@ -462,13 +497,14 @@ pub fn run_thread(job: ThreadJob) -> std::io::Result<Recorder> {
             timeout: plan.timeout,
             keepalive: plan.keepalive,
             client: plan.http_client,
-            t0,
-            t1,
+            t0: Cell::new(t0),
+            t1: Cell::new(t1),
             stop: job.stop.clone(),
             budget: job.budget.clone(),
             progress: job.progress.clone(),
             rec: RefCell::new(rec),
             active: Cell::new(0),
+            in_flight: Cell::new(0),
         });
         for c in idle {
             tokio::task::spawn_local(hold_idle(ctx.clone(), c, plan.idle_ping, alive.clone()));
@@ -497,35 +533,59 @@ pub fn run_thread(job: ThreadJob) -> std::io::Result<Recorder> {
                 }
                 let phase = job.index as f64 / job.threads as f64;
                 let schedule = Schedule::new(start, job.rate, arrival, phase, seed);
-                let end = t1.unwrap_or(start + super::plan::MAX_DURATION);
+                // The dispatcher stops at the window's end through `may_start`.
                 tokio::task::spawn_local(open_dispatcher(
                     ctx.clone(),
                     queue.clone(),
                     schedule,
-                    end,
+                    far,
                     seed,
                     ActiveGuard::new(&ctx),
                 ));
             }
         }
-        // Wait for every task to finish: the schedule and the connections
-        // stop starting requests at t1, and requests in flight then finish
-        // within their timeout. Each task's guard was counted before it was
-        // spawned, so tasks not yet polled count too. The hard limit only
-        // guards against a bug.
-        let hard_end = t1.map(|t1| t1 + plan.timeout * 2 + Duration::from_secs(1));
+        // Follow the window the coordinator decides, hand it the warm-up
+        // windows, and stop counting at the window's end: requests still in
+        // flight then are counted as such, and dropping the runtime closes
+        // their connections. A run limited by a request count waits for its
+        // last request instead (each within its timeout).
         let mut idle_held = alive.get();
-        while ctx.active.get() > 0 {
-            if ctx.stopped() || hard_end.is_some_and(|h| Instant::now() >= h) {
-                break;
+        let end = loop {
+            let now = Instant::now();
+            let (t0, t1) = window_now();
+            if (t0, t1) != (ctx.t0.get(), ctx.t1.get()) {
+                ctx.t0.set(t0);
+                ctx.t1.set(t1);
+                ctx.rec.borrow_mut().set_window(t0, t1);
             }
-            if t1.is_none_or(|t1| Instant::now() < t1) {
-                idle_held = alive.get();
+            if warm_up {
+                let closed = ctx.rec.borrow_mut().take_warm_windows(now);
+                if !closed.is_empty() {
+                    job.progress
+                        .warm
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .extend(closed);
+                }
+            }
+            if ctx.stopped() {
+                break now;
+            }
+            match t1 {
+                Some(t1) if now >= t1 => break t1,
+                Some(_) => idle_held = alive.get(),
+                None => {}
+            }
+            if ctx.active.get() == 0 {
+                break t1.filter(|t1| *t1 < far).unwrap_or(now);
             }
             tokio::time::sleep(Duration::from_millis(5)).await;
-        }
+        };
         let mut rec = ctx.rec.borrow().clone();
+        rec.end = Some(end);
+        rec.in_flight = ctx.in_flight.get();
         rec.idle_held = idle_held;
+        let t0 = ctx.t0.get();
         rec.not_started = queue.jobs.borrow().iter().filter(|(t, _)| *t >= t0).count() as u64;
         rec
     }))

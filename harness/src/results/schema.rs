@@ -243,8 +243,17 @@ pub struct LoadOptions {
     pub duration_s: Option<f64>,
     /// Measured request limit (None: limited by duration only).
     pub max_requests: Option<u64>,
-    /// Warm-up run before measuring, seconds (its results are discarded).
+    /// Warm-up run before measuring, seconds (its results are discarded);
+    /// with `warmup_max_s`, the minimum of a warm-up that lasts until the
+    /// target is steady. The warm-up actually run is `LoadResult::phases`.
     pub warmup_s: f64,
+    /// Warm up until steady, at most this long (None: a fixed warm-up).
+    #[serde(default)]
+    pub warmup_max_s: Option<f64>,
+    /// Stretch the measured phase to at least 20 × the warm-up's p50
+    /// latency, at most this long (None: exactly `duration_s`).
+    #[serde(default)]
+    pub max_duration_s: Option<f64>,
     /// Per-request timeout in milliseconds.
     pub timeout_ms: u64,
     /// Generator threads (one single-threaded runtime each).
@@ -312,13 +321,62 @@ pub struct LoadResult {
     pub generator: GeneratorUsage,
     /// Connection counts.
     pub connections: ConnectionStats,
+    /// How long the warm-up and the measured phase actually were, and why
+    /// (absent in results from before it was recorded).
+    #[serde(default)]
+    pub phases: Option<Phases>,
+    /// Closed loop: Little's law, connections = throughput × mean latency,
+    /// checked on the measured window.
+    #[serde(default)]
+    pub little: Option<LittleCheck>,
+    /// Why these figures may not be what they seem (not steady, Little's law
+    /// off); the suite excludes such a measurement from verdicts with the reason.
+    #[serde(default)]
+    pub warnings: Vec<String>,
+}
+
+/// The warm-up and the measured phase as they were run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Phases {
+    /// Warm-up actually run, seconds.
+    pub warmup_s: f64,
+    /// Whether the target was steady when the warm-up ended: the last three
+    /// one-second windows' throughput within ±10% of their mean and p50
+    /// within ±20%. None when the warm-up was fixed and too short to tell.
+    pub steady: Option<bool>,
+    /// Responses per second in each of the warm-up's last (up to three) windows.
+    pub warmup_throughput_rps: Vec<f64>,
+    /// p50 latency in each of the warm-up's last (up to three) windows, µs
+    /// (0 where no response finished).
+    pub warmup_p50_us: Vec<u64>,
+    /// Length of the measured phase, seconds (`Summary::duration_s` unless cut short).
+    pub measured_s: f64,
+    /// Why the measured phase has that length.
+    pub measured_reason: String,
+}
+
+/// Little's law on a closed-loop measurement: with `connections` always
+/// busy, throughput × mean latency (all finished requests, connect time
+/// included) must equal `connections`. A stall that leaves requests in
+/// flight at the end, or a generator that leaves connections idle, breaks it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LittleCheck {
+    /// Closed-loop connections.
+    pub connections: usize,
+    /// Requests per second × mean time a request held its connection.
+    pub throughput_x_latency: f64,
+    /// `throughput_x_latency / connections`; 1 is exact.
+    pub ratio: f64,
 }
 
 /// The headline figures of a load run.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Summary {
-    /// Requests finished in the measured phase (successes and errors).
+    /// Requests finished inside the measured window (successes and errors),
+    /// whenever they were sent: `requests / duration_s == requests_rps`.
     pub requests: u64,
     /// Requests that got the expected status and body.
     pub ok: u64,
@@ -328,6 +386,10 @@ pub struct Summary {
     pub error_rate: f64,
     /// Open loop: requests the schedule asked for but that never started (the run ended first).
     pub not_started: u64,
+    /// Requests sent but not finished when the measured window closed: not
+    /// counted in `requests`, `ok` or the latency (absent in older results).
+    #[serde(default)]
+    pub in_flight_at_end: u64,
     /// Length of the measured phase in seconds.
     pub duration_s: f64,
     /// Successful requests per second (goodput).

@@ -216,7 +216,12 @@ fn estimate(s: &scenario::Scenario, kind: Option<&TargetKind>) -> f64 {
         Some(TargetKind::Supervised { .. }) => 1.5,
         _ => 0.2,
     };
-    start + s.warmup.as_secs_f64() + s.duration.as_secs_f64() + 0.5
+    // An auto warm-up needs at least three whole windows after its minimum.
+    let warmup = match s.warmup_max {
+        Some(_) => s.warmup.as_secs_f64().max(3.2),
+        None => s.warmup.as_secs_f64(),
+    };
+    start + warmup + s.duration.as_secs_f64() + 0.5
 }
 
 /// A target of the run: supervised (from a manifest) or external (a URL).
@@ -1109,6 +1114,8 @@ pub fn exclusion(load: &crate::results::schema::LoadResult, max_error_rate: f64)
             e.body_mismatch
         ));
     }
+    // Not steady after the longest warm-up; Little's law off.
+    why.extend(load.warnings.iter().cloned());
     let c = &load.connections;
     if c.idle_requested > 0 && (c.idle_held as f64) < 0.95 * c.idle_requested as f64 {
         why.push(format!(
@@ -1172,6 +1179,10 @@ mod tests {
         let why = exclusion(&load, 0.01).unwrap();
         assert!(why.contains("only 500 of 1000 idle connections"), "{why}");
         load.connections.idle_held = 1000;
+        load.warnings = vec!["not steady after 30 s: the last warm-up windows' throughput 10, 40, 20 req/s and p50 1 s, 2 s, 1 s".into()];
+        let why = exclusion(&load, 0.01).unwrap();
+        assert!(why.starts_with("not steady after 30 s"), "{why}");
+        load.warnings.clear();
         load.summary.ok = 0;
         assert_eq!(exclusion(&load, 0.01).unwrap(), "no successful request");
     }

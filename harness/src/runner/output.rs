@@ -8,17 +8,30 @@ pub fn measurement_line(index: usize, total: usize, m: &Measurement, reps: u32) 
     let s = &m.load.summary;
     let width = total.to_string().len();
     let mut line = format!(
-        "[{index:>width$}/{total}] {} {} #{}/{} {}: {:.0} req/s, p99 {:.2} ms, {:.2}% errors, generator CPU {:.0}%",
+        "[{index:>width$}/{total}] {} {} #{}/{} {}: {:.0} req/s ({} in {:.1} s), p99 {:.2} ms, {:.2}% errors, generator CPU {:.0}%",
         m.scenario,
         m.level.label(),
         m.repetition,
         reps,
         m.target,
         s.throughput_rps,
+        s.ok,
+        s.duration_s,
         s.latency.p99_us as f64 / 1000.0,
         s.error_rate * 100.0,
         m.load.generator.cpu_percent,
     );
+    if let Some(p) = &m.load.phases {
+        line.push_str(&format!(
+            ", warm-up {:.1} s{}",
+            p.warmup_s,
+            match p.steady {
+                Some(true) => " (steady)",
+                Some(false) => " (NOT steady)",
+                None => "",
+            }
+        ));
+    }
     if let Some(r) = &m.resources {
         line.push_str(&format!(
             ", target CPU {:.0}% RSS {:.1} MB",
@@ -28,6 +41,10 @@ pub fn measurement_line(index: usize, total: usize, m: &Measurement, reps: u32) 
     }
     if let Some(why) = &m.excluded {
         line.push_str(&format!("  EXCLUDED: {why}"));
+    } else {
+        for w in &m.load.warnings {
+            line.push_str(&format!("  warning: {w}"));
+        }
     }
     let p50_s = s.latency.p50_us as f64 / 1e6;
     if s.duration_s > 0.0 && p50_s > s.duration_s / 2.0 {

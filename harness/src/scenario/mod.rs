@@ -185,7 +185,24 @@ pub fn parse_duration(
     src: &Source<'_>,
     v: &toml::Spanned<String>,
 ) -> Result<std::time::Duration, ScenarioError> {
-    crate::bench::parse_duration(v.get_ref()).map_err(|e| src.error_span(v, e))
+    let d = crate::bench::parse_duration(v.get_ref()).map_err(|e| src.error_span(v, e))?;
+    if d > crate::load::plan::MAX_DURATION {
+        return Err(src.error_span(v, "is longer than a day"));
+    }
+    Ok(d)
+}
+
+/// A `warmup` value: a duration (fixed), or `auto` (None: until steady).
+pub fn parse_warmup(
+    src: &Source<'_>,
+    v: &toml::Spanned<String>,
+) -> Result<Option<std::time::Duration>, ScenarioError> {
+    if v.get_ref().trim().eq_ignore_ascii_case("auto") {
+        return Ok(None);
+    }
+    parse_duration(src, v)
+        .map(Some)
+        .map_err(|_| src.error_span(v, "is neither a duration like 1s nor `auto`"))
 }
 
 #[cfg(test)]

@@ -18,10 +18,16 @@ pub struct RawScenario {
     pub requests: Vec<RawRequest>,
     /// The load model and its levels.
     pub load: Spanned<RawLoad>,
-    /// Warm-up before each measurement, e.g. `1s` (discarded).
+    /// Warm-up before each measurement, e.g. `1s` (discarded), or `auto`:
+    /// until the target is steady.
     pub warmup: Option<Spanned<String>>,
+    /// With `warmup = "auto"`: the longest warm-up, e.g. `30s`.
+    pub warmup_max: Option<Spanned<String>>,
     /// Measured duration per level, e.g. `3s`.
     pub duration: Option<Spanned<String>>,
+    /// The longest the measured phase may be stretched to, to last 20
+    /// warm-up medians, e.g. `30s`.
+    pub max_duration: Option<Spanned<String>>,
     /// Per-request timeout, e.g. `30s`.
     pub timeout: Option<Spanned<String>>,
     /// Repetitions of each level (a suite may override).
@@ -105,10 +111,14 @@ pub struct RawSuite {
     pub targets: Vec<Spanned<String>>,
     /// Repetitions of every measurement (overrides the scenarios').
     pub repetitions: Option<Spanned<u32>>,
-    /// Warm-up override for every scenario, e.g. `1s`.
+    /// Warm-up override for every scenario, e.g. `1s` or `auto`.
     pub warmup: Option<Spanned<String>>,
+    /// Longest auto warm-up override for every scenario.
+    pub warmup_max: Option<Spanned<String>>,
     /// Measured duration override for every scenario, e.g. `3s`.
     pub duration: Option<Spanned<String>>,
+    /// Longest stretched measured phase override for every scenario.
+    pub max_duration: Option<Spanned<String>>,
     /// Error rate above which a measurement is excluded from verdicts, e.g. `1%`.
     pub max_error_rate: Option<Spanned<String>>,
     /// The claims file, relative to the suite file (default: `claims.toml` in
@@ -138,8 +148,12 @@ pub struct RawRun {
     pub repetitions: Option<Spanned<u32>>,
     /// Warm-up override.
     pub warmup: Option<Spanned<String>>,
+    /// Longest auto warm-up override.
+    pub warmup_max: Option<Spanned<String>>,
     /// Duration override.
     pub duration: Option<Spanned<String>>,
+    /// Longest stretched measured phase override.
+    pub max_duration: Option<Spanned<String>>,
     /// Worker counts to sweep (each target is started once per count); needs
     /// at least two target CPUs.
     pub workers: Option<Spanned<Vec<usize>>>,

@@ -15,6 +15,13 @@ use crate::results::schema::{Arrival, Level, LoadModelKind};
 
 /// Default warm-up when a scenario does not say.
 pub const DEFAULT_WARMUP: Duration = Duration::from_secs(1);
+/// `warmup = "auto"`: the least warm-up.
+pub const AUTO_WARMUP_MIN: Duration = crate::bench::AUTO_WARMUP_MIN;
+/// `warmup = "auto"`: the longest warm-up when `warmup_max` does not say.
+pub const DEFAULT_WARMUP_MAX: Duration = Duration::from_secs(30);
+/// The longest the measured phase is stretched to (to last 20 warm-up
+/// medians) when `max_duration` does not say.
+pub const DEFAULT_MAX_DURATION: Duration = Duration::from_secs(30);
 /// Default measured duration when a scenario does not say.
 pub const DEFAULT_DURATION: Duration = Duration::from_secs(3);
 /// Default per-request timeout.
@@ -69,10 +76,14 @@ pub struct Scenario {
     pub arrival: Arrival,
     /// Open loop: connection pool size.
     pub max_connections: usize,
-    /// Warm-up before each measurement.
+    /// Warm-up before each measurement (the least, with `warmup_max`).
     pub warmup: Duration,
-    /// Measured duration.
+    /// Warm up until steady, at most this long (None: exactly `warmup`).
+    pub warmup_max: Option<Duration>,
+    /// Measured duration (the least).
     pub duration: Duration,
+    /// The longest the measured phase is stretched to, to last 20 warm-up medians.
+    pub max_duration: Duration,
     /// Per-request timeout.
     pub timeout: Duration,
     /// Repetitions of each level.
@@ -202,13 +213,45 @@ impl Scenario {
         p.idle_connections = level.idle;
         p.idle_ping = self.idle_ping;
         p.duration = Some(self.duration);
+        p.max_duration = Some(self.max_duration.max(self.duration));
         p.warmup = self.warmup;
+        p.warmup_max = self.warmup_max;
         p.timeout = self.timeout;
         p.threads = threads;
         p.pin_cpus = pin_cpus.to_vec();
         p.keepalive = self.keepalive;
         p
     }
+}
+
+/// Applies a `warmup` value (and, with `auto`, a `warmup_max`, else the
+/// default) to a scenario's warm-up: fixed, or at least
+/// [`AUTO_WARMUP_MIN`] and until steady.
+pub(crate) fn set_warmup(
+    src: &Source<'_>,
+    warmup: &toml::Spanned<String>,
+    max: Option<&toml::Spanned<String>>,
+    min_out: &mut Duration,
+    max_out: &mut Option<Duration>,
+) -> Result<(), ScenarioError> {
+    match super::parse_warmup(src, warmup)? {
+        Some(fixed) => {
+            if let Some(m) = max {
+                return Err(src.error_span(m, "needs warmup = \"auto\""));
+            }
+            *min_out = fixed;
+            *max_out = None;
+        }
+        None => {
+            let longest = match max {
+                Some(m) => parse_duration(src, m)?,
+                None => DEFAULT_WARMUP_MAX,
+            };
+            *min_out = AUTO_WARMUP_MIN.min(longest);
+            *max_out = Some(longest);
+        }
+    }
+    Ok(())
 }
 
 /// Reads and resolves a scenario file. Body files are read relative to it.
@@ -262,14 +305,32 @@ pub fn parse_scenario(file: &Path, text: &str) -> Result<Scenario, ScenarioError
             if d.is_zero() && !zero_ok {
                 return Err(src.error_span(s, "must be above zero"));
             }
-            if d > crate::load::plan::MAX_DURATION {
-                return Err(src.error_span(s, "is longer than a day"));
-            }
             Ok(d)
         }
     };
-    let warmup = dur(&raw.warmup, DEFAULT_WARMUP, true)?;
+    let (mut warmup, mut warmup_max) = (DEFAULT_WARMUP, None);
+    if let Some(w) = &raw.warmup {
+        set_warmup(
+            &src,
+            w,
+            raw.warmup_max.as_ref(),
+            &mut warmup,
+            &mut warmup_max,
+        )?;
+    } else if let Some(m) = &raw.warmup_max {
+        return Err(src.error_span(m, "needs warmup = \"auto\""));
+    }
     let duration = dur(&raw.duration, DEFAULT_DURATION, false)?;
+    let max_duration = match &raw.max_duration {
+        None => DEFAULT_MAX_DURATION.max(duration),
+        Some(m) => {
+            let d = parse_duration(&src, m)?;
+            if d < duration {
+                return Err(src.error_span(m, "is shorter than `duration`"));
+            }
+            d
+        }
+    };
     let timeout = dur(&raw.timeout, DEFAULT_TIMEOUT, false)?;
     let repetitions = match &raw.repetitions {
         None => 3,
@@ -291,7 +352,9 @@ pub fn parse_scenario(file: &Path, text: &str) -> Result<Scenario, ScenarioError
         arrival,
         max_connections,
         warmup,
+        warmup_max,
         duration,
+        max_duration,
         timeout,
         repetitions,
         idle_ping,

@@ -195,8 +195,37 @@ fn entry(
         }
         scenario.repetitions = *r.get_ref();
     }
-    if let Some(w) = run.warmup.as_ref().or(suite.warmup.as_ref()) {
-        scenario.warmup = parse_duration(src, w)?;
+    // A `warmup_max` applies to an auto warm-up; one in the suite's head does
+    // not stop an entry from fixing its own warm-up.
+    let warmup_max = run.warmup_max.as_ref().or(suite.warmup_max.as_ref());
+    let warmup = run.warmup.as_ref().or(suite.warmup.as_ref());
+    let fixed_here = match warmup {
+        Some(w) => super::parse_warmup(src, w)?.is_some(),
+        None => scenario.warmup_max.is_none(),
+    };
+    match (warmup, warmup_max) {
+        (_, Some(m)) if fixed_here && run.warmup_max.is_some() => {
+            return Err(src.error_span(
+                m,
+                format!(
+                    "needs warmup = \"auto\" (scenario `{}` has a fixed warm-up here)",
+                    scenario.name
+                ),
+            ));
+        }
+        (Some(w), m) => super::spec::set_warmup(
+            src,
+            w,
+            m.filter(|_| !fixed_here),
+            &mut scenario.warmup,
+            &mut scenario.warmup_max,
+        )?,
+        (None, Some(m)) if !fixed_here => {
+            let longest = parse_duration(src, m)?;
+            scenario.warmup_max = Some(longest);
+            scenario.warmup = scenario.warmup.min(longest);
+        }
+        (None, _) => {}
     }
     if let Some(d) = run.duration.as_ref().or(suite.duration.as_ref()) {
         let d2 = parse_duration(src, d)?;
@@ -204,6 +233,13 @@ fn entry(
             return Err(src.error_span(d, "must be above zero"));
         }
         scenario.duration = d2;
+    }
+    if let Some(m) = run.max_duration.as_ref().or(suite.max_duration.as_ref()) {
+        let d = parse_duration(src, m)?;
+        if d < scenario.duration {
+            return Err(src.error_span(m, "is shorter than the measured duration"));
+        }
+        scenario.max_duration = d;
     }
     let targets = match &run.targets {
         Some(list) => targets(src, list, check)?,

@@ -65,6 +65,8 @@ fn options() -> LoadOptions {
         duration_s: Some(10.0),
         max_requests: None,
         warmup_s: 2.0,
+        warmup_max_s: None,
+        max_duration_s: None,
         timeout_ms: 10_000,
         threads: 1,
         pin_cpus: vec![0],
@@ -99,6 +101,7 @@ fn load_result(r: Rep) -> LoadResult {
             errors,
             error_rate: r.error_rate,
             not_started: 0,
+            in_flight_at_end: 0,
             duration_s,
             throughput_rps: r.throughput,
             requests_rps: requests as f64 / duration_s,
@@ -130,6 +133,9 @@ fn load_result(r: Rep) -> LoadResult {
             warnings: vec![],
         },
         connections: ConnectionStats::default(),
+        phases: None,
+        little: None,
+        warnings: vec![],
     }
 }
 

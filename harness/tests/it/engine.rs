@@ -37,7 +37,12 @@ fn closed_loop_counts_equal_what_the_server_saw() {
     let r = run(&p);
     let s = &r.summary;
     assert!(s.requests > 100, "{s:?}");
-    assert_eq!(s.requests, server.seen(), "every request sent was recorded");
+    assert_eq!(
+        s.requests + s.in_flight_at_end,
+        server.seen(),
+        "every request sent was counted, as finished in the window or in flight at its end"
+    );
+    assert!(s.in_flight_at_end <= 8);
     assert_eq!(s.ok, s.requests);
     assert_eq!(r.errors.total(), 0);
     assert_eq!(r.status_codes.get("200"), Some(&s.requests));
@@ -52,11 +57,11 @@ fn closed_loop_counts_equal_what_the_server_saw() {
     assert_eq!(r.latency.count(), s.ok);
     assert!(!r.timeline.is_empty());
     let in_windows: u64 = r.timeline.iter().map(|w| w.ok).sum();
-    assert!(
-        in_windows <= s.ok && in_windows + 8 >= s.ok,
-        "windows {in_windows} vs ok {}",
-        s.ok
+    assert_eq!(
+        in_windows, s.ok,
+        "the per-second windows hold every response"
     );
+    assert_eq!(s.requests as f64 / s.duration_s, s.requests_rps);
 }
 
 #[test]
@@ -97,8 +102,9 @@ fn open_loop_sends_exactly_the_schedule() {
         max_connections: 8,
     };
     let r = run(&p);
-    // Slots at 0, 5 ms, ..., 995 ms: exactly 200.
-    assert_eq!(r.summary.requests, 200);
+    // Slots at 0, 5 ms, ..., 995 ms: exactly 200 (the last may still be in
+    // flight when the window closes).
+    assert_eq!(r.summary.requests + r.summary.in_flight_at_end, 200);
     assert_eq!(server.seen(), 200);
     assert_eq!(r.summary.not_started, 0);
     let service = r
@@ -155,9 +161,10 @@ fn a_server_that_never_answers_gives_timeouts() {
     let mut p = plan(&server.url("/"), 2, Duration::from_secs(1));
     p.timeout = Duration::from_millis(200);
     let r = run(&p);
-    // Each connection times out every 200 ms: 5 per connection in 1 s, the
-    // last one finishing just after the end.
-    assert!((8..=12).contains(&r.errors.timeout), "{:?}", r.errors);
+    // Each connection times out every 200 ms: 4 per connection finish in
+    // the 1 s window, the fifth at its end (in flight then).
+    assert!((8..=10).contains(&r.errors.timeout), "{:?}", r.errors);
+    assert!(r.summary.in_flight_at_end <= 2);
     assert_eq!(r.summary.ok, 0);
     assert_eq!(r.errors.connect + r.errors.read, 0);
 }
@@ -169,7 +176,7 @@ fn connection_close_after_each_response_reconnects_without_errors() {
     let s = &r.summary;
     assert!(s.requests > 20);
     assert_eq!(r.errors.total(), 0, "{:?}", r.errors);
-    assert_eq!(s.ok, server.seen());
+    assert_eq!(s.ok + s.in_flight_at_end, server.seen());
     assert!(
         r.connections.reconnects + 4 >= s.ok,
         "{:?} for {} requests",
@@ -186,9 +193,12 @@ fn no_keepalive_opens_a_connection_per_request() {
     p.keepalive = false;
     let r = run(&p);
     assert_eq!(r.errors.total(), 0);
-    // One connection per request; a connection opened just as the run ended
-    // may carry none.
-    let (opened, requests) = (r.connections.opened, r.summary.requests);
+    // One connection per request (finished, or in flight at the end); a
+    // connection opened just as the run ended may carry none.
+    let (opened, requests) = (
+        r.connections.opened,
+        r.summary.requests + r.summary.in_flight_at_end,
+    );
     assert!(
         (requests..=requests + 2).contains(&opened),
         "{opened} opened for {requests}"
@@ -505,7 +515,8 @@ fn bench_writes_a_results_file_that_matches_the_schema() {
     assert_eq!(status, std::process::ExitCode::SUCCESS);
     let file = claimbench::results::io::read(&out).unwrap();
     assert_eq!(file.measurements.len(), 1);
-    assert_eq!(file.measurements[0].load.summary.requests, server.seen());
+    let s = &file.measurements[0].load.summary;
+    assert_eq!(s.requests + s.in_flight_at_end, server.seen());
     assert!(file.tool.version.starts_with('0'));
 
     let schema: serde_json::Value = serde_json::from_str(
@@ -555,12 +566,163 @@ fn open_loop_runs_beside_many_pinged_idle_connections() {
     p.idle_connections = 300;
     p.idle_ping = Some(Duration::from_millis(500));
     let r = run(&p);
-    assert_eq!(r.summary.requests, 150);
+    assert_eq!(r.summary.requests + r.summary.in_flight_at_end, 150);
     assert_eq!(r.connections.idle_held, 300);
     // 300 opening requests + 2 pings each + 150 measured.
     assert!(
         server.seen() >= 300 + 150 + 300,
         "server saw {}",
         server.seen()
+    );
+}
+
+/// Throughput is the responses that finished in the window over its length,
+/// whatever their send time: against a server that answers in exactly
+/// R = 200 ms, 32 closed-loop connections complete 32 / R = 160 requests a
+/// second (Little's law), in windows of 1×, 3× and 10× R. The warm-up of
+/// R/2 puts the window's edges between the connections' lockstep
+/// completions, so the count in the window is exact up to timer jitter.
+#[test]
+fn closed_loop_throughput_is_littles_law_for_a_fixed_response_time() {
+    let r_ms = 200;
+    let server = TestServer::start(Behavior::Delay(Duration::from_millis(r_ms)));
+    for k in [1u64, 3, 10] {
+        let mut p = plan(&server.url("/"), 32, Duration::from_millis(k * r_ms));
+        p.warmup = Duration::from_millis(r_ms / 2);
+        let r = run(&p);
+        let s = &r.summary;
+        let truth = 32.0 / (r_ms as f64 / 1000.0);
+        assert!(
+            (s.throughput_rps / truth - 1.0).abs() <= 0.02,
+            "window {k}×R: {} req/s, truth {truth} ({s:?})",
+            s.throughput_rps
+        );
+        assert_eq!(s.requests as f64 / s.duration_s, s.requests_rps);
+        assert_eq!(
+            s.in_flight_at_end, 32,
+            "every connection was mid-request at the end"
+        );
+        let little = r.little.as_ref().expect("closed loop is checked");
+        assert!((little.ratio - 1.0).abs() <= 0.10, "{little:?}");
+        assert!(r.warnings.is_empty(), "{:?}", r.warnings);
+    }
+}
+
+/// Open loop at 100 requests/s to a server that answers in 200 ms: 100
+/// responses finish each second once the pipeline is full (after one R of
+/// warm-up), in windows of 1×, 3× and 10× R. Arrivals are 10 ms apart and
+/// the warm-up (R + 5 ms) puts the window's edges midway between
+/// completions, so the count is exact up to a few ms of jitter.
+#[test]
+fn open_loop_throughput_is_the_arrival_rate() {
+    let r_ms = 200;
+    let server = TestServer::start(Behavior::Delay(Duration::from_millis(r_ms)));
+    for k in [1u64, 3, 10] {
+        let mut p = plan(&server.url("/"), 64, Duration::from_millis(k * r_ms));
+        p.model = LoadModel::Open {
+            rate: 100.0,
+            arrival: Arrival::Constant,
+            max_connections: 64,
+        };
+        p.warmup = Duration::from_millis(r_ms + 5);
+        let r = run(&p);
+        let s = &r.summary;
+        assert!(
+            (s.throughput_rps / 100.0 - 1.0).abs() <= 0.02,
+            "window {k}×R: {} req/s ({s:?})",
+            s.throughput_rps
+        );
+        // R × rate = 20 requests are always in flight.
+        assert!((19..=21).contains(&s.in_flight_at_end), "{s:?}");
+        assert_eq!(s.not_started, 0);
+    }
+}
+
+/// A server that stops answering halfway through the window leaves every
+/// connection stuck: throughput × mean latency falls far below the
+/// connection count, and the measurement says so.
+#[test]
+fn littles_law_warns_on_a_server_that_stalls() {
+    let server = TestServer::start(Behavior::StallAfter(Duration::from_millis(600)));
+    let mut p = plan(&server.url("/"), 8, Duration::from_millis(1000));
+    p.warmup = Duration::from_millis(100);
+    let r = run(&p);
+    let little = r.little.as_ref().unwrap();
+    assert!(little.ratio < 0.7, "{little:?}");
+    assert_eq!(r.summary.in_flight_at_end, 8);
+    assert!(
+        r.warnings
+            .iter()
+            .any(|w| w.starts_with("Little's law is off by")),
+        "{:?}",
+        r.warnings
+    );
+}
+
+/// Auto warm-up: a target that answers in 40 ms for its first 2.5 s and in
+/// 5 ms after is measured only once it is fast and steady.
+#[test]
+fn auto_warmup_waits_until_the_target_is_steady() {
+    let server = TestServer::start(Behavior::SlowUntil {
+        until: Duration::from_millis(2500),
+        slow: Duration::from_millis(40),
+        fast: Duration::from_millis(5),
+    });
+    let mut p = plan(&server.url("/"), 4, Duration::from_secs(1));
+    p.warmup = Duration::from_secs(1);
+    p.warmup_max = Some(Duration::from_secs(15));
+    let r = run(&p);
+    let ph = r.phases.as_ref().expect("phases are recorded");
+    assert_eq!(ph.steady, Some(true), "{ph:?}");
+    assert!(ph.warmup_s > 2.5 && ph.warmup_s < 15.0, "{ph:?}");
+    assert!(
+        r.summary.latency.p99_us < 20_000,
+        "measured after the target became fast: {:?}",
+        r.summary.latency
+    );
+    assert!(r.warnings.is_empty(), "{:?}", r.warnings);
+}
+
+/// Auto warm-up: a target whose speed changes every second never settles;
+/// the measurement runs after the maximum warm-up and says it was not steady.
+#[test]
+fn auto_warmup_gives_up_on_a_target_that_never_settles() {
+    let server = TestServer::start(Behavior::Alternating {
+        period: Duration::from_secs(1),
+        a: Duration::from_millis(2),
+        b: Duration::from_millis(20),
+    });
+    let mut p = plan(&server.url("/"), 4, Duration::from_millis(500));
+    p.warmup = Duration::from_secs(1);
+    p.warmup_max = Some(Duration::from_secs(4));
+    let r = run(&p);
+    let ph = r.phases.as_ref().unwrap();
+    assert_eq!(ph.steady, Some(false), "{ph:?}");
+    assert!((4.0..4.5).contains(&ph.warmup_s), "{ph:?}");
+    assert!(
+        r.warnings
+            .iter()
+            .any(|w| w.starts_with("not steady after 4")),
+        "{:?}",
+        r.warnings
+    );
+}
+
+/// With `max_duration`, the window grows to 20 warm-up medians: a 150 ms
+/// server is measured for 3 s, not the configured 1 s.
+#[test]
+fn the_window_stretches_to_twenty_response_times() {
+    let server = TestServer::start(Behavior::Delay(Duration::from_millis(150)));
+    let mut p = plan(&server.url("/"), 4, Duration::from_secs(1));
+    p.warmup = Duration::from_millis(1200);
+    p.max_duration = Some(Duration::from_secs(10));
+    let r = run(&p);
+    let ph = r.phases.as_ref().unwrap();
+    // 20 × p50 (150 ms plus the server's and the client's overhead).
+    assert!((3.0..3.3).contains(&ph.measured_s), "{ph:?}");
+    assert_eq!(r.summary.duration_s, ph.measured_s);
+    assert!(
+        ph.measured_reason.starts_with("20 × the warm-up's p50"),
+        "{ph:?}"
     );
 }

@@ -3,6 +3,7 @@
 //! targets.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use clap::Parser;
 
@@ -171,6 +172,42 @@ fn bad_scenarios_name_file_line_and_key() {
     assert!(
         e.contains("key `load.rates`") && e.contains("closed loop takes `concurrency`"),
         "{e}"
+    );
+    // Warm-up: a duration or `auto`; a maximum only with `auto`; a window
+    // cap not below the duration.
+    let head = "description = \"a scenario\"";
+    let e = scenario_error(&SCENARIO.replace(head, &format!("{head}\nwarmup = \"soon\"")));
+    assert!(
+        e.contains("line 3, key `warmup`") && e.contains("nor `auto`"),
+        "{e}"
+    );
+    let e = scenario_error(&SCENARIO.replace(
+        head,
+        &format!("{head}\nwarmup = \"1s\"\nwarmup_max = \"9s\""),
+    ));
+    assert!(
+        e.contains("line 4, key `warmup_max`") && e.contains("needs warmup = \"auto\""),
+        "{e}"
+    );
+    let e = scenario_error(&SCENARIO.replace(
+        head,
+        &format!("{head}\nduration = \"5s\"\nmax_duration = \"2s\""),
+    ));
+    assert!(
+        e.contains("key `max_duration`") && e.contains("shorter than `duration`"),
+        "{e}"
+    );
+    let d = temp_with(&[(
+        "s.toml",
+        &SCENARIO.replace(
+            head,
+            &format!("{head}\nwarmup = \"auto\"\nwarmup_max = \"9s\""),
+        ),
+    )]);
+    let s = scenario::load_scenario(&d.path().join("s.toml")).unwrap();
+    assert_eq!(
+        (s.warmup, s.warmup_max),
+        (Duration::from_secs(2), Some(Duration::from_secs(9)))
     );
 }
 

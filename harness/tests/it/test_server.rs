@@ -46,6 +46,31 @@ pub enum Behavior {
         /// Length of the stall at the start of each cycle.
         stall: Duration,
     },
+    /// 200 `Hello, World!` exactly this long after the request.
+    Delay(Duration),
+    /// 200 after 5 ms until this long after the server's start; after
+    /// that, requests are read and never answered.
+    StallAfter(Duration),
+    /// 200 after `slow` until `until` after the server's start, then after
+    /// `fast`: a target that warms up.
+    SlowUntil {
+        /// When it becomes fast.
+        until: Duration,
+        /// Response time before.
+        slow: Duration,
+        /// Response time after.
+        fast: Duration,
+    },
+    /// 200 after `a` in even periods since the server's start and after `b`
+    /// in odd ones: a target that never settles.
+    Alternating {
+        /// Length of each period.
+        period: Duration,
+        /// Response time in even periods.
+        a: Duration,
+        /// Response time in odd periods.
+        b: Duration,
+    },
 }
 
 /// A running test server.
@@ -233,6 +258,31 @@ async fn respond_full(behavior: Behavior, started: Instant) -> Response<Full<Byt
             if into_cycle < stall {
                 tokio::time::sleep(stall - into_cycle).await;
             }
+            hello()
+        }
+        Behavior::Delay(d) => {
+            tokio::time::sleep(d).await;
+            hello()
+        }
+        Behavior::StallAfter(after) => {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            if started.elapsed() >= after {
+                std::future::pending::<()>().await;
+            }
+            hello()
+        }
+        Behavior::SlowUntil { until, slow, fast } => {
+            let d = if started.elapsed() < until {
+                slow
+            } else {
+                fast
+            };
+            tokio::time::sleep(d).await;
+            hello()
+        }
+        Behavior::Alternating { period, a, b } => {
+            let odd = (started.elapsed().as_nanos() / period.as_nanos()) % 2 == 1;
+            tokio::time::sleep(if odd { b } else { a }).await;
             hello()
         }
         _ => hello(),
