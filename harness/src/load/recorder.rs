@@ -229,10 +229,12 @@ impl Recorder {
         }
     }
 
+    /// Counts a request that finished in the window and held its
+    /// connection for `busy_us` (send to finish).
     #[inline]
-    fn count_done(&mut self, t: &Timing) {
+    fn count_done(&mut self, t: &Timing, busy_us: u64) {
         self.requests += 1;
-        self.busy_us += micros(t.done.saturating_duration_since(t.sent));
+        self.busy_us += busy_us;
         if self.last_done.is_none_or(|l| t.done > l) {
             self.last_done = Some(t.done);
         }
@@ -293,7 +295,13 @@ impl Recorder {
             self.outside(place, t.done, Some(lat));
             return;
         }
-        self.count_done(&t);
+        // Closed loop sends when it intends to: one conversion serves both.
+        let service = if t.sent == t.intended {
+            lat
+        } else {
+            micros(t.done.saturating_duration_since(t.sent))
+        };
+        self.count_done(&t, service);
         self.ok += 1;
         self.bytes += body_bytes;
         self.status[(status as usize).min(STATUS_SLOTS - 1)] += 1;
@@ -305,7 +313,7 @@ impl Recorder {
         tr.ok += 1;
         tr.latency.record(lat);
         if self.open_loop {
-            self.service.record(micros(t.done - t.sent));
+            self.service.record(service);
         }
         if let Some(head) = t.head {
             self.ttfb.record(micros(head - t.sent));
@@ -327,7 +335,7 @@ impl Recorder {
             self.outside(place, t.done, None);
             return;
         }
-        self.count_done(&t);
+        self.count_done(&t, micros(t.done.saturating_duration_since(t.sent)));
         self.bytes += body_bytes;
         if let Some(s) = status {
             self.status[(s as usize).min(STATUS_SLOTS - 1)] += 1;
