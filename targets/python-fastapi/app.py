@@ -3,10 +3,11 @@
 Implements targets/CONTRACT.md. Every endpoint is `async def`, so it runs on the
 worker's event loop, as in Node: the CPU endpoints block that loop while they
 compute (nothing is pushed to FastAPI's threadpool). Env: DOWNSTREAM_URL for
-/io/downstream; DOWNSTREAM_CLIENT picks its HTTP client: "httpx" (the default,
-one httpx.AsyncClient per worker) or "aiohttp" (one aiohttp.ClientSession per
-worker; the `aiohttp` variant, see targets/README.md and encode/httpx#3215);
-host, port and worker count come from the uvicorn command line.
+/io/downstream; DOWNSTREAM_CLIENT picks its HTTP client: "aiohttp" (the
+default, one aiohttp.ClientSession per worker) or "httpx" (one
+httpx.AsyncClient per worker; the `httpx` variant, see targets/README.md and
+encode/httpx#3215); host, port and worker count come from the uvicorn command
+line.
 """
 
 import asyncio
@@ -15,7 +16,6 @@ import os
 from contextlib import asynccontextmanager
 from typing import Annotated
 
-import httpx
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import PlainTextResponse, StreamingResponse
@@ -23,11 +23,13 @@ from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 DOWNSTREAM_URL = os.environ.get("DOWNSTREAM_URL", "").rstrip("/")
-DOWNSTREAM_CLIENT = os.environ.get("DOWNSTREAM_CLIENT", "") or "httpx"
-if DOWNSTREAM_CLIENT not in ("httpx", "aiohttp"):
-    raise SystemExit(f"DOWNSTREAM_CLIENT must be httpx or aiohttp, not {DOWNSTREAM_CLIENT!r}")
+DOWNSTREAM_CLIENT = os.environ.get("DOWNSTREAM_CLIENT", "") or "aiohttp"
+if DOWNSTREAM_CLIENT not in ("aiohttp", "httpx"):
+    raise SystemExit(f"DOWNSTREAM_CLIENT must be aiohttp or httpx, not {DOWNSTREAM_CLIENT!r}")
 if DOWNSTREAM_CLIENT == "aiohttp":
     import aiohttp
+else:
+    import httpx
 MAX_BODY = 2 * 1024 * 1024
 
 
@@ -49,7 +51,9 @@ class Echo(BaseModel):
 
 @asynccontextmanager
 async def lifespan(app: FastAPI):
-    # One pooled keep-alive client per worker process, shared by all requests.
+    # One pooled keep-alive client per worker process, shared by all requests:
+    # an aiohttp.ClientSession (default) or an httpx.AsyncClient (the `httpx`
+    # variant), up to 1000 connections to the downstream, 30 s total timeout.
     if DOWNSTREAM_CLIENT == "aiohttp":
         async with aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(limit=1000),
@@ -124,7 +128,7 @@ async def io_sleep(ms: Annotated[int, Query(ge=0, le=10000)]):
     return {"slept_ms": ms}
 
 
-async def io_downstream(request: Request, ms: Annotated[int, Query(ge=0, le=10000)]):
+async def io_downstream_httpx(request: Request, ms: Annotated[int, Query(ge=0, le=10000)]):
     if not DOWNSTREAM_URL:
         return PlainTextResponse("DOWNSTREAM_URL is not set\n", status_code=503)
     try:
@@ -149,7 +153,7 @@ async def io_downstream_aiohttp(request: Request, ms: Annotated[int, Query(ge=0,
     return {"ms": ms, "downstream": downstream}
 
 
-app.get("/io/downstream")(io_downstream_aiohttp if DOWNSTREAM_CLIENT == "aiohttp" else io_downstream)
+app.get("/io/downstream")(io_downstream_aiohttp if DOWNSTREAM_CLIENT == "aiohttp" else io_downstream_httpx)
 
 
 @app.get("/cpu/fib")

@@ -20,7 +20,10 @@ app = Flask(__name__)
 app.config["MAX_CONTENT_LENGTH"] = 2 * 1024 * 1024  # larger bodies: 413
 
 # One thread-safe keep-alive pool per worker process (gunicorn imports the app
-# after forking). maxsize covers threaded workers too; block=False never waits.
+# after forking). A worker runs at most one request at a time (sync) or one per
+# thread (gthread: 4 threads), so maxsize=16 keeps a connection for every
+# concurrent request; block=False never waits (a request beyond maxsize opens an
+# extra connection, which is closed instead of being pooled).
 HTTP = urllib3.PoolManager(
     maxsize=16,
     block=False,

@@ -920,6 +920,8 @@ fn targets_list_shows_every_variant() {
         "node-express:cluster",
         "python-django:asgi",
         "python-fastapi",
+        "python-fastapi:single",
+        "python-fastapi:httpx",
         "rust-hyper:single",
     ] {
         assert!(

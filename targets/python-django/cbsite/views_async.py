@@ -3,7 +3,7 @@
 import asyncio
 import os
 
-import httpx
+import aiohttp
 from django.core.exceptions import RequestDataTooBig
 from django.http import JsonResponse, StreamingHttpResponse
 from django.views.decorators.http import require_GET, require_POST
@@ -12,12 +12,21 @@ from .common import echo, fib, hash_rounds, query_ints, text
 
 DOWNSTREAM_URL = os.environ.get("DOWNSTREAM_URL", "").rstrip("/")
 
-# One shared pooled keep-alive client per worker process, created when asgi.py
-# loads the URLconf at startup (Django's ASGI handler has no lifespan events).
-CLIENT = httpx.AsyncClient(
-    limits=httpx.Limits(max_connections=1000, max_keepalive_connections=1000),
-    timeout=httpx.Timeout(30.0),
-)
+# One shared pooled keep-alive aiohttp.ClientSession per worker process, created
+# by the first /io/downstream on the worker's running event loop (a session
+# belongs to the loop it was made on, and Django's ASGI handler has no lifespan
+# events to make it at startup); up to 1000 connections, 30 s total timeout.
+_session: aiohttp.ClientSession | None = None
+
+
+def session() -> aiohttp.ClientSession:
+    global _session
+    if _session is None or _session.closed:
+        _session = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=1000),
+            timeout=aiohttp.ClientTimeout(total=30.0),
+        )
+    return _session
 
 
 @require_GET
@@ -60,10 +69,11 @@ async def io_downstream(request, ms):
     if not DOWNSTREAM_URL:
         return text(503, "DOWNSTREAM_URL is not set\n")
     try:
-        r = await CLIENT.get(f"{DOWNSTREAM_URL}/delay", params={"ms": ms})
-        r.raise_for_status()
-        downstream = r.json()
-    except (httpx.HTTPError, ValueError) as e:
+        async with session().get(f"{DOWNSTREAM_URL}/delay", params={"ms": ms}) as r:
+            r.raise_for_status()
+            # content_type=None: parse whatever the Content-Type.
+            downstream = await r.json(content_type=None)
+    except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as e:
         return text(502, f"downstream failed: {e!r}\n")
     return JsonResponse({"ms": ms, "downstream": downstream})
 

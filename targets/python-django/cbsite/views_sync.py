@@ -14,7 +14,10 @@ from .common import echo, fib, hash_rounds, query_ints, text
 DOWNSTREAM_URL = os.environ.get("DOWNSTREAM_URL", "").rstrip("/")
 
 # One thread-safe keep-alive pool per worker process (gunicorn imports the app
-# after forking). maxsize covers gthread's threads; block=False never waits.
+# after forking). A worker runs at most one request at a time (sync) or one per
+# thread (gthread: 4 threads), so maxsize=16 keeps a connection for every
+# concurrent request; block=False never waits (a request beyond maxsize opens an
+# extra connection, which is closed instead of being pooled).
 HTTP = urllib3.PoolManager(
     maxsize=16,
     block=False,
