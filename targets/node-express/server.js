@@ -75,6 +75,67 @@ function hashRounds(rounds) {
   return digest.toString('hex');
 }
 
+// /cpu/sha256: byte i of the input is i % 251. The input for kib is a prefix of
+// the input for any larger kib, so one buffer (as long as the largest input
+// asked for so far) is built per process and every request hashes a view of it.
+const SHA256_PATTERN = Buffer.from(Array.from({ length: 251 }, (_, i) => i));
+let sha256Input = Buffer.alloc(0);
+
+function sha256Kib(kib) {
+  const len = kib * 1024;
+  if (sha256Input.length < len) sha256Input = Buffer.alloc(len, SHA256_PATTERN);
+  return crypto.createHash('sha256').update(sha256Input.subarray(0, len)).digest('hex');
+}
+
+// /cpu/matmul: A[i][j] = (i + j) % 10 and B[i][j] = (i * j) % 10, row-major
+// Float64Arrays, built once per n (the last 8 sizes are kept).
+const MATRICES_KEPT = 8;
+const matrices = new Map();
+
+function matrixPair(n) {
+  let m = matrices.get(n);
+  if (m === undefined) {
+    const a = new Float64Array(n * n);
+    const b = new Float64Array(n * n);
+    for (let i = 0; i < n; i++) {
+      for (let j = 0; j < n; j++) {
+        a[i * n + j] = (i + j) % 10;
+        b[i * n + j] = (i * j) % 10;
+      }
+    }
+    if (matrices.size >= MATRICES_KEPT) matrices.delete(matrices.keys().next().value);
+    m = { a, b };
+    matrices.set(n, m);
+  }
+  return m;
+}
+
+// C = A x B with the usual i-k-j loop in plain JavaScript; the sum of C.
+function matmulSum(n) {
+  const { a, b } = matrixPair(n);
+  const c = new Float64Array(n * n);
+  for (let i = 0; i < n; i++) {
+    const row = i * n;
+    for (let k = 0; k < n; k++) {
+      const aik = a[row + k];
+      const bk = k * n;
+      for (let j = 0; j < n; j++) c[row + j] += aik * b[bk + j];
+    }
+  }
+  let sum = 0;
+  for (let x = 0; x < c.length; x++) sum += c[x];
+  return sum;
+}
+
+// /cpu/spin: busy-waits ms milliseconds of wall-clock time on the event loop,
+// reading the monotonic clock; returns how many times it read it.
+function spin(ms) {
+  const end = process.hrtime.bigint() + BigInt(ms) * 1000000n;
+  let iterations = 0;
+  while (process.hrtime.bigint() < end) iterations += 1;
+  return iterations;
+}
+
 function isRecord(r) {
   return (
     r !== null &&
@@ -160,6 +221,24 @@ function buildApp() {
     const rounds = intParam(req.query, 'rounds', 1, 1000000);
     if (rounds === null) return badParam(res, 'rounds', 1, 1000000);
     res.json({ rounds, digest: hashRounds(rounds) });
+  });
+
+  app.get('/cpu/sha256', (req, res) => {
+    const kib = intParam(req.query, 'kib', 1, 16384);
+    if (kib === null) return badParam(res, 'kib', 1, 16384);
+    res.json({ kib, digest: sha256Kib(kib) });
+  });
+
+  app.get('/cpu/matmul', (req, res) => {
+    const n = intParam(req.query, 'n', 1, 512);
+    if (n === null) return badParam(res, 'n', 1, 512);
+    res.json({ n, sum: matmulSum(n) });
+  });
+
+  app.get('/cpu/spin', (req, res) => {
+    const ms = intParam(req.query, 'ms', 0, 10000);
+    if (ms === null) return badParam(res, 'ms', 0, 10000);
+    res.json({ ms, iterations: spin(ms) });
   });
 
   app.get('/stream', (req, res) => {

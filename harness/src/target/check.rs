@@ -1,7 +1,9 @@
 //! The contract check (`targets/CONTRACT.md`): one request per case to a
 //! running target, each response validated so that no stack can pass by
 //! skipping work (the right Fibonacci number, the right iterated SHA-256,
-//! the right echo summary, the right stream of events, the 400s and 404).
+//! the right SHA-256 of a large buffer, the right matrix-product sum, a busy
+//! wait that lasted, the right echo summary, the right stream of events, the
+//! 400s and 404).
 //!
 //! Also [`LocalDownstream`]: the downstream delay service run in-process on
 //! a thread of its own, for `check`, `targets start` and tests.
@@ -66,6 +68,40 @@ pub fn hash_chain(rounds: u32) -> String {
     }
     hex::encode(digest)
 }
+
+/// The `/cpu/sha256` input of the contract: `kib` KiB, byte i is `i % 251`.
+pub fn sha256_input(kib: u32) -> Vec<u8> {
+    (0..kib as usize * 1024).map(|i| (i % 251) as u8).collect()
+}
+
+/// `/cpu/sha256` digests from CONTRACT.md (computed with Python's hashlib),
+/// as (kib, lowercase hex).
+pub const SHA256_EXPECTED: [(u32, &str); 2] = [
+    (
+        1,
+        "2bce1ba628720664be4b9fdd77aae0678e5f0f3f02fc6ff641ec879094f6a404",
+    ),
+    (
+        1024,
+        "631b84027d6b9e52b539c4e8373622d23032dfadc64d60af87339c9037e4f769",
+    ),
+];
+
+/// The sum of all elements of C = A x B for the contract's N x N matrices
+/// A[i][j] = (i + j) % 10 and B[i][j] = (i * j) % 10 (in integers: exact).
+pub fn matmul_sum(n: u64) -> u64 {
+    // sum_ij C[i][j] = sum_k (sum_i A[i][k]) * (sum_j B[k][j]).
+    (0..n)
+        .map(|k| {
+            let col_a: u64 = (0..n).map(|i| (i + k) % 10).sum();
+            let row_b: u64 = (0..n).map(|j| (k * j) % 10).sum();
+            col_a * row_b
+        })
+        .sum()
+}
+
+/// `/cpu/matmul` sums from CONTRACT.md (computed with Python), as (n, sum).
+pub const MATMUL_EXPECTED: [(u64, u64); 2] = [(8, 7852), (256, 274_362_360)];
 
 /// Recursive Fibonacci's value, computed iteratively.
 pub fn fib(n: u32) -> u64 {
@@ -365,6 +401,70 @@ pub async fn check_url_async(base_url: &str) -> Vec<EndpointCheck> {
         );
     }
 
+    // SHA-256 of a buffer: growing the cached input (1, then 1024 KiB), then
+    // a prefix of it again (1 KiB after 1024).
+    for (i, (kib, digest)) in SHA256_EXPECTED
+        .iter()
+        .chain(&SHA256_EXPECTED[..1])
+        .enumerate()
+    {
+        let mut check = c
+            .case(Method::GET, &format!("/cpu/sha256?kib={kib}"), None, |r| {
+                r.expect_status(200)?;
+                let v = r.json()?;
+                if v["digest"].as_str() != Some(*digest) || v["kib"].as_u64() != Some(*kib as u64) {
+                    return Err(format!(
+                        "body {v}, expected {{\"kib\":{kib},\"digest\":\"{digest}\"}}"
+                    ));
+                }
+                Ok(format!("digest {}…", &digest[..16]))
+            })
+            .await;
+        if i == SHA256_EXPECTED.len() {
+            check.endpoint += " (after kib=1024)";
+        }
+        out.push(check);
+    }
+    for (n, sum) in MATMUL_EXPECTED {
+        out.push(
+            c.case(Method::GET, &format!("/cpu/matmul?n={n}"), None, |r| {
+                r.expect_status(200)?;
+                let v = r.json()?;
+                // `sum` must be printed as an integer (`as_u64` refuses 7852.0).
+                if v["sum"].as_u64() != Some(sum) || v["n"].as_u64() != Some(n) {
+                    return Err(format!("body {v}, expected {{\"n\":{n},\"sum\":{sum}}}"));
+                }
+                Ok(format!("sum {sum}"))
+            })
+            .await,
+        );
+    }
+    for ms in [0u64, 50] {
+        out.push(
+            c.case(Method::GET, &format!("/cpu/spin?ms={ms}"), None, |r| {
+                r.expect_status(200)?;
+                let v = r.json()?;
+                let iterations = v["iterations"].as_u64();
+                if v["ms"].as_u64() != Some(ms)
+                    || iterations.is_none()
+                    || (ms > 0 && iterations == Some(0))
+                {
+                    return Err(format!(
+                        "body {v}, expected {{\"ms\":{ms},\"iterations\":K}} with an integer K{}",
+                        if ms > 0 { " > 0" } else { "" }
+                    ));
+                }
+                r.expect_at_least(Duration::from_millis(ms))?;
+                Ok(format!(
+                    "{} iterations in {:.0?}",
+                    iterations.unwrap_or(0),
+                    r.elapsed
+                ))
+            })
+            .await,
+        );
+    }
+
     // Streaming.
     out.push(
         c.case(Method::GET, "/stream?chunks=5&interval_ms=20", None, |r| {
@@ -404,6 +504,9 @@ pub async fn check_url_async(base_url: &str) -> Vec<EndpointCheck> {
         ("/cpu/fib?n=", 35u64),
         ("/io/sleep?ms=", 10_000),
         ("/cpu/hash?rounds=", 1_000_000),
+        ("/cpu/sha256?kib=", 16_384),
+        ("/cpu/matmul?n=", 512),
+        ("/cpu/spin?ms=", 10_000),
     ] {
         let base = path.split('?').next().unwrap_or(path);
         bad.push((base.to_string(), 400));
@@ -421,6 +524,8 @@ pub async fn check_url_async(base_url: &str) -> Vec<EndpointCheck> {
     bad.extend(
         [
             "/cpu/hash?rounds=0",
+            "/cpu/sha256?kib=0",
+            "/cpu/matmul?n=0",
             "/io/downstream?ms=abc",
             "/io/downstream?ms=10001",
             "/stream?chunks=0&interval_ms=10",
@@ -732,6 +837,23 @@ mod tests {
         let two: [u8; 32] = Sha256::digest(Sha256::digest(b"claimbench")).into();
         assert_eq!(hash_chain(2), hex::encode(two));
         assert_eq!(hash_chain(1000).len(), 64);
+        // The contract's /cpu/sha256 and /cpu/matmul values, recomputed.
+        for (kib, digest) in SHA256_EXPECTED {
+            assert_eq!(hex::encode(Sha256::digest(sha256_input(kib))), digest);
+        }
+        assert_eq!(&sha256_input(1)[249..253], &[249, 250, 0, 1]);
+        for (n, sum) in MATMUL_EXPECTED {
+            assert_eq!(matmul_sum(n), sum);
+        }
+        // Against the plain triple loop, and the largest n stays far below 2^53.
+        let n = 8usize;
+        let brute: u64 = (0..n)
+            .flat_map(|i| (0..n).flat_map(move |j| (0..n).map(move |k| (i, j, k))))
+            .map(|(i, j, k)| (((i + k) % 10) * ((k * j) % 10)) as u64)
+            .sum();
+        assert_eq!(brute, matmul_sum(8));
+        assert_eq!(matmul_sum(512), 2_198_635_248);
+        assert!(matmul_sum(512) < 1 << 53);
     }
 
     #[test]

@@ -81,6 +81,69 @@ function hashRounds(rounds: number): string {
   return digest.toString('hex');
 }
 
+// /cpu/sha256: byte i of the input is i % 251. The input for kib is a prefix of
+// the input for any larger kib, so one buffer (as long as the largest input
+// asked for so far) is built per process and every request hashes a view of it.
+const SHA256_PATTERN = Buffer.from(Array.from({ length: 251 }, (_, i) => i));
+let sha256Input = Buffer.alloc(0);
+
+function sha256Kib(kib: number): string {
+  const len = kib * 1024;
+  if (sha256Input.length < len) sha256Input = Buffer.alloc(len, SHA256_PATTERN);
+  return createHash('sha256').update(sha256Input.subarray(0, len)).digest('hex');
+}
+
+// /cpu/matmul: A[i][j] = (i + j) % 10 and B[i][j] = (i * j) % 10, row-major
+// Float64Arrays, built once per n (the last 8 sizes are kept).
+const MATRICES_KEPT = 8;
+const matrices = new Map<number, { a: Float64Array; b: Float64Array }>();
+
+function matrixPair(n: number): { a: Float64Array; b: Float64Array } {
+  let m = matrices.get(n);
+  if (m === undefined) {
+    const a = new Float64Array(n * n);
+    const b = new Float64Array(n * n);
+    for (let i = 0; i < n; i++) {
+      for (let j = 0; j < n; j++) {
+        a[i * n + j] = (i + j) % 10;
+        b[i * n + j] = (i * j) % 10;
+      }
+    }
+    if (matrices.size >= MATRICES_KEPT) matrices.delete(matrices.keys().next().value as number);
+    m = { a, b };
+    matrices.set(n, m);
+  }
+  return m;
+}
+
+/** C = A x B with the usual i-k-j loop in plain JavaScript; the sum of C. */
+function matmulSum(n: number): number {
+  const { a, b } = matrixPair(n);
+  const c = new Float64Array(n * n);
+  for (let i = 0; i < n; i++) {
+    const row = i * n;
+    for (let k = 0; k < n; k++) {
+      const aik = a[row + k];
+      const bk = k * n;
+      for (let j = 0; j < n; j++) c[row + j] += aik * b[bk + j];
+    }
+  }
+  let sum = 0;
+  for (let x = 0; x < c.length; x++) sum += c[x];
+  return sum;
+}
+
+/**
+ * /cpu/spin: busy-waits ms milliseconds of wall-clock time on the event loop,
+ * reading the monotonic clock; returns how many times it read it.
+ */
+function spin(ms: number): number {
+  const end = process.hrtime.bigint() + BigInt(ms) * 1000000n;
+  let iterations = 0;
+  while (process.hrtime.bigint() < end) iterations += 1;
+  return iterations;
+}
+
 function isRecord(r: unknown): r is Record {
   if (r === null || typeof r !== 'object' || Array.isArray(r)) return false;
   const o = r as { [k: string]: unknown };
@@ -166,6 +229,24 @@ export class AppController {
   hash(@Query('rounds') rawRounds: unknown): object {
     const rounds = intParam(rawRounds, 'rounds', 1, 1000000);
     return { rounds, digest: hashRounds(rounds) };
+  }
+
+  @Get('cpu/sha256')
+  sha256(@Query('kib') rawKib: unknown): object {
+    const kib = intParam(rawKib, 'kib', 1, 16384);
+    return { kib, digest: sha256Kib(kib) };
+  }
+
+  @Get('cpu/matmul')
+  matmul(@Query('n') rawN: unknown): object {
+    const n = intParam(rawN, 'n', 1, 512);
+    return { n, sum: matmulSum(n) };
+  }
+
+  @Get('cpu/spin')
+  spin(@Query('ms') rawMs: unknown): object {
+    const ms = intParam(rawMs, 'ms', 0, 10000);
+    return { ms, iterations: spin(ms) };
   }
 
   // Written by hand rather than with @Sse(): Nest's SSE adds `id:` lines and a

@@ -5,6 +5,7 @@ import hashlib
 import inspect
 import json
 import re
+import time
 
 from django.http import HttpResponse
 
@@ -98,3 +99,47 @@ def hash_rounds(rounds: int) -> str:
     for _ in range(rounds - 1):
         digest = hashlib.sha256(digest).digest()
     return digest.hex()
+
+
+# /cpu/sha256: byte i of the input is i % 251. The input for kib is a prefix of
+# the input for any larger kib, so one buffer (as long as the largest input asked
+# for so far) is built per process and every request hashes a view of it.
+_sha256_input = b""
+
+
+def sha256_kib(kib: int) -> str:
+    global _sha256_input
+    size = kib * 1024
+    data = _sha256_input
+    if len(data) < size:
+        data = _sha256_input = (bytes(range(251)) * (size // 251 + 1))[:size]
+    return hashlib.sha256(memoryview(data)[:size]).hexdigest()
+
+
+@functools.lru_cache(maxsize=8)
+def _matrices(n: int):
+    """A[i][j] = (i + j) % 10 and B[i][j] = (i * j) % 10 as float64 NumPy arrays,
+    built with vectorised ops once per n (the last 8 sizes are kept). NumPy is
+    imported here, on the first /cpu/matmul of a worker, so the other endpoints
+    run without it (its import and its BLAS threads)."""
+    import numpy as np
+
+    i = np.arange(n).reshape(n, 1)
+    j = np.arange(n).reshape(1, n)
+    return ((i + j) % 10).astype(np.float64), ((i * j) % 10).astype(np.float64)
+
+
+def matmul_sum(n: int) -> int:
+    a, b = _matrices(n)
+    # Every element and the sum are integers below 2**53: exact in float64.
+    return int((a @ b).sum())
+
+
+def spin(ms: int) -> int:
+    """Busy-waits ms milliseconds of wall-clock time on the calling thread,
+    reading the monotonic clock; returns how many times it read it."""
+    end = time.perf_counter() + ms / 1000
+    iterations = 0
+    while time.perf_counter() < end:
+        iterations += 1
+    return iterations

@@ -20,5 +20,8 @@ urlpatterns = [
     path("io/downstream", v.io_downstream),
     path("cpu/fib", v.cpu_fib),
     path("cpu/hash", v.cpu_hash),
+    path("cpu/sha256", v.cpu_sha256),
+    path("cpu/matmul", v.cpu_matmul),
+    path("cpu/spin", v.cpu_spin),
     path("stream", v.stream),
 ]

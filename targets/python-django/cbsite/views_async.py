@@ -8,7 +8,7 @@ from django.core.exceptions import RequestDataTooBig
 from django.http import JsonResponse, StreamingHttpResponse
 from django.views.decorators.http import require_GET, require_POST
 
-from .common import echo, fib, hash_rounds, query_ints, text
+from .common import echo, fib, hash_rounds, matmul_sum, query_ints, sha256_kib, spin, text
 
 DOWNSTREAM_URL = os.environ.get("DOWNSTREAM_URL", "").rstrip("/")
 
@@ -89,6 +89,24 @@ async def cpu_fib(request, n):
 @query_ints(rounds=(1, 1_000_000))
 async def cpu_hash(request, rounds):
     return JsonResponse({"rounds": rounds, "digest": hash_rounds(rounds)})
+
+
+@require_GET
+@query_ints(kib=(1, 16384))
+async def cpu_sha256(request, kib):
+    return JsonResponse({"kib": kib, "digest": sha256_kib(kib)})
+
+
+@require_GET
+@query_ints(n=(1, 512))
+async def cpu_matmul(request, n):
+    return JsonResponse({"n": n, "sum": matmul_sum(n)})
+
+
+@require_GET
+@query_ints(ms=(0, 10000))
+async def cpu_spin(request, ms):
+    return JsonResponse({"ms": ms, "iterations": spin(ms)})
 
 
 @require_GET

@@ -9,9 +9,9 @@ use std::collections::HashMap;
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::header::{CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE, HOST};
@@ -96,7 +96,20 @@ struct Downstream {
 
 struct State {
     downstream: Option<Downstream>,
+    /// `/cpu/sha256`'s input, as long as the largest one asked for so far.
+    sha256_input: RwLock<Arc<Vec<u8>>>,
+    /// `/cpu/matmul`'s A and B per n (the last few sizes).
+    matrices: Mutex<Vec<(u64, Arc<Matrices>)>>,
 }
+
+/// `/cpu/matmul`'s inputs for one n, row-major.
+struct Matrices {
+    a: Vec<f64>,
+    b: Vec<f64>,
+}
+
+/// How many matrix sizes `/cpu/matmul` keeps.
+const MATRICES_KEPT: usize = 8;
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -131,7 +144,11 @@ fn main() {
         },
         _ => None,
     };
-    let state = Arc::new(State { downstream });
+    let state = Arc::new(State {
+        downstream,
+        sha256_input: RwLock::new(Arc::new(Vec::new())),
+        matrices: Mutex::new(Vec::new()),
+    });
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(workers)
@@ -287,6 +304,18 @@ async fn handle(req: Request<Incoming>, state: &State) -> Response<ResBody> {
             Ok(rounds) => json(&serde_json::json!({"rounds": rounds, "digest": hash(rounds)})),
             Err(m) => bad(m),
         },
+        (Method::GET, "/cpu/sha256") => match int_param(&q, "kib", 1, 16_384) {
+            Ok(kib) => json(&serde_json::json!({"kib": kib, "digest": sha256_kib(state, kib)})),
+            Err(m) => bad(m),
+        },
+        (Method::GET, "/cpu/matmul") => match int_param(&q, "n", 1, 512) {
+            Ok(n) => json(&serde_json::json!({"n": n, "sum": matmul_sum(state, n)})),
+            Err(m) => bad(m),
+        },
+        (Method::GET, "/cpu/spin") => match int_param(&q, "ms", 0, 10_000) {
+            Ok(ms) => json(&serde_json::json!({"ms": ms, "iterations": spin(ms)})),
+            Err(m) => bad(m),
+        },
         (Method::GET, "/stream") => {
             let chunks = match int_param(&q, "chunks", 1, 10_000) {
                 Ok(v) => v,
@@ -311,6 +340,81 @@ fn hash(rounds: u64) -> String {
         digest = Sha256::digest(digest);
     }
     hex::encode(digest)
+}
+
+/// SHA-256 of `kib` KiB where byte i is `i % 251`. The input for `kib` is a
+/// prefix of the input for any larger `kib`, so one buffer (as long as the
+/// largest input asked for so far) is built per process and every request
+/// hashes a slice of it.
+fn sha256_kib(state: &State, kib: u64) -> String {
+    let len = kib as usize * 1024;
+    let mut input = state
+        .sha256_input
+        .read()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone();
+    if input.len() < len {
+        let mut w = state
+            .sha256_input
+            .write()
+            .unwrap_or_else(|p| p.into_inner());
+        if w.len() < len {
+            *w = Arc::new((0..len).map(|i| (i % 251) as u8).collect());
+        }
+        input = w.clone();
+    }
+    hex::encode(Sha256::digest(&input[..len]))
+}
+
+/// A[i][j] = (i + j) % 10 and B[i][j] = (i * j) % 10, built once per n.
+fn matrices(state: &State, n: u64) -> Arc<Matrices> {
+    let mut kept = state.matrices.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some((_, m)) = kept.iter().find(|(k, _)| *k == n) {
+        return m.clone();
+    }
+    let n = n as usize;
+    let mut a = vec![0.0; n * n];
+    let mut b = vec![0.0; n * n];
+    for i in 0..n {
+        for j in 0..n {
+            a[i * n + j] = ((i + j) % 10) as f64;
+            b[i * n + j] = ((i * j) % 10) as f64;
+        }
+    }
+    let m = Arc::new(Matrices { a, b });
+    if kept.len() >= MATRICES_KEPT {
+        kept.remove(0);
+    }
+    kept.push((n as u64, m.clone()));
+    m
+}
+
+/// C = A x B with a plain i-k-j triple loop over `Vec<f64>`; the sum of C
+/// (an integer below 2^53, so exact).
+fn matmul_sum(state: &State, n: u64) -> u64 {
+    let m = matrices(state, n);
+    let n = n as usize;
+    let mut c = vec![0.0f64; n * n];
+    for i in 0..n {
+        for k in 0..n {
+            let aik = m.a[i * n + k];
+            for j in 0..n {
+                c[i * n + j] += aik * m.b[k * n + j];
+            }
+        }
+    }
+    c.iter().sum::<f64>() as u64
+}
+
+/// Busy-waits `ms` ms of wall-clock time on the calling (tokio worker)
+/// thread, reading the monotonic clock; returns how many times it read it.
+fn spin(ms: u64) -> u64 {
+    let end = Instant::now() + Duration::from_millis(ms);
+    let mut iterations = 0u64;
+    while Instant::now() < end {
+        iterations += 1;
+    }
+    iterations
 }
 
 async fn echo(req: Request<Incoming>) -> Response<ResBody> {
