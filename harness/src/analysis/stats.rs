@@ -211,6 +211,45 @@ pub fn bootstrap_ratio_ci(
     Some(ci)
 }
 
+/// The median of `xs` and a percentile bootstrap confidence interval for it:
+/// `(median, low, high)`, with the same resampling, quantile rule
+/// (linear interpolation between order statistics) and determinism as
+/// [`bootstrap_ratio_ci`]. With one value the interval is that value. The
+/// interval always contains the median.
+///
+/// Returns `None` when `xs` is empty, holds a NaN or an infinity, or
+/// `confidence` is not strictly between 0 and 1. Never panics.
+pub fn bootstrap_median_ci(
+    xs: &[f64],
+    confidence: f64,
+    resamples: usize,
+    seed: u64,
+) -> Option<(f64, f64, f64)> {
+    if xs.iter().any(|x| !x.is_finite()) || !(confidence > 0.0 && confidence < 1.0) {
+        return None;
+    }
+    let m = median(xs)?;
+    if xs.len() < 2 || resamples == 0 {
+        return Some((m, m, m));
+    }
+    let mut rng = SmallRng::seed_from_u64(seed);
+    let mut buf = vec![0.0; xs.len()];
+    let mut meds = Vec::with_capacity(resamples);
+    for _ in 0..resamples {
+        for slot in buf.iter_mut() {
+            *slot = xs[rng.gen_range(0..xs.len())];
+        }
+        meds.push(median_in_place(&mut buf));
+    }
+    meds.sort_unstable_by(f64::total_cmp);
+    let tail = (1.0 - confidence) / 2.0;
+    Some((
+        m,
+        percentile_of_sorted(&meds, tail).min(m),
+        percentile_of_sorted(&meds, 1.0 - tail).max(m),
+    ))
+}
+
 /// Median of a non-empty slice without NaN, reordering it. O(n).
 fn median_in_place(buf: &mut [f64]) -> f64 {
     let n = buf.len();

@@ -40,9 +40,16 @@ use crate::results::schema::{
 /// Rules shared by every verdict.
 #[derive(Clone, Debug, PartialEq)]
 pub struct VerdictRules {
-    /// Smallest relative difference that counts, e.g. 0.05 for 5%.
+    /// Smallest relative difference that counts, e.g. 0.05 for 5%, for a
+    /// metric without its own entry in `min_effects`.
     pub min_effect: f64,
-    /// Confidence level of the bootstrap interval, e.g. 0.95.
+    /// Smallest relative difference that counts, per metric name (e.g.
+    /// `p99_us`), from same-versus-same noise on the machine.
+    pub min_effects: std::collections::BTreeMap<String, f64>,
+    /// Family-wise confidence of a claim's intervals, e.g. 0.95: with k
+    /// comparisons each interval is at `1 - (1 - confidence) / k`
+    /// (Bonferroni), so the chance that any of them misleads is at most
+    /// `1 - confidence`.
     pub confidence: f64,
     /// Bootstrap resamples.
     pub resamples: usize,
@@ -54,10 +61,26 @@ impl Default for VerdictRules {
     fn default() -> Self {
         Self {
             min_effect: 0.05,
+            min_effects: std::collections::BTreeMap::new(),
             confidence: 0.95,
             resamples: 10_000,
             seed: 0x00c1_a1b3,
         }
+    }
+}
+
+impl VerdictRules {
+    /// The minimum effect for `metric` (its own, or the default).
+    pub fn min_effect_for(&self, metric: &str) -> f64 {
+        self.min_effects
+            .get(metric)
+            .copied()
+            .unwrap_or(self.min_effect)
+    }
+
+    /// Each interval's confidence when a claim makes `k` comparisons.
+    pub fn per_comparison_confidence(&self, k: usize) -> f64 {
+        1.0 - (1.0 - self.confidence) / k.max(1) as f64
     }
 }
 
@@ -295,10 +318,12 @@ pub fn decide(results: &[PairResult], holding: &[bool]) -> Outcome {
             PairResult::NoDifference => ties += 1,
         }
     }
+    // Symmetric: with the roles swapped (wins <-> losses) supported and
+    // refuted trade places and mixed and inconclusive stay.
     match (wins, losses, ties) {
         (0, 0, _) => Outcome::Inconclusive,
         (_, 0, 0) => Outcome::Supported,
-        (0, _, _) => Outcome::Refuted,
+        (0, _, 0) => Outcome::Refuted,
         _ => Outcome::Mixed,
     }
 }
@@ -395,22 +420,38 @@ fn values(
 /// One comparison from two value sets. `a` is the side the claim favours,
 /// already oriented: the ratio is `median(a)/median(b)` for higher-is-better
 /// metrics and `median(b)/median(a)` for lower-is-better ones.
-#[allow(clippy::too_many_arguments)]
+struct Pending {
+    favoured: String,
+    other: String,
+    scenario: String,
+    level: Level,
+    metric: String,
+    a: Vec<f64>,
+    b: Vec<f64>,
+    higher_is_better: bool,
+}
+
 fn compare(
     rules: &VerdictRules,
-    favoured: &str,
-    other: &str,
-    scenario: &str,
-    level: Level,
-    metric: &str,
-    a: &[f64],
-    b: &[f64],
-    higher_is_better: bool,
+    confidence: f64,
+    Pending {
+        favoured,
+        other,
+        scenario,
+        level,
+        metric,
+        a,
+        b,
+        higher_is_better,
+    }: &Pending,
 ) -> Option<(Comparison, bool)> {
-    let (num, den) = if higher_is_better { (a, b) } else { (b, a) };
-    let ci = stats::bootstrap_ratio_ci(num, den, rules.confidence, rules.resamples, rules.seed)?;
-    let result = classify(&ci, rules.min_effect);
-    let eq = equivalent(ci.low, ci.high, ci.has_interval, rules.min_effect);
+    let (favoured, other, scenario, level, metric, a, b) =
+        (favoured, other, scenario, *level, metric, a, b);
+    let (num, den) = if *higher_is_better { (a, b) } else { (b, a) };
+    let ci = stats::bootstrap_ratio_ci(num, den, confidence, rules.resamples, rules.seed)?;
+    let min_effect = rules.min_effect_for(metric);
+    let result = classify(&ci, min_effect);
+    let eq = equivalent(ci.low, ci.high, ci.has_interval, min_effect);
     Some((
         Comparison {
             favoured: favoured.to_string(),
@@ -504,6 +545,7 @@ pub fn evaluate_one(claim: &ClaimSpec, rules: &VerdictRules, results: &ResultsFi
 
     let mut missing: BTreeSet<String> = BTreeSet::new();
     let mut holding: Vec<bool> = Vec::new();
+    let mut pending: Vec<Pending> = Vec::new();
     for scenario in &claim.scenarios {
         let pairs: Vec<(String, String)> = match &claim.kind {
             ClaimKind::Pairs => claim
@@ -564,20 +606,16 @@ pub fn evaluate_one(claim: &ClaimSpec, rules: &VerdictRules, results: &ResultsFi
                             }
                             continue;
                         }
-                        if let Some((c, eq)) = compare(
-                            rules,
-                            f,
-                            o,
-                            scenario,
+                        pending.push(Pending {
+                            favoured: f.clone(),
+                            other: o.clone(),
+                            scenario: scenario.clone(),
                             level,
-                            &metric.name(),
-                            &a,
-                            &b,
-                            metric.higher_is_better(),
-                        ) {
-                            holding.push(claim.parity_holds && eq);
-                            verdict.comparisons.push(c);
-                        }
+                            metric: metric.name(),
+                            a,
+                            b,
+                            higher_is_better: metric.higher_is_better(),
+                        });
                     }
                 }
             }
@@ -620,24 +658,29 @@ pub fn evaluate_one(claim: &ClaimSpec, rules: &VerdictRules, results: &ResultsFi
                             continue;
                         }
                         // Orientation: ratio > 1 supports the claim.
-                        let higher = *increase;
-                        if let Some((c, eq)) = compare(
-                            rules,
-                            t,
-                            &format!("{t}@{baseline}"),
-                            scenario,
+                        pending.push(Pending {
+                            favoured: t.clone(),
+                            other: format!("{t}@{baseline}"),
+                            scenario: scenario.clone(),
                             level,
-                            &metric.name(),
-                            &with,
-                            &without,
-                            higher,
-                        ) {
-                            holding.push(claim.parity_holds && eq);
-                            verdict.comparisons.push(c);
-                        }
+                            metric: metric.name(),
+                            a: with,
+                            b: without,
+                            higher_is_better: *increase,
+                        });
                     }
                 }
             }
+        }
+    }
+    // Family-wise error control: the claim's k intervals are each at
+    // 1 - alpha/k (Bonferroni), so a claim with many comparisons is not
+    // "mixed" merely because one of many intervals strayed.
+    let confidence = rules.per_comparison_confidence(pending.len());
+    for p in &pending {
+        if let Some((c, eq)) = compare(rules, confidence, p) {
+            holding.push(claim.parity_holds && eq);
+            verdict.comparisons.push(c);
         }
     }
     verdict.missing = missing.into_iter().collect();
@@ -692,14 +735,54 @@ fn conditions(claim: &ClaimSpec, rules: &VerdictRules, results: &ResultsFile) ->
         ));
     }
     out.push(format!(
-        "rule: median over repetitions, {:.0}% bootstrap interval of the ratio, minimum effect {:.0}%",
+        "rule: {}; ratio of medians over repetitions with a percentile bootstrap interval ({} resamples), each at {} so the claim's comparisons hold together at {:.0}% (Bonferroni); {}",
+        repetitions_phrase(claim, results),
+        rules.resamples,
+        "1 − (1 − confidence)/k for k comparisons",
         rules.confidence * 100.0,
-        rules.min_effect * 100.0
+        min_effects_phrase(claim, rules)
     ));
     if let Some(n) = &claim.note {
         out.push(n.clone());
     }
     out
+}
+
+/// `n = 5 repetitions a side` (or the range when stacks differ).
+fn repetitions_phrase(claim: &ClaimSpec, results: &ResultsFile) -> String {
+    let mut counts = BTreeSet::new();
+    for t in claim.favoured.iter().chain(&claim.others) {
+        for s in &claim.scenarios {
+            let n = results
+                .measurements
+                .iter()
+                .filter(|m| &m.target == t && &m.scenario == s && m.excluded.is_none())
+                .map(|m| m.repetition)
+                .collect::<BTreeSet<_>>()
+                .len();
+            if n > 0 {
+                counts.insert(n);
+            }
+        }
+    }
+    match (counts.first(), counts.last()) {
+        (Some(a), Some(b)) if a == b => format!("n = {a} repetitions a side"),
+        (Some(a), Some(b)) => format!("n = {a} to {b} repetitions a side"),
+        _ => "no repetitions".into(),
+    }
+}
+
+/// `minimum effect: throughput_rps 5%, p99_us 15%`.
+fn min_effects_phrase(claim: &ClaimSpec, rules: &VerdictRules) -> String {
+    let parts: Vec<String> = claim
+        .metrics
+        .iter()
+        .map(|m| {
+            let name = m.name();
+            format!("{name} {:.0}%", rules.min_effect_for(&name) * 100.0)
+        })
+        .collect();
+    format!("minimum effect: {}", parts.join(", "))
 }
 
 fn fmt_value(metric: &str, v: f64) -> String {
@@ -766,14 +849,16 @@ fn summary(claim: &ClaimSpec, rules: &VerdictRules, v: &Verdict, holding: &[bool
         .iter()
         .all(|c| c.repetitions.0 < 2 || c.repetitions.1 < 2);
     let mut s = format!(
-        "{wins} of {n} comparison{} favour the claim{}, {losses} go against it, {ties} show no difference beyond the noise (min effect {:.0}%).",
+        "{wins} of {n} comparison{} favour the claim{}, {losses} go against it, {ties} show no difference beyond the noise ({}; intervals at {:.2}% each, {:.0}% together).",
         if n == 1 { "" } else { "s" },
         if claim.parity_holds {
             " (parity counts)"
         } else {
             ""
         },
-        rules.min_effect * 100.0
+        min_effects_phrase(claim, rules),
+        rules.per_comparison_confidence(n) * 100.0,
+        rules.confidence * 100.0
     );
     if one_rep {
         s.push_str(" One repetition per side gives no confidence interval, so nothing is decided: run more repetitions.");
@@ -1042,7 +1127,10 @@ pub(crate) mod tests {
             decide(&[FavouredBetter, FavouredBetter], &[]),
             Outcome::Supported
         );
-        assert_eq!(decide(&[OtherBetter, NoDifference], &[]), Outcome::Refuted);
+        assert_eq!(decide(&[OtherBetter, OtherBetter], &[]), Outcome::Refuted);
+        // A loss beside a tie is no more "refuted" than a win beside a tie
+        // is "supported": both are mixed.
+        assert_eq!(decide(&[OtherBetter, NoDifference], &[]), Outcome::Mixed);
         assert_eq!(decide(&[FavouredBetter, NoDifference], &[]), Outcome::Mixed);
         assert_eq!(
             decide(&[NoDifference, NoDifference], &[]),
@@ -1053,6 +1141,48 @@ pub(crate) mod tests {
             decide(&[OtherBetter, NoDifference], &[false, true]),
             Outcome::Mixed
         );
+    }
+
+    fn swapped(r: PairResult) -> PairResult {
+        match r {
+            PairResult::FavouredBetter => PairResult::OtherBetter,
+            PairResult::OtherBetter => PairResult::FavouredBetter,
+            PairResult::NoDifference => PairResult::NoDifference,
+        }
+    }
+
+    proptest::proptest! {
+        /// The rule reads the same with the roles swapped: supported and
+        /// refuted trade places, mixed and inconclusive stay.
+        #[test]
+        fn the_rule_is_symmetric(results in proptest::collection::vec(0u8..3, 0..12)) {
+            let r: Vec<PairResult> = results
+                .iter()
+                .map(|x| match x {
+                    0 => PairResult::FavouredBetter,
+                    1 => PairResult::OtherBetter,
+                    _ => PairResult::NoDifference,
+                })
+                .collect();
+            let s: Vec<PairResult> = r.iter().copied().map(swapped).collect();
+            let expected = match decide(&r, &[]) {
+                Outcome::Supported => Outcome::Refuted,
+                Outcome::Refuted => Outcome::Supported,
+                o => o,
+            };
+            proptest::prop_assert_eq!(decide(&s, &[]), expected);
+        }
+    }
+
+    #[test]
+    fn intervals_widen_with_the_number_of_comparisons() {
+        let rules = VerdictRules::default();
+        assert!((rules.per_comparison_confidence(1) - 0.95).abs() < 1e-12);
+        assert!((rules.per_comparison_confidence(10) - 0.995).abs() < 1e-12);
+        let mut per_metric = rules.clone();
+        per_metric.min_effects.insert("p99_us".into(), 0.15);
+        assert_eq!(per_metric.min_effect_for("p99_us"), 0.15);
+        assert_eq!(per_metric.min_effect_for("throughput_rps"), 0.05);
     }
 
     #[test]

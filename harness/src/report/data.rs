@@ -5,13 +5,10 @@
 //! Pure functions, no I/O. Excluded measurements stay in their group (the
 //! reports list them) but never enter a median or an interval.
 //!
-//! Medians come from `crate::analysis::stats`. The interval of a median is a
-//! small bootstrap here (seeded, so reports are reproducible; `analysis`
-//! only has intervals of ratios). Verdict intervals are read from the
-//! results file, never recomputed.
-
-use rand::rngs::SmallRng;
-use rand::{Rng, SeedableRng};
+//! Medians and their intervals come from `crate::analysis::stats` (one
+//! seeded bootstrap and one quantile rule for verdicts, reports and
+//! compare). Verdict intervals are read from the results file, never
+//! recomputed.
 
 use crate::results::Latency;
 use crate::results::schema::{Level, LoadModelKind, Measurement, ResultsFile};
@@ -36,38 +33,20 @@ pub fn median(v: &[f64]) -> Option<f64> {
     crate::analysis::stats::median(&s)
 }
 
-/// Median and 95% percentile-bootstrap interval of the median (2000
-/// resamples, fixed seed: the same input always gives the same interval).
-/// With fewer than 2 values the interval is the single value.
+/// Median and 95% percentile-bootstrap interval of the median
+/// ([`crate::analysis::stats::bootstrap_median_ci`]: the verdicts' bootstrap
+/// and quantile rule, fixed seed, so the same input always gives the same
+/// interval). Non-finite values are ignored. With fewer than 2 values the
+/// interval is the single value.
 pub fn summarize(v: &[f64]) -> Option<Stat> {
     let vals: Vec<f64> = v.iter().copied().filter(|x| x.is_finite()).collect();
-    let m = median(&vals)?;
-    let n = vals.len();
-    if n < 2 {
-        return Some(Stat {
-            median: m,
-            low: m,
-            high: m,
-            n,
-        });
-    }
-    const B: usize = 2000;
-    let mut rng = SmallRng::seed_from_u64(0x5EED_C1A1);
-    let mut meds = Vec::with_capacity(B);
-    let mut buf = vec![0.0; n];
-    for _ in 0..B {
-        for slot in buf.iter_mut() {
-            *slot = vals[rng.gen_range(0..n)];
-        }
-        meds.push(median(&buf).unwrap_or(m));
-    }
-    meds.sort_by(f64::total_cmp);
-    let at = |q: f64| meds[((q * (B - 1) as f64).round() as usize).min(B - 1)];
+    let (median, low, high) =
+        crate::analysis::stats::bootstrap_median_ci(&vals, 0.95, 10_000, 0x5EED_C1A1)?;
     Some(Stat {
-        median: m,
-        low: at(0.025).min(m),
-        high: at(0.975).max(m),
-        n,
+        median,
+        low,
+        high,
+        n: vals.len(),
     })
 }
 

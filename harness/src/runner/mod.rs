@@ -983,12 +983,25 @@ impl Runner {
         let table = output::verdict_table(&self.results.verdicts);
         if !self.results.verdicts.is_empty() {
             let header = match &self.setup.claims {
-                Some(c) => format!(
-                    "verdicts ({}; minimum effect {:.0}%, {:.0}% bootstrap interval of the ratio of medians):\n",
-                    c.file.display(),
-                    c.rules.min_effect * 100.0,
-                    c.rules.confidence * 100.0
-                ),
+                Some(c) => {
+                    let per_metric: Vec<String> = c
+                        .rules
+                        .min_effects
+                        .iter()
+                        .map(|(m, e)| format!("{m} {:.0}%", e * 100.0))
+                        .collect();
+                    format!(
+                        "verdicts ({}; minimum effect {:.0}%{}; bootstrap intervals of the ratio of medians, {:.0}% per claim with Bonferroni across its comparisons):\n",
+                        c.file.display(),
+                        c.rules.min_effect * 100.0,
+                        if per_metric.is_empty() {
+                            String::new()
+                        } else {
+                            format!(" ({})", per_metric.join(", "))
+                        },
+                        c.rules.confidence * 100.0
+                    )
+                }
                 None => String::new(),
             };
             print!("{header}{table}");

@@ -30,20 +30,25 @@ pub fn parse_claims(file: &Path, text: &str) -> Result<Claims, ScenarioError> {
     let src = Source { file, text };
     let raw: RawClaims = src.parse()?;
     let mut rules = VerdictRules::default();
-    if let Some(m) = &raw.min_effect {
+    let effect = |m: &toml::Spanned<String>| {
         let s = m.get_ref().trim();
         let v = match s.strip_suffix('%') {
             Some(p) => p.trim().parse::<f64>().map(|v| v / 100.0),
             None => s.parse::<f64>(),
         };
         match v {
-            Ok(v) if (0.0..1.0).contains(&v) => rules.min_effect = v,
-            _ => {
-                return Err(
-                    src.error_span(m, format!("`{s}` is not a minimum effect (e.g. \"5%\")"))
-                );
-            }
+            Ok(v) if (0.0..1.0).contains(&v) => Ok(v),
+            _ => Err(src.error_span(m, format!("`{s}` is not a minimum effect (e.g. \"5%\")"))),
         }
+    };
+    if let Some(m) = &raw.min_effect {
+        rules.min_effect = effect(m)?;
+    }
+    for (metric, m) in &raw.min_effects {
+        if let Err(e) = crate::analysis::verdict::Metric::parse(metric, Some("t")) {
+            return Err(src.error_span(m, e));
+        }
+        rules.min_effects.insert(metric.clone(), effect(m)?);
     }
     if let Some(c) = &raw.confidence {
         let v = *c.get_ref();

@@ -163,8 +163,11 @@ pub struct RawRun {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawClaims {
-    /// Minimum effect, e.g. `5%` (default 5%).
+    /// Minimum effect, e.g. `5%` (default 5%), for metrics without their own.
     pub min_effect: Option<Spanned<String>>,
+    /// Minimum effect per metric, e.g. `{ p99_us = "15%" }`.
+    #[serde(default)]
+    pub min_effects: std::collections::BTreeMap<String, Spanned<String>>,
     /// Confidence level, e.g. 0.95 (default).
     pub confidence: Option<Spanned<f64>>,
     /// Bootstrap resamples (default 10000).
