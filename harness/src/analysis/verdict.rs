@@ -342,6 +342,63 @@ fn valid<'a>(
         .collect()
 }
 
+/// Why a measurement counts as the stack failing (it errored or fell over),
+/// as opposed to a measurement that cannot be read (generator-bound,
+/// interrupted, not steady): None when it was valid or not the stack's fault.
+fn stack_failure(m: &Measurement) -> Option<&str> {
+    let why = m.excluded.as_deref()?;
+    [
+        "error rate",
+        "no successful request",
+        "idle connections stayed open",
+    ]
+    .iter()
+    .any(|f| why.contains(f))
+    .then_some(why)
+}
+
+/// A target's state at one level of a scenario.
+#[derive(Clone, Debug, PartialEq)]
+enum AtLevel {
+    /// At least one valid measurement.
+    Valid,
+    /// Measured, and every measurement failed (the reason of the first).
+    Failed(String),
+}
+
+/// Each level of `scenario` at which `target` was valid or failed. A
+/// target that did not start, or whose repetitions failed outright (the
+/// run's `skipped` list), failed at every level measured for anyone.
+fn states(results: &ResultsFile, target: &str, scenario: &str) -> Vec<(Level, AtLevel)> {
+    let ms = &results.measurements;
+    let mut levels: Vec<Level> = Vec::new();
+    for m in ms.iter().filter(|m| m.scenario == scenario) {
+        if !levels.contains(&m.level) {
+            levels.push(m.level);
+        }
+    }
+    let skipped = results.skipped.iter().find(|s| {
+        s.target == target
+            && s.scenario.as_deref().is_none_or(|x| x == scenario)
+            && (s.reason.starts_with("start failed") || s.reason.contains(" failed: "))
+    });
+    let mut out = Vec::new();
+    for level in levels {
+        let mine: Vec<&Measurement> = ms
+            .iter()
+            .filter(|m| m.target == target && m.scenario == scenario && m.level == level)
+            .collect();
+        if mine.iter().any(|m| m.excluded.is_none()) {
+            out.push((level, AtLevel::Valid));
+        } else if let Some(why) = mine.iter().find_map(|m| stack_failure(m)) {
+            out.push((level, AtLevel::Failed(why.to_string())));
+        } else if let Some(s) = skipped {
+            out.push((level, AtLevel::Failed(s.reason.clone())));
+        }
+    }
+    out
+}
+
 /// Levels of a scenario where every listed target has at least one valid measurement.
 fn common_levels(ms: &[Measurement], scenario: &str, targets: &[&str]) -> Vec<Level> {
     let mut levels: Vec<Level> = Vec::new();
@@ -466,9 +523,29 @@ fn compare(
             ci_high: ci.high,
             repetitions: (a.len(), b.len()),
             result,
+            failed: None,
         },
         eq,
     ))
+}
+
+/// Why a pair must not be compared: on a target with more than one CPU, a
+/// stack with one worker against one with several measures the worker
+/// count, not the stack.
+fn unequal_workers(results: &ResultsFile, a: &str, b: &str) -> Option<String> {
+    if results.host.target_cpus.len() < 2 {
+        return None;
+    }
+    let workers = |t: &str| results.targets.iter().find(|i| i.id == t)?.workers;
+    match (workers(a), workers(b)) {
+        (Some(x), Some(y)) if x != y && (x == 1 || y == 1) => Some(format!(
+            "{a} ({x} worker{}) vs {b} ({y} worker{}): refused, a pair must not pit several workers against one on a {}-CPU target",
+            if x == 1 { "" } else { "s" },
+            if y == 1 { "" } else { "s" },
+            results.host.target_cpus.len()
+        )),
+        _ => None,
+    }
 }
 
 /// Why a target has no data at a place, for `missing`.
@@ -546,6 +623,7 @@ pub fn evaluate_one(claim: &ClaimSpec, rules: &VerdictRules, results: &ResultsFi
     let mut missing: BTreeSet<String> = BTreeSet::new();
     let mut holding: Vec<bool> = Vec::new();
     let mut pending: Vec<Pending> = Vec::new();
+    let mut failed_holding: Vec<bool> = Vec::new();
     for scenario in &claim.scenarios {
         let pairs: Vec<(String, String)> = match &claim.kind {
             ClaimKind::Pairs => claim
@@ -567,6 +645,78 @@ pub fn evaluate_one(claim: &ClaimSpec, rules: &VerdictRules, results: &ResultsFi
             ClaimKind::Pairs | ClaimKind::Scaling => {
                 for (f, o) in &pairs {
                     let both = [f.as_str(), o.as_str()];
+                    if claim.kind == ClaimKind::Pairs
+                        && let Some(reason) = unequal_workers(results, f, o)
+                    {
+                        missing.insert(reason);
+                        continue;
+                    }
+                    // A stack that failed at a level (while the other was
+                    // measured there) loses at that level: the deciding
+                    // level is chosen among the levels where both were
+                    // measured, failures included.
+                    let (sf, so) = (states(results, f, scenario), states(results, o, scenario));
+                    let mut decidable: Vec<Level> = sf
+                        .iter()
+                        .filter(|(l, a)| {
+                            so.iter().any(|(m, b)| {
+                                m == l && (*a == AtLevel::Valid || *b == AtLevel::Valid)
+                            })
+                        })
+                        .map(|(l, _)| *l)
+                        .collect();
+                    decidable.sort_by(|a, b| a.value.total_cmp(&b.value));
+                    if let Some(level) = choose(&decidable, claim.level) {
+                        let at = |st: &[(Level, AtLevel)]| {
+                            st.iter().find(|(l, _)| *l == level).map(|(_, a)| a.clone())
+                        };
+                        let failed = match (at(&sf), at(&so)) {
+                            (Some(AtLevel::Failed(why)), _) => {
+                                Some((f, why, PairResult::OtherBetter))
+                            }
+                            (_, Some(AtLevel::Failed(why))) => {
+                                Some((o, why, PairResult::FavouredBetter))
+                            }
+                            _ => None,
+                        };
+                        if let Some((loser, why, result)) = failed {
+                            for metric in &claim.metrics {
+                                let med = |t: &str| {
+                                    let v: Vec<f64> = ms
+                                        .iter()
+                                        .filter(|m| {
+                                            m.target == t
+                                                && &m.scenario == scenario
+                                                && m.level == level
+                                        })
+                                        .filter_map(|m| metric.value(m))
+                                        .collect();
+                                    (stats::median(&v).unwrap_or(0.0), v.len())
+                                };
+                                let ((fm, nf), (om, no)) = (med(f), med(o));
+                                verdict.comparisons.push(Comparison {
+                                    favoured: f.clone(),
+                                    other: o.clone(),
+                                    scenario: scenario.clone(),
+                                    level,
+                                    metric: metric.name(),
+                                    favoured_median: fm,
+                                    other_median: om,
+                                    ratio: 1.0,
+                                    ci_low: 1.0,
+                                    ci_high: 1.0,
+                                    repetitions: (nf, no),
+                                    result,
+                                    failed: Some(format!(
+                                        "{loser} failed {}: {why}",
+                                        level.label()
+                                    )),
+                                });
+                                failed_holding.push(false);
+                            }
+                            continue;
+                        }
+                    }
                     let levels = common_levels(ms, scenario, &both);
                     let Some(level) = choose(&levels, claim.level) else {
                         let before = missing.len();
@@ -676,7 +826,8 @@ pub fn evaluate_one(claim: &ClaimSpec, rules: &VerdictRules, results: &ResultsFi
     // Family-wise error control: the claim's k intervals are each at
     // 1 - alpha/k (Bonferroni), so a claim with many comparisons is not
     // "mixed" merely because one of many intervals strayed.
-    let confidence = rules.per_comparison_confidence(pending.len());
+    holding.append(&mut failed_holding);
+    let confidence = rules.per_comparison_confidence(pending.len() + holding.len());
     for p in &pending {
         if let Some((c, eq)) = compare(rules, confidence, p) {
             holding.push(claim.parity_holds && eq);
@@ -803,6 +954,16 @@ fn fmt_value(metric: &str, v: f64) -> String {
 
 /// One comparison in words: `node-express vs python-fastapi, throughput_rps at io-sleep c=256: 5200 req/s vs 2100 req/s, ×2.48 [2.31, 2.60]`.
 pub fn describe(c: &Comparison) -> String {
+    if let Some(why) = &c.failed {
+        return format!(
+            "{} vs {}, {} at {} {}: {why}",
+            c.favoured,
+            c.other,
+            c.metric,
+            c.scenario,
+            c.level.label()
+        );
+    }
     format!(
         "{} vs {}, {} at {} {}: {} vs {}, ×{:.2} [{:.2}, {:.2}]",
         c.favoured,
@@ -1063,6 +1224,90 @@ pub(crate) mod tests {
             "{:?}",
             v.conditions
         );
+    }
+
+    #[test]
+    fn a_stack_that_fails_at_the_deciding_level_loses_there() {
+        // py is valid at 16 connections and falls over at 256; node is
+        // valid at both. The claim is decided at the highest level measured
+        // for both, failures included: 256, where py loses.
+        let mut ms = reps("node", [1000.0, 1010.0, 990.0]);
+        for (i, r) in [500.0, 505.0, 495.0].iter().enumerate() {
+            ms.push(measurement("node", "io", 16.0, i as u32 + 1, *r, 1000));
+            ms.push(measurement("py", "io", 16.0, i as u32 + 1, *r * 2.0, 1000));
+            let mut bad = measurement("py", "io", 256.0, i as u32 + 1, 40.0, 1000);
+            bad.excluded = Some("error rate 34.00% above 1.00% (timeout 340)".into());
+            ms.push(bad);
+        }
+        let v = evaluate_one(
+            &claim(&["py"]),
+            &VerdictRules::default(),
+            &results(ms.clone(), vec![1]),
+        );
+        assert_eq!(v.outcome, Outcome::Supported, "{}", v.summary);
+        assert!(v.missing.is_empty(), "{:?}", v.missing);
+        let c = &v.comparisons[0];
+        assert_eq!(
+            (c.level.value, c.result),
+            (256.0, PairResult::FavouredBetter)
+        );
+        assert!(
+            c.failed
+                .as_deref()
+                .unwrap()
+                .starts_with("py failed c=256: error rate 34.00%"),
+            "{:?}",
+            c.failed
+        );
+        // The same with the roles swapped: the favoured stack's failure refutes.
+        let mut swapped = claim(&["node"]);
+        swapped.favoured = vec!["py".into()];
+        let v = evaluate_one(&swapped, &VerdictRules::default(), &results(ms, vec![1]));
+        assert_eq!(v.outcome, Outcome::Refuted, "{}", v.summary);
+        // A generator-bound measurement is not the stack's failure: missing.
+        let mut ms = reps("node", [1000.0, 1010.0, 990.0]);
+        for mut m in reps("py", [10.0, 10.0, 10.0]) {
+            m.excluded = Some("generator-bound: the generator used 97%".into());
+            ms.push(m);
+        }
+        let v = evaluate_one(
+            &claim(&["py"]),
+            &VerdictRules::default(),
+            &results(ms, vec![1]),
+        );
+        assert_eq!(v.outcome, Outcome::Inconclusive);
+        assert!(v.comparisons.is_empty() && !v.missing.is_empty());
+    }
+
+    #[test]
+    fn several_workers_against_one_are_refused_on_a_multi_cpu_target() {
+        let mut ms = reps("node", [1000.0, 1010.0, 990.0]);
+        ms.extend(reps("py", [500.0, 505.0, 495.0]));
+        let info = |id: &str, workers: usize| TargetInfo {
+            id: id.into(),
+            language: "x".into(),
+            framework: "x".into(),
+            server: "x".into(),
+            concurrency_model: "async".into(),
+            workers: Some(workers),
+            cpus: vec![1, 2],
+            versions: Default::default(),
+            supervised: true,
+            url: "http://127.0.0.1:1".into(),
+        };
+        let mut r = results(ms, vec![1, 2]);
+        r.targets = vec![info("node", 2), info("py", 1)];
+        let v = evaluate_one(&claim(&["py"]), &VerdictRules::default(), &r);
+        assert_eq!(v.outcome, Outcome::Inconclusive);
+        assert!(
+            v.missing[0].contains("refused, a pair must not pit several workers against one"),
+            "{:?}",
+            v.missing
+        );
+        // On one target CPU every stack has one worker's worth: compared.
+        r.host.target_cpus = vec![1];
+        let v = evaluate_one(&claim(&["py"]), &VerdictRules::default(), &r);
+        assert_eq!(v.outcome, Outcome::Supported);
     }
 
     #[test]

@@ -89,6 +89,16 @@ fn result_text(r: PairResult) -> &'static str {
 pub fn comparison_line(c: &Comparison) -> String {
     let (desc, _) = metric_display(&c.metric);
     let name = desc.split(" (").next().unwrap_or(&desc).to_string();
+    if let Some(why) = &c.failed {
+        return format!(
+            "{} vs {} ({} {}, {name}): {why}; {}",
+            c.favoured,
+            c.other,
+            c.scenario,
+            level_label(&c.level),
+            result_text(c.result)
+        );
+    }
     format!(
         "{} vs {} ({} {}, {name}): {} vs {}, ratio {:.2} [{:.2}–{:.2}], {}",
         c.favoured,

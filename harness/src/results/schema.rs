@@ -652,6 +652,12 @@ pub struct Comparison {
     pub repetitions: (usize, usize),
     /// `favoured-better`, `other-better` or `no-difference`.
     pub result: PairResult,
+    /// Set when one side failed at this level (errors, no successful
+    /// response, did not start): that side loses, and this says which and
+    /// why. The medians are then of whatever the failed side measured (0
+    /// when nothing), and the ratio and its interval mean nothing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failed: Option<String>,
 }
 
 /// The outcome of one pair comparison.

@@ -277,6 +277,7 @@ fn comparison(
         ci_high: hi,
         repetitions: (nf, no),
         result,
+        failed: None,
     }
 }
 

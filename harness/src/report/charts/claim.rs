@@ -191,9 +191,12 @@ pub fn data(model: &Model<'_>, colours: &Colours, v: &Verdict, width: u32) -> Cl
     }
     // Name the scenario and level in pair labels only when they vary.
     let one_place = places_all.len() <= 1;
+    // A failed comparison has no ratio to draw; the tables and the caption
+    // say who failed.
     let ratio_rows = v
         .comparisons
         .iter()
+        .filter(|c| c.failed.is_none())
         .map(|c| RatioRow {
             label: if one_place {
                 format!(
