@@ -345,6 +345,7 @@ pub fn results_file(
         },
     };
     ResultsFile {
+        order_seed: None,
         schema_version: SCHEMA_VERSION,
         kind: RunKind::Bench,
         run_id: started_at.format("%Y%m%dT%H%M%SZ").to_string(),

@@ -596,6 +596,7 @@ pub fn evaluate_one(claim: &ClaimSpec, rules: &VerdictRules, results: &ResultsFi
         claim: claim.id.clone(),
         quote: claim.quote.clone(),
         outcome: Outcome::Inconclusive,
+        answer: String::new(),
         summary: String::new(),
         metric: headline,
         comparisons: Vec::new(),
@@ -838,7 +839,146 @@ pub fn evaluate_one(claim: &ClaimSpec, rules: &VerdictRules, results: &ResultsFi
     let results_only: Vec<PairResult> = verdict.comparisons.iter().map(|c| c.result).collect();
     verdict.outcome = decide(&results_only, &holding);
     verdict.summary = summary(claim, rules, &verdict, &holding);
+    verdict.answer = answer(&verdict);
     verdict
+}
+
+/// The answer in one plain sentence, for writers: the outcome and the one
+/// or two comparisons that decide it (the strongest for the claim and, when
+/// mixed, the strongest against it), each with its ratio and interval.
+pub fn answer(v: &Verdict) -> String {
+    let strongest = |r: PairResult| {
+        v.comparisons
+            .iter()
+            .filter(|c| c.result == r)
+            .max_by(|a, b| {
+                let strength = |c: &Comparison| {
+                    if c.failed.is_some() {
+                        f64::INFINITY
+                    } else {
+                        c.ratio.ln().abs()
+                    }
+                };
+                strength(a).total_cmp(&strength(b))
+            })
+    };
+    let win = strongest(PairResult::FavouredBetter);
+    let loss = strongest(PairResult::OtherBetter);
+    let tie = strongest(PairResult::NoDifference);
+    let first = |c: Option<&Comparison>| c.map(plain).unwrap_or_default();
+    match v.outcome {
+        Outcome::Supported => format!("Supported: {}.", first(win)),
+        Outcome::Refuted => format!("Refuted: {}.", first(loss)),
+        Outcome::Mixed => format!(
+            "Mixed: {}, but {}.",
+            first(win.or(tie)),
+            first(loss.or(tie))
+        ),
+        Outcome::Inconclusive => match tie {
+            Some(c) => format!(
+                "Inconclusive: no difference beyond the noise, e.g. {}.",
+                plain(c)
+            ),
+            None => format!(
+                "Inconclusive: {}.",
+                v.missing
+                    .first()
+                    .map_or("nothing was measured for it", String::as_str)
+            ),
+        },
+    }
+}
+
+/// One comparison in plain words: who did how much better, where.
+fn plain(c: &Comparison) -> String {
+    let place = match c.level.model {
+        crate::results::schema::LoadModelKind::Closed => {
+            format!("`{}` at {} connections", c.scenario, c.level.value)
+        }
+        crate::results::schema::LoadModelKind::Open => {
+            format!("`{}` at {} requests/s", c.scenario, c.level.value)
+        }
+    };
+    if let Some(why) = &c.failed {
+        return format!("on {place}, {why}");
+    }
+    // One stack in two scenarios (`<target>@<baseline>`): say how the
+    // metric moved.
+    if let Some(baseline) = c.other.strip_prefix(&format!("{}@", c.favoured)) {
+        let change = if c.other_median > 0.0 {
+            format!(" (×{:.2})", c.favoured_median / c.other_median)
+        } else {
+            String::new()
+        };
+        return format!(
+            "on {place}, {}'s {} was {} against {} in `{baseline}`{change}",
+            c.favoured,
+            c.metric.trim_end_matches("_us").replace('_', " "),
+            fmt_value(&c.metric, c.favoured_median),
+            fmt_value(&c.metric, c.other_median)
+        );
+    }
+    if c.result == PairResult::NoDifference {
+        return format!(
+            "on {place}, {} and {} differ by no more than the noise in {} ({} vs {}; ratio {:.2}, interval {:.2}–{:.2})",
+            c.favoured,
+            c.other,
+            c.metric,
+            fmt_value(&c.metric, c.favoured_median),
+            fmt_value(&c.metric, c.other_median),
+            c.ratio,
+            c.ci_low,
+            c.ci_high
+        );
+    }
+    // Oriented: > 1 favours `favoured`. Name the better side first.
+    let (better, worse, r, bv, wv) = if c.ratio >= 1.0 {
+        (
+            &c.favoured,
+            &c.other,
+            c.ratio,
+            c.favoured_median,
+            c.other_median,
+        )
+    } else {
+        (
+            &c.other,
+            &c.favoured,
+            1.0 / c.ratio,
+            c.other_median,
+            c.favoured_median,
+        )
+    };
+    let (lo, hi) = if c.ratio >= 1.0 {
+        (c.ci_low, c.ci_high)
+    } else {
+        (
+            1.0 / c.ci_high.max(f64::MIN_POSITIVE),
+            1.0 / c.ci_low.max(f64::MIN_POSITIVE),
+        )
+    };
+    let what = match c.metric.as_str() {
+        "throughput_rps" => format!("served {r:.2}× the requests per second of"),
+        "rss_per_connection_bytes" => format!("used {r:.2}× less memory per connection than"),
+        m if m.ends_with("_bytes") => format!("used {r:.2}× less memory ({m}) than"),
+        m if m.ends_with("_us") => {
+            format!(
+                "had a {r:.2}× lower {} than",
+                m.trim_end_matches("_us").replace('_', " ")
+            )
+        }
+        m => format!("did {r:.2}× better on {m} than"),
+    };
+    let interval = if hi.is_finite() {
+        format!("interval {lo:.2}–{hi:.2}")
+    } else {
+        format!("interval {lo:.2}–∞")
+    };
+    format!(
+        "on {place}, {better} {what} {worse} ({} vs {}; {interval})",
+        fmt_value(&c.metric, bv),
+        fmt_value(&c.metric, wv)
+    )
 }
 
 fn conditions(claim: &ClaimSpec, rules: &VerdictRules, results: &ResultsFile) -> Vec<String> {
@@ -1163,6 +1303,7 @@ pub(crate) mod tests {
 
     fn results(ms: Vec<Measurement>, target_cpus: Vec<usize>) -> ResultsFile {
         ResultsFile {
+            order_seed: None,
             schema_version: SCHEMA_VERSION,
             kind: RunKind::Suite,
             run_id: "t".into(),
@@ -1220,6 +1361,13 @@ pub(crate) mod tests {
         assert!(c.ci_low > 1.05 && c.ci_low <= c.ratio && c.ratio <= c.ci_high);
         assert!(v.summary.contains("×2.00"), "{}", v.summary);
         assert!(
+            v.answer.starts_with(
+                "Supported: on `io` at 256 connections, node served 2.00× the requests per second of py (1000 req/s vs 500 req/s; interval "
+            ),
+            "{}",
+            v.answer
+        );
+        assert!(
             v.conditions[0].contains("target CPU 1"),
             "{:?}",
             v.conditions
@@ -1258,6 +1406,10 @@ pub(crate) mod tests {
                 .starts_with("py failed c=256: error rate 34.00%"),
             "{:?}",
             c.failed
+        );
+        assert_eq!(
+            v.answer,
+            "Supported: on `io` at 256 connections, py failed c=256: error rate 34.00% above 1.00% (timeout 340)."
         );
         // The same with the roles swapped: the favoured stack's failure refutes.
         let mut swapped = claim(&["node"]);
@@ -1321,6 +1473,13 @@ pub(crate) mod tests {
         );
         assert_eq!(v.outcome, Outcome::Refuted);
         assert_eq!(v.comparisons[0].result, PairResult::OtherBetter);
+        // The better side is named first, whichever the claim favours.
+        assert!(
+            v.answer
+                .starts_with("Refuted: on `io` at 256 connections, py served 2.00× the requests per second of node"),
+            "{}",
+            v.answer
+        );
     }
 
     #[test]

@@ -239,19 +239,36 @@ pub fn render(ctx: &Context<'_>, svgs: &[Option<String>]) -> String {
             outcome_class(v.outcome),
             tables::outcome_text(v.outcome).to_uppercase()
         );
+        let chart = ctx
+            .charts
+            .iter()
+            .find(|c| c.claim.as_deref() == Some(&v.claim));
+        if !v.answer.is_empty() {
+            let link = chart
+                .map(|c| format!(" <a href=\"#fig-{}\">(chart)</a>", esc(&c.stem)))
+                .unwrap_or_default();
+            let _ = writeln!(
+                o,
+                "<p class=\"answer\"><strong>{}</strong>{link}</p>",
+                esc(&v.answer)
+            );
+        }
         let _ = writeln!(o, "<blockquote>{}</blockquote>", esc(&v.quote));
         if !v.summary.is_empty() {
             let _ = writeln!(o, "<p>{}</p>", esc(&v.summary));
         }
-        if let Some(c) = ctx
-            .charts
-            .iter()
-            .find(|c| c.claim.as_deref() == Some(&v.claim))
-        {
+        if let Some(c) = chart {
             o.push_str(&figure(c, svg_of(c)));
         }
         if !v.comparisons.is_empty() {
+            let _ = writeln!(
+                o,
+                "<details><summary>All {} comparison{}</summary>",
+                v.comparisons.len(),
+                if v.comparisons.len() == 1 { "" } else { "s" }
+            );
             o.push_str(&table(&tables::comparisons(v), "", None));
+            o.push_str("</details>\n");
         }
         if !v.conditions.is_empty() {
             let _ = writeln!(

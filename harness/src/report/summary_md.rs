@@ -100,15 +100,22 @@ pub fn render(ctx: &Context<'_>) -> String {
                 v.claim,
                 tables::outcome_text(v.outcome)
             );
+            let chart = ctx
+                .charts
+                .iter()
+                .find(|c| c.claim.as_deref() == Some(&v.claim));
+            if !v.answer.is_empty() {
+                let link = chart
+                    .and_then(|c| c.png.file_name())
+                    .map(|n| format!(" ([chart](charts/{}))", n.to_string_lossy()))
+                    .unwrap_or_default();
+                let _ = writeln!(out, "**{}**{link}\n", v.answer.replace('\n', " "));
+            }
             let _ = writeln!(out, "> {}\n", v.quote.replace('\n', " "));
             if !v.summary.is_empty() {
                 let _ = writeln!(out, "{}\n", v.summary);
             }
-            if let Some(c) = ctx
-                .charts
-                .iter()
-                .find(|c| c.claim.as_deref() == Some(&v.claim))
-            {
+            if let Some(c) = chart {
                 out.push_str(&chart_md(c));
             }
             if !v.comparisons.is_empty() {

@@ -27,6 +27,11 @@ pub const SCHEMA_VERSION: u32 = 1;
 pub struct ResultsFile {
     /// Version of this schema; see [`SCHEMA_VERSION`].
     pub schema_version: u32,
+    /// `run`: the seed of the measurement order within each round of
+    /// repetitions (`run --order-seed` repeats it); absent for `bench` and
+    /// in older results.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order_seed: Option<u64>,
     /// What produced the file.
     pub kind: RunKind,
     /// Identifier of the run: its UTC start time, `YYYYMMDDTHHMMSSZ`.
@@ -598,6 +603,10 @@ pub struct Verdict {
     pub quote: String,
     /// supported, refuted, mixed or inconclusive.
     pub outcome: Outcome,
+    /// One plain sentence that answers the claim, with the one or two
+    /// numbers that decide it (for writers; absent in older results).
+    #[serde(default)]
+    pub answer: String,
     /// One or two sentences with the deciding numbers.
     pub summary: String,
     /// The deciding metric, e.g. `throughput_rps` or `p99_us`.

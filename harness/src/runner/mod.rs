@@ -96,6 +96,10 @@ pub struct RunArgs {
     /// measurement in order, then stop without measuring or writing anything.
     #[arg(long)]
     pub dry_run: bool,
+    /// Seed of the measurement order within each round (default: from the
+    /// clock; the seed used is recorded in the results as `order_seed`).
+    #[arg(long, value_name = "N")]
+    pub order_seed: Option<u64>,
 }
 
 /// The Ctrl-C flag shared with the load engine.
@@ -174,7 +178,7 @@ fn set_up_targets(setup: &Setup) -> anyhow::Result<()> {
 /// `--dry-run`: the schedule and its estimated length.
 fn print_plan(setup: &Setup) {
     let shapes: Vec<EntryShape> = setup.suite.entries.iter().map(shape).collect();
-    let jobs = schedule::schedule(&shapes);
+    let jobs = schedule::schedule(&shapes, setup.order_seed);
     let mut total = 0.0;
     for (i, j) in jobs.iter().enumerate() {
         let s = &setup.suite.entries[j.entry].scenario;
@@ -247,6 +251,7 @@ pub struct Setup {
     target_cpus: Vec<usize>,
     out: PathBuf,
     link_latest: bool,
+    order_seed: u64,
 }
 
 /// `NAME=VALUE` pairs from repeatable flags.
@@ -462,6 +467,11 @@ impl Setup {
             target_cpus,
             out,
             link_latest,
+            order_seed: args.order_seed.unwrap_or_else(|| {
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_nanos() as u64)
+            }),
         })
     }
 }
@@ -509,7 +519,7 @@ impl Runner {
         host.generator_cpus = setup.generator_cpus.clone();
         host.target_cpus = setup.target_cpus.clone();
         let shapes: Vec<EntryShape> = setup.suite.entries.iter().map(shape).collect();
-        let jobs = schedule::schedule(&shapes);
+        let jobs = schedule::schedule(&shapes, setup.order_seed);
         let slots = setup
             .targets
             .iter()
@@ -527,6 +537,7 @@ impl Runner {
             })
             .collect();
         let results = ResultsFile {
+            order_seed: Some(setup.order_seed),
             schema_version: SCHEMA_VERSION,
             kind: RunKind::Suite,
             run_id,
@@ -1207,6 +1218,7 @@ mod tests {
             claim: "io-concurrency".into(),
             quote: "q".into(),
             outcome: Outcome::Mixed,
+            answer: String::new(),
             summary: "1 of 2 comparisons favour the claim.".into(),
             metric: "throughput_rps".into(),
             comparisons: vec![],

@@ -88,12 +88,16 @@ pub fn verdict_table(verdicts: &[Verdict]) -> String {
     }
     out.push('\n');
     for v in verdicts {
-        out.push_str(&format!(
-            "{} ({}): {}\n",
-            v.claim,
-            outcome_word(v.outcome),
-            v.summary
-        ));
+        if v.answer.is_empty() {
+            out.push_str(&format!(
+                "{} ({}): {}\n",
+                v.claim,
+                outcome_word(v.outcome),
+                v.summary
+            ));
+        } else {
+            out.push_str(&format!("{}: {}\n  {}\n", v.claim, v.answer, v.summary));
+        }
     }
     out
 }

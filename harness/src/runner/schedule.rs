@@ -1,8 +1,16 @@
 //! The order of measurements: pure, so it can be tested without a network.
 //!
 //! For each suite entry and each of its levels, repetitions are interleaved
-//! across targets (A B C A B C, not A A B B C C), so slow drift of the machine
-//! (thermal, background work) spreads evenly over the stacks compared.
+//! across targets in rounds (one repetition of every target per round, not
+//! A A B B C C), so slow drift of the machine (thermal, background work)
+//! spreads evenly over the stacks compared. Within each round the order is
+//! shuffled from a seed (recorded in the results), so carry-over from one
+//! measurement to the next (TIME_WAIT sockets, page cache, heat) does not
+//! always fall on the same stack.
+
+use rand::SeedableRng;
+use rand::rngs::SmallRng;
+use rand::seq::SliceRandom;
 
 /// One planned measurement.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -44,8 +52,10 @@ pub struct EntryShape {
 }
 
 /// Every measurement, in run order: entries in suite order, levels in sweep
-/// order, then repetition-major over targets (and worker counts).
-pub fn schedule(entries: &[EntryShape]) -> Vec<Job> {
+/// order, then one round per repetition over the targets (and worker
+/// counts), each round in an order shuffled from `seed`: the same seed gives
+/// the same order.
+pub fn schedule(entries: &[EntryShape], seed: u64) -> Vec<Job> {
     let mut jobs = Vec::new();
     for (e, shape) in entries.iter().enumerate() {
         let workers: Vec<Option<usize>> = match &shape.workers {
@@ -54,9 +64,10 @@ pub fn schedule(entries: &[EntryShape]) -> Vec<Job> {
         };
         for level in 0..shape.levels {
             for repetition in 1..=shape.repetitions {
+                let mut round = Vec::new();
                 for target in &shape.targets {
                     for w in &workers {
-                        jobs.push(Job {
+                        round.push(Job {
                             entry: e,
                             level,
                             repetition,
@@ -65,6 +76,12 @@ pub fn schedule(entries: &[EntryShape]) -> Vec<Job> {
                         });
                     }
                 }
+                let round_seed = seed
+                    ^ (e as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+                    ^ (level as u64).wrapping_mul(0xC2B2_AE3D_27D4_EB4F)
+                    ^ u64::from(repetition).wrapping_mul(0x1656_67B1_9E37_79F9);
+                round.shuffle(&mut SmallRng::seed_from_u64(round_seed));
+                jobs.extend(round);
             }
         }
     }
@@ -75,35 +92,51 @@ pub fn schedule(entries: &[EntryShape]) -> Vec<Job> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn repetitions_are_interleaved_across_targets() {
-        let jobs = schedule(&[EntryShape {
+    fn shape(targets: &[&str], repetitions: u32) -> EntryShape {
+        EntryShape {
             levels: 2,
-            repetitions: 2,
-            targets: vec!["a".into(), "b".into(), "c".into()],
+            repetitions,
+            targets: targets.iter().map(|t| t.to_string()).collect(),
             workers: None,
-        }]);
-        let order: Vec<String> = jobs
-            .iter()
-            .map(|j| format!("{}{}{}", j.level, j.target, j.repetition))
-            .collect();
-        assert_eq!(
-            order,
-            [
-                "0a1", "0b1", "0c1", "0a2", "0b2", "0c2", "1a1", "1b1", "1c1", "1a2", "1b2", "1c2"
-            ]
-        );
+        }
+    }
+
+    #[test]
+    fn rounds_hold_every_target_once_in_a_seeded_order() {
+        let targets = ["a", "b", "c", "d", "e"];
+        let jobs = schedule(&[shape(&targets, 8)], 7);
+        assert_eq!(jobs.len(), 2 * 8 * 5);
+        let mut firsts = std::collections::BTreeSet::new();
+        for (i, round) in jobs.chunks(5).enumerate() {
+            let (level, rep) = (i / 8, i % 8 + 1);
+            assert!(
+                round
+                    .iter()
+                    .all(|j| j.level == level && j.repetition == rep as u32)
+            );
+            let mut ids: Vec<&str> = round.iter().map(|j| j.target.as_str()).collect();
+            firsts.insert(ids[0]);
+            ids.sort();
+            assert_eq!(ids, targets, "round {i} has every target once");
+        }
+        assert!(firsts.len() > 1, "the same stack does not always go first");
+        assert_eq!(jobs, schedule(&[shape(&targets, 8)], 7), "reproducible");
+        assert_ne!(jobs, schedule(&[shape(&targets, 8)], 8), "seeded");
     }
 
     #[test]
     fn worker_sweeps_name_instances() {
-        let jobs = schedule(&[EntryShape {
-            levels: 1,
-            repetitions: 1,
-            targets: vec!["py".into()],
-            workers: Some(vec![1, 2]),
-        }]);
-        let ids: Vec<String> = jobs.iter().map(Job::instance).collect();
+        let jobs = schedule(
+            &[EntryShape {
+                levels: 1,
+                repetitions: 1,
+                targets: vec!["py".into()],
+                workers: Some(vec![1, 2]),
+            }],
+            1,
+        );
+        let mut ids: Vec<String> = jobs.iter().map(Job::instance).collect();
+        ids.sort();
         assert_eq!(ids, ["py@w1", "py@w2"]);
     }
 }

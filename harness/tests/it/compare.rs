@@ -184,6 +184,7 @@ fn results(reps: &[Rep]) -> ResultsFile {
 
 fn file_with(measurements: Vec<Measurement>) -> ResultsFile {
     ResultsFile {
+        order_seed: None,
         schema_version: SCHEMA_VERSION,
         kind: RunKind::Suite,
         run_id: "20260101T000000Z".into(),

@@ -285,6 +285,7 @@ fn comparison(
 pub fn synthetic() -> ResultsFile {
     let mut rng = SmallRng::seed_from_u64(20261128);
     let mut r = ResultsFile {
+        order_seed: None,
         schema_version: SCHEMA_VERSION,
         kind: RunKind::Suite,
         run_id: "20261128T070000Z".into(),
@@ -516,6 +517,7 @@ pub fn synthetic() -> ResultsFile {
             claim: "io-concurrency".into(),
             quote: "Node.js is often considered faster for handling concurrent requests due to its event-driven, non-blocking I/O model".into(),
             outcome: Outcome::Supported,
+            answer: String::new(),
             summary: "Express served more I/O-bound requests per second than FastAPI and Django at 256 connections, beyond the run-to-run noise.".into(),
             metric: "throughput_rps".into(),
             comparisons: io,
@@ -526,6 +528,7 @@ pub fn synthetic() -> ResultsFile {
             claim: "many-connections".into(),
             quote: "Node.js excels in building scalable network applications ... handling many simultaneous connections".into(),
             outcome: Outcome::Mixed,
+            answer: String::new(),
             summary: "With 4000 open connections Express used less memory than Django but not clearly less than FastAPI.".into(),
             metric: "rss_peak_bytes".into(),
             comparisons: conns,
@@ -536,6 +539,7 @@ pub fn synthetic() -> ResultsFile {
             claim: "raw-speed".into(),
             quote: "Python | is generally slower in raw execution speed because it is an interpreted language".into(),
             outcome: Outcome::Inconclusive,
+            answer: String::new(),
             summary: "The JSON p50 latency of Express and FastAPI at 1000 req/s is the same within the noise; the CPU-bound scenario was not measured.".into(),
             metric: "p50_us".into(),
             comparisons: raw,
@@ -543,6 +547,9 @@ pub fn synthetic() -> ResultsFile {
             missing: vec!["cpu-fib: not in this suite".into()],
         },
     ];
+    for v in &mut r.verdicts {
+        v.answer = claimbench::analysis::verdict::answer(v);
+    }
     r
 }
 
@@ -971,6 +978,7 @@ fn verdict_without_comparisons_gets_its_sentence_and_no_chart() {
         claim: "asyncio-helps".into(),
         quote: "asynchronous programming (asyncio)".into(),
         outcome: Outcome::Inconclusive,
+        answer: String::new(),
         summary: "No comparison could be made: python-django:asgi was not measured.".into(),
         metric: "throughput_rps".into(),
         comparisons: vec![],
