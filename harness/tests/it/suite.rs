@@ -361,22 +361,28 @@ fn tiny_suite_end_to_end_over_two_real_targets() {
     let r: ResultsFile = claimbench::results::io::read(out.path()).unwrap();
     assert!(r.complete);
     assert!(r.finished_at.is_some());
-    // 2 scenarios x 1 level x 2 repetitions x 2 targets, interleaved A B A B.
+    // 2 scenarios x 1 level x 2 repetitions x 2 targets, in rounds: each
+    // round one repetition of both targets, in an order drawn from the
+    // recorded seed.
     assert_eq!(r.measurements.len(), 8, "skipped: {:?}", r.skipped);
-    let order: Vec<(&str, &str, u32)> = r
-        .measurements
-        .iter()
-        .map(|m| (m.scenario.as_str(), m.target.as_str(), m.repetition))
-        .collect();
-    assert_eq!(
-        &order[..4],
-        &[
-            ("tiny-io", "rust-hyper", 1),
-            ("tiny-io", "node-express", 1),
-            ("tiny-io", "rust-hyper", 2),
-            ("tiny-io", "node-express", 2)
-        ]
-    );
+    assert!(r.order_seed.is_some());
+    for (i, round) in r.measurements.chunks(2).enumerate() {
+        let mut ids: Vec<(&str, &str, u32)> = round
+            .iter()
+            .map(|m| (m.scenario.as_str(), m.target.as_str(), m.repetition))
+            .collect();
+        ids.sort();
+        let scenario = if i < 2 { "tiny-io" } else { ids[0].0 };
+        let rep = (i % 2) as u32 + 1;
+        assert_eq!(
+            ids,
+            [
+                (scenario, "node-express", rep),
+                (scenario, "rust-hyper", rep)
+            ],
+            "round {i}"
+        );
+    }
     for m in &r.measurements {
         assert!(
             m.load.summary.ok > 0,
