@@ -1590,7 +1590,7 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn python_cpu_is_mixed_when_only_the_c_backed_variant_holds() {
+    fn a_parity_claim_is_mixed_when_one_scenario_holds_and_one_does_not() {
         let mut ms: Vec<Measurement> = Vec::new();
         for (t, fib, hash) in [("py", 20.0, 100.0), ("node", 300.0, 100.5)] {
             for r in 1..=5u32 {
