@@ -252,9 +252,31 @@ fn cpus_or(cpus: &[usize]) -> String {
 /// Joins parts with ` · ` into lines of at most `max_chars` (a part longer
 /// than that gets its own line).
 pub fn wrap(parts: &[String], max_chars: usize) -> Vec<String> {
+    // A part longer than a line is broken at its spaces (a word longer than
+    // a line stays whole: there is nowhere better to break it).
+    let mut pieces: Vec<String> = Vec::new();
+    for p in parts {
+        if p.chars().count() <= max_chars {
+            pieces.push(p.clone());
+            continue;
+        }
+        let mut line = String::new();
+        for word in p.split(' ') {
+            if !line.is_empty() && line.chars().count() + 1 + word.chars().count() > max_chars {
+                pieces.push(std::mem::take(&mut line));
+            }
+            if !line.is_empty() {
+                line.push(' ');
+            }
+            line.push_str(word);
+        }
+        if !line.is_empty() {
+            pieces.push(line);
+        }
+    }
     let mut lines: Vec<String> = Vec::new();
     let mut cur = String::new();
-    for p in parts {
+    for p in &pieces {
         let add = if cur.is_empty() {
             p.chars().count()
         } else {
@@ -308,5 +330,19 @@ mod tests {
             .collect();
         assert_eq!(wrap(&parts, 11), vec!["aaaa · bbbb", "cccc"]);
         assert_eq!(wrap(&parts, 100), vec!["aaaa · bbbb · cccc"]);
+    }
+
+    #[test]
+    fn a_part_longer_than_a_line_wraps_at_its_spaces() {
+        let parts = vec![
+            "scenario io-downstream c=256; io-sleep c=256; mixed r=100/s".to_string(),
+            "node".to_string(),
+        ];
+        let lines = wrap(&parts, 24);
+        assert!(lines.iter().all(|l| l.chars().count() <= 24), "{lines:?}");
+        assert_eq!(
+            lines.join(" ").replace(" · ", " "),
+            format!("{} node", parts[0])
+        );
     }
 }
