@@ -188,6 +188,15 @@ impl Metric {
         }
     }
 
+    /// The name the claims file uses for it (`template_p99_us` for any
+    /// template's p99): the key of its minimum effect.
+    pub fn kind_name(&self) -> String {
+        match self {
+            Metric::TemplateP99(_) => "template_p99_us".into(),
+            other => other.name(),
+        }
+    }
+
     /// Whether a larger value is better.
     pub fn higher_is_better(&self) -> bool {
         matches!(self, Metric::Throughput)
@@ -483,6 +492,7 @@ struct Pending {
     scenario: String,
     level: Level,
     metric: String,
+    min_effect: f64,
     a: Vec<f64>,
     b: Vec<f64>,
     higher_is_better: bool,
@@ -497,6 +507,7 @@ fn compare(
         scenario,
         level,
         metric,
+        min_effect,
         a,
         b,
         higher_is_better,
@@ -506,9 +517,8 @@ fn compare(
         (favoured, other, scenario, *level, metric, a, b);
     let (num, den) = if *higher_is_better { (a, b) } else { (b, a) };
     let ci = stats::bootstrap_ratio_ci(num, den, confidence, rules.resamples, rules.seed)?;
-    let min_effect = rules.min_effect_for(metric);
-    let result = classify(&ci, min_effect);
-    let eq = equivalent(ci.low, ci.high, ci.has_interval, min_effect);
+    let result = classify(&ci, *min_effect);
+    let eq = equivalent(ci.low, ci.high, ci.has_interval, *min_effect);
     Some((
         Comparison {
             favoured: favoured.to_string(),
@@ -763,6 +773,7 @@ pub fn evaluate_one(claim: &ClaimSpec, rules: &VerdictRules, results: &ResultsFi
                             scenario: scenario.clone(),
                             level,
                             metric: metric.name(),
+                            min_effect: rules.min_effect_for(&metric.kind_name()),
                             a,
                             b,
                             higher_is_better: metric.higher_is_better(),
@@ -815,6 +826,7 @@ pub fn evaluate_one(claim: &ClaimSpec, rules: &VerdictRules, results: &ResultsFi
                             scenario: scenario.clone(),
                             level,
                             metric: metric.name(),
+                            min_effect: rules.min_effect_for(&metric.kind_name()),
                             a: with,
                             b: without,
                             higher_is_better: *increase,
@@ -875,6 +887,10 @@ pub fn answer(v: &Verdict) -> String {
             first(loss.or(tie))
         ),
         Outcome::Inconclusive => match tie {
+            Some(c) if c.repetitions.0 < 2 || c.repetitions.1 < 2 => format!(
+                "Inconclusive: one repetition a side gives no interval to decide on, e.g. {}.",
+                plain(c)
+            ),
             Some(c) => format!(
                 "Inconclusive: no difference beyond the noise, e.g. {}.",
                 plain(c)
@@ -892,9 +908,12 @@ pub fn answer(v: &Verdict) -> String {
 /// One comparison in plain words: who did how much better, where.
 fn plain(c: &Comparison) -> String {
     let place = match c.level.model {
-        crate::results::schema::LoadModelKind::Closed => {
-            format!("`{}` at {} connections", c.scenario, c.level.value)
-        }
+        crate::results::schema::LoadModelKind::Closed => format!(
+            "`{}` at {} connection{}",
+            c.scenario,
+            c.level.value,
+            if c.level.value == 1.0 { "" } else { "s" }
+        ),
         crate::results::schema::LoadModelKind::Open => {
             format!("`{}` at {} requests/s", c.scenario, c.level.value)
         }
@@ -914,6 +933,16 @@ fn plain(c: &Comparison) -> String {
             "on {place}, {}'s {} was {} against {} in `{baseline}`{change}",
             c.favoured,
             c.metric.trim_end_matches("_us").replace('_', " "),
+            fmt_value(&c.metric, c.favoured_median),
+            fmt_value(&c.metric, c.other_median)
+        );
+    }
+    if c.result == PairResult::NoDifference && (c.repetitions.0 < 2 || c.repetitions.1 < 2) {
+        return format!(
+            "on {place}, {} against {} in {} ({} vs {})",
+            c.favoured,
+            c.other,
+            c.metric,
             fmt_value(&c.metric, c.favoured_median),
             fmt_value(&c.metric, c.other_median)
         );
@@ -1069,8 +1098,11 @@ fn min_effects_phrase(claim: &ClaimSpec, rules: &VerdictRules) -> String {
         .metrics
         .iter()
         .map(|m| {
-            let name = m.name();
-            format!("{name} {:.0}%", rules.min_effect_for(&name) * 100.0)
+            format!(
+                "{} {:.0}%",
+                m.name(),
+                rules.min_effect_for(&m.kind_name()) * 100.0
+            )
         })
         .collect();
     format!("minimum effect: {}", parts.join(", "))
@@ -1587,6 +1619,12 @@ pub(crate) mod tests {
         per_metric.min_effects.insert("p99_us".into(), 0.15);
         assert_eq!(per_metric.min_effect_for("p99_us"), 0.15);
         assert_eq!(per_metric.min_effect_for("throughput_rps"), 0.05);
+        // A template's p99 takes the claims file's `template_p99_us` entry.
+        assert_eq!(
+            Metric::TemplateP99("io".into()).kind_name(),
+            "template_p99_us"
+        );
+        assert_eq!(Metric::TemplateP99("io".into()).name(), "io_p99_us");
     }
 
     #[test]
