@@ -892,7 +892,7 @@ pub fn answer(v: &Verdict) -> String {
                 plain(c)
             ),
             Some(c) => format!(
-                "Inconclusive: no difference beyond the noise, e.g. {}.",
+                "Inconclusive: no difference beyond the noise and the minimum effect, e.g. {}.",
                 plain(c)
             ),
             None => format!(
@@ -949,7 +949,7 @@ fn plain(c: &Comparison) -> String {
     }
     if c.result == PairResult::NoDifference {
         return format!(
-            "on {place}, {} and {} differ by no more than the noise in {} ({} vs {}; ratio {:.2}, interval {:.2}–{:.2})",
+            "on {place}, {} and {} are not shown to differ in {} by more than the minimum effect ({} vs {}; ratio {:.2}, interval {:.2}–{:.2})",
             c.favoured,
             c.other,
             c.metric,
