@@ -239,10 +239,7 @@ pub fn render(ctx: &Context<'_>, svgs: &[Option<String>]) -> String {
             outcome_class(v.outcome),
             tables::outcome_text(v.outcome).to_uppercase()
         );
-        let chart = ctx
-            .charts
-            .iter()
-            .find(|c| c.claim.as_deref() == Some(&v.claim));
+        let chart = ctx.claim_chart(&v.claim);
         if !v.answer.is_empty() {
             let link = chart
                 .map(|c| format!(" <a href=\"#fig-{}\">(chart)</a>", esc(&c.stem)))

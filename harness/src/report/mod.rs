@@ -139,6 +139,15 @@ pub struct Context<'a> {
     pub charts: Vec<ChartFile>,
 }
 
+impl Context<'_> {
+    /// The chart of one claim's verdict, if one was drawn.
+    pub fn claim_chart(&self, claim: &str) -> Option<&ChartFile> {
+        self.charts
+            .iter()
+            .find(|c| c.claim.as_deref() == Some(claim))
+    }
+}
+
 /// Draws every chart and writes `summary.md`, `report.html` and
 /// `results.csv` under `out_dir` (charts under `out_dir/charts/`).
 ///

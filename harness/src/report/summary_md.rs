@@ -100,10 +100,7 @@ pub fn render(ctx: &Context<'_>) -> String {
                 v.claim,
                 tables::outcome_text(v.outcome)
             );
-            let chart = ctx
-                .charts
-                .iter()
-                .find(|c| c.claim.as_deref() == Some(&v.claim));
+            let chart = ctx.claim_chart(&v.claim);
             if !v.answer.is_empty() {
                 let link = chart
                     .and_then(|c| c.png.file_name())
