@@ -292,10 +292,12 @@ fn sample_loop(pgid: i32, interval: Duration, stop: &AtomicBool) -> Raw {
         // (10 ms ticks) to be a sample of its own, unless it is the only one.
         if dt >= interval / 2 || raw.samples.is_empty() {
             let secs = dt.as_secs_f64();
+            let t_s = snap.taken.saturating_duration_since(t0).as_secs_f64();
             raw.samples.push(ResourceSample {
-                t_s: snap.taken.saturating_duration_since(t0).as_secs_f64(),
+                t_ms: (t_s * 1e3).round() as u64,
+                // Ticks are 10 ms: a tenth of a percent is finer than the data.
                 cpu_percent: if secs > 0.0 {
-                    ticks as f64 / hz / secs * 100.0
+                    (ticks as f64 / hz / secs * 1000.0).round() / 10.0
                 } else {
                     0.0
                 },
@@ -435,8 +437,8 @@ mod tests {
 
     #[test]
     fn summaries_take_peaks_and_means() {
-        let s = |t: f64, cpu: f64, rss: u64| ResourceSample {
-            t_s: t,
+        let s = |t_ms: u64, cpu: f64, rss: u64| ResourceSample {
+            t_ms,
             cpu_percent: cpu,
             rss_bytes: rss,
             threads: 3,
@@ -445,7 +447,7 @@ mod tests {
         let hz = crate::sys::clock_ticks_per_second();
         let u = summarize(
             Duration::from_millis(100),
-            vec![s(0.1, 50.0, 100), s(0.2, 150.0, 300)],
+            vec![s(100, 50.0, 100), s(200, 150.0, 300)],
             hz / 5,
             0.2,
         );
@@ -475,6 +477,12 @@ mod tests {
         std::hint::black_box(x);
         let u = h.finish();
         assert!(u.samples.len() >= 5, "{} samples", u.samples.len());
+        // Milliseconds, in order; CPU to a tenth of a percent.
+        assert!(u.samples.windows(2).all(|w| w[0].t_ms < w[1].t_ms));
+        assert!(u.samples.iter().all(|s| {
+            let tenths = s.cpu_percent * 10.0;
+            (tenths - tenths.round()).abs() < 1e-6
+        }));
         assert!(u.cpu_s >= 0.2, "cpu_s {}", u.cpu_s);
         assert!(u.rss_peak_bytes > 0);
         assert!(u.processes_peak >= 1);

@@ -104,8 +104,8 @@ fn measurement(
     }
     let samples: Vec<ResourceSample> = (0..16)
         .map(|i| ResourceSample {
-            t_s: i as f64 * 0.5,
-            cpu_percent: (shape.cpu * (1.0 + 0.05 * normal(rng))).max(0.0),
+            t_ms: i * 500,
+            cpu_percent: ((shape.cpu * (1.0 + 0.05 * normal(rng))).max(0.0) * 10.0).round() / 10.0,
             rss_bytes: ((shape.rss_mb * (0.97 + 0.003 * i as f64)) * 1e6) as u64,
             threads: 8,
             processes: 1,
@@ -654,6 +654,28 @@ fn fixture_is_current() {
     );
     // And it reads back through the one reader.
     claimbench::results::io::read(&path).unwrap();
+}
+
+/// The fixture, which has every kind of field (resource samples included),
+/// matches the committed JSON Schema.
+#[test]
+fn fixture_matches_the_committed_schema() {
+    let schema: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(repo_root().join("results/schema.json")).unwrap(),
+    )
+    .unwrap();
+    let compiled = jsonschema::JSONSchema::compile(&schema).expect("committed schema compiles");
+    let instance: serde_json::Value = serde_json::from_str(
+        &String::from_utf8(read(&fixture_dir().join("results.json"))).unwrap(),
+    )
+    .unwrap();
+    if let Err(errors) = compiled.validate(&instance) {
+        let msgs: Vec<String> = errors
+            .map(|e| format!("{} at {}", e, e.instance_path))
+            .take(10)
+            .collect();
+        panic!("the fixture does not match results/schema.json: {msgs:#?}");
+    };
 }
 
 #[test]

@@ -515,7 +515,7 @@ fn sampled_rss_and_cpu_grow_under_load_and_sum_over_children() {
     assert!(busy.cpu_percent_peak > 50.0);
     assert!(busy.cpu_percent_mean > 10.0);
     assert!(busy.samples.len() >= 10, "{} samples", busy.samples.len());
-    assert!(busy.samples.windows(2).all(|w| w[0].t_s < w[1].t_s));
+    assert!(busy.samples.windows(2).all(|w| w[0].t_ms < w[1].t_ms));
     assert!(busy.threads_peak >= 3);
 }
 

@@ -81,10 +81,13 @@ pub fn data(
         .collect();
     let (cpu, rss) = match &m.resources {
         Some(r) => (
-            r.samples.iter().map(|s| (s.t_s, s.cpu_percent)).collect(),
             r.samples
                 .iter()
-                .map(|s| (s.t_s, s.rss_bytes as f64 / 1e6))
+                .map(|s| (s.t_ms as f64 / 1e3, s.cpu_percent))
+                .collect(),
+            r.samples
+                .iter()
+                .map(|s| (s.t_ms as f64 / 1e3, s.rss_bytes as f64 / 1e6))
                 .collect(),
         ),
         None => (vec![], vec![]),
