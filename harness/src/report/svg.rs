@@ -4,8 +4,9 @@
 //! and leaves the font to the viewer).
 //!
 //! Each glyph used is defined once in `<defs>` (in font units) and placed with
-//! `<use>`; every text run carries its string in `aria-label`, so the text is
-//! still searchable and read by screen readers. Text geometry (advance, kerning,
+//! `<use>`, and so is each word that recurs in a chart; every text run
+//! carries its string in `aria-label`, so the text is still searchable and
+//! read by screen readers. Text geometry (advance, kerning,
 //! baseline, anchors, rotation) follows plotters' bitmap text drawing, so the
 //! SVG and the PNG of a chart line up.
 //!
@@ -49,11 +50,23 @@ fn fonts() -> Result<&'static Fonts, SvgError> {
 
 fn colour(c: BackendColor) -> String {
     let (r, g, b) = c.rgb;
-    format!("#{r:02X}{g:02X}{b:02X}")
+    // #DDDDDD is #DDD.
+    if [r, g, b].iter().all(|v| v >> 4 == v & 0xF) {
+        format!("#{:X}{:X}{:X}", r & 0xF, g & 0xF, b & 0xF)
+    } else {
+        format!("#{r:02X}{g:02X}{b:02X}")
+    }
 }
 
-fn opacity(c: BackendColor) -> String {
-    format!("{}", (c.alpha * 1000.0).round() / 1000.0)
+/// The `opacity` attribute of a colour, or nothing when it is opaque.
+fn opacity(c: BackendColor) -> Option<(&'static str, String)> {
+    let a = (c.alpha * 1000.0).round() / 1000.0;
+    (a < 1.0).then(|| ("opacity", format!("{a}")))
+}
+
+/// The `stroke-width` attribute, or nothing for SVG's default of 1.
+fn stroke_width(w: u32) -> Option<(&'static str, String)> {
+    (w != 1).then(|| ("stroke-width", w.to_string()))
 }
 
 /// Escapes text for an XML attribute or element body.
@@ -72,15 +85,41 @@ pub fn xml_escape(s: &str) -> String {
     out
 }
 
+/// A glyph of a text run: (bold, glyph id) and its x in font units.
+type Glyph = ((bool, u16), i64);
+
+/// What the body of a document holds, in drawing order.
+enum Item {
+    /// Shapes, as written.
+    Shapes(String),
+    /// A text run: its `<g ...>` start tag and its words (glyphs; x from
+    /// the run's origin). Written in [`GlyphSvg::present`], once it is known
+    /// which words recur.
+    Text {
+        head: String,
+        words: Vec<Vec<Glyph>>,
+    },
+}
+
 /// An SVG drawing backend writing into a String, with text as glyph paths.
+///
+/// The document: `<defs>` with each glyph used (a `<path>` in font units)
+/// and each word of two or more glyphs that occurs more than once (a `<g>`
+/// of glyph `<use>`s); then the drawing, where each text run is a `<g>`
+/// labelled with its text (`aria-label`), scaled from font units, holding a
+/// `<use>` per glyph or recurring word; consecutive shapes painted alike
+/// share a `<g>` with the paint.
 pub struct GlyphSvg<'a> {
     out: &'a mut String,
     size: (u32, u32),
     id_prefix: String,
     title: String,
-    body: String,
+    body: Vec<Item>,
     /// (bold, glyph id) -> path data in font units, y pointing down.
     glyphs: BTreeMap<(bool, u16), String>,
+    /// Consecutive shapes painted alike, not yet written: their paint
+    /// attributes and each shape's element without them.
+    run: Option<(String, Vec<String>)>,
     saved: bool,
 }
 
@@ -102,70 +141,118 @@ impl<'a> GlyphSvg<'a> {
             size,
             id_prefix,
             title: title.to_string(),
-            body: String::new(),
+            body: Vec::new(),
             glyphs: BTreeMap::new(),
+            run: None,
             saved: false,
         }
     }
 
+    /// A glyph's outline as path data in whole font units, y pointing down:
+    /// relative commands (`m`, `l`, `q`, `c`, `z`), which need fewer digits,
+    /// and no line back to a contour's start where `z` draws it anyway.
     fn glyph_path(font: &FontRef<'static>, id: GlyphId) -> String {
-        let mut d = String::new();
         let Some(outline) = font.outline(id) else {
-            return d;
+            return String::new();
         };
+        let at = |p: ab_glyph::Point| (p.x.round() as i32, -(p.y.round() as i32));
+        // Contours: start point and segments (command, points), absolute.
+        type Segment = (char, Vec<(i32, i32)>);
+        let mut contours: Vec<((i32, i32), Vec<Segment>)> = Vec::new();
         let mut last: Option<ab_glyph::Point> = None;
-        let p = |d: &mut String, pt: ab_glyph::Point| {
-            let _ = write!(d, "{} {}", pt.x.round() as i32, -(pt.y.round() as i32));
-        };
         for curve in &outline.curves {
-            let (start, end) = match *curve {
-                OutlineCurve::Line(a, b) => (a, b),
-                OutlineCurve::Quad(a, _, c) => (a, c),
-                OutlineCurve::Cubic(a, _, _, d) => (a, d),
+            let (start, end, cmd, pts) = match *curve {
+                OutlineCurve::Line(a, b) => (a, b, 'l', vec![at(b)]),
+                OutlineCurve::Quad(a, b, c) => (a, c, 'q', vec![at(b), at(c)]),
+                OutlineCurve::Cubic(a, b, c, e) => (a, e, 'c', vec![at(b), at(c), at(e)]),
             };
             if last != Some(start) {
-                if last.is_some() {
-                    d.push('Z');
-                }
-                d.push('M');
-                p(&mut d, start);
+                contours.push((at(start), Vec::new()));
             }
-            match *curve {
-                OutlineCurve::Line(_, b) => {
-                    d.push('L');
-                    p(&mut d, b);
-                }
-                OutlineCurve::Quad(_, b, c) => {
-                    d.push('Q');
-                    p(&mut d, b);
-                    d.push(' ');
-                    p(&mut d, c);
-                }
-                OutlineCurve::Cubic(_, b, c, e) => {
-                    d.push('C');
-                    p(&mut d, b);
-                    d.push(' ');
-                    p(&mut d, c);
-                    d.push(' ');
-                    p(&mut d, e);
-                }
+            if let Some((_, segments)) = contours.last_mut() {
+                segments.push((cmd, pts));
             }
             last = Some(end);
         }
-        if last.is_some() {
-            d.push('Z');
+        let mut d = String::new();
+        let mut cur = (0, 0);
+        let numbers = |d: &mut String, cur: &mut (i32, i32), cmd: char, pts: &[(i32, i32)]| {
+            d.push(cmd);
+            for (i, &(x, y)) in pts.iter().enumerate() {
+                for (j, v) in [x - cur.0, y - cur.1].into_iter().enumerate() {
+                    // A minus sign separates numbers by itself.
+                    if (i, j) != (0, 0) && v >= 0 {
+                        d.push(' ');
+                    }
+                    let _ = write!(d, "{v}");
+                }
+            }
+            *cur = *pts.last().unwrap_or(cur);
+        };
+        for (start, mut segments) in contours {
+            if segments
+                .last()
+                .is_some_and(|(c, p)| *c == 'l' && p[..] == [start])
+            {
+                segments.pop();
+            }
+            numbers(&mut d, &mut cur, 'm', &[start]);
+            for (cmd, pts) in &segments {
+                numbers(&mut d, &mut cur, *cmd, pts);
+            }
+            // `z` goes back to the contour's start.
+            d.push('z');
+            cur = start;
         }
         d
     }
 
-    fn tag(&mut self, name: &str, attrs: &[(&str, String)]) {
-        let b = &mut self.body;
-        b.push('<');
-        b.push_str(name);
-        for (k, v) in attrs {
-            let _ = write!(b, " {k}=\"{}\"", xml_escape(v));
+    /// One shape: `paint` (fill, stroke and their widths and joins, shared
+    /// by a run of shapes) and `own` attributes (geometry, opacity). Shapes
+    /// in a row with the same paint go into one `<g>` carrying it, so a grid
+    /// of twenty lines states its colour once.
+    fn shape(&mut self, name: &str, paint: &[(&str, String)], own: &[Option<(&str, String)>]) {
+        let mut p = String::new();
+        for (k, v) in paint {
+            let _ = write!(p, " {k}=\"{}\"", xml_escape(v));
         }
-        b.push_str("/>\n");
+        let mut e = format!("<{name}");
+        for (k, v) in own.iter().flatten() {
+            let _ = write!(e, " {k}=\"{}\"", xml_escape(v));
+        }
+        e.push_str("/>");
+        match &mut self.run {
+            Some((paint, shapes)) if *paint == p => shapes.push(e),
+            _ => {
+                self.flush_run();
+                self.run = Some((p, vec![e]));
+            }
+        }
+    }
+
+    /// Writes the pending run of shapes: one shape with its paint inline,
+    /// several in a `<g>` with the paint.
+    fn flush_run(&mut self) {
+        let Some((paint, shapes)) = self.run.take() else {
+            return;
+        };
+        if !matches!(self.body.last(), Some(Item::Shapes(_))) {
+            self.body.push(Item::Shapes(String::new()));
+        }
+        let Some(Item::Shapes(b)) = self.body.last_mut() else {
+            return;
+        };
+        if let [one] = shapes.as_slice() {
+            let (head, tail) = one.split_at(one.find([' ', '/']).unwrap_or(one.len()));
+            let _ = writeln!(b, "{head}{paint}{tail}");
+        } else {
+            let _ = writeln!(b, "<g{paint}>");
+            for e in &shapes {
+                b.push_str(e);
+                b.push('\n');
+            }
+            b.push_str("</g>\n");
+        }
     }
 
     fn points<I: IntoIterator<Item = BackendCoord>>(path: I) -> String {
@@ -192,6 +279,7 @@ impl DrawingBackend for GlyphSvg<'_> {
         if self.saved {
             return Ok(());
         }
+        self.flush_run();
         let (w, h) = self.size;
         let o = &mut *self.out;
         o.clear();
@@ -210,8 +298,65 @@ impl DrawingBackend for GlyphSvg<'_> {
                 if *bold { "b" } else { "r" }
             );
         }
+        // Words of two or more glyphs that occur more than once: defined
+        // once, in order of first use.
+        let relative = |w: &[Glyph]| -> Vec<Glyph> {
+            let x0 = w[0].1;
+            w.iter().map(|&(k, x)| (k, x - x0)).collect()
+        };
+        let mut count: std::collections::HashMap<Vec<Glyph>, usize> =
+            std::collections::HashMap::new();
+        let mut order: Vec<Vec<Glyph>> = Vec::new();
+        for item in &self.body {
+            if let Item::Text { words, .. } = item {
+                for w in words.iter().filter(|w| w.len() > 1) {
+                    let n = count.entry(relative(w)).or_insert(0);
+                    if *n == 0 {
+                        order.push(relative(w));
+                    }
+                    *n += 1;
+                }
+            }
+        }
+        let mut word_id: std::collections::HashMap<Vec<Glyph>, usize> =
+            std::collections::HashMap::new();
+        let p = &self.id_prefix;
+        let glyph_use = |o: &mut String, ((bold, id), x): Glyph| {
+            let _ = writeln!(
+                o,
+                "<use xlink:href=\"#{p}{}{id}\" x=\"{x}\"/>",
+                if bold { "b" } else { "r" }
+            );
+        };
+        for w in order.into_iter().filter(|w| count[w] > 1) {
+            let n = word_id.len();
+            let _ = writeln!(o, "<g id=\"{p}w{n}\">");
+            for &g in &w {
+                glyph_use(o, g);
+            }
+            o.push_str("</g>\n");
+            word_id.insert(w, n);
+        }
         o.push_str("</defs>\n");
-        o.push_str(&self.body);
+        for item in &self.body {
+            match item {
+                Item::Shapes(s) => o.push_str(s),
+                Item::Text { head, words } => {
+                    o.push_str(head);
+                    o.push('\n');
+                    for w in words {
+                        match word_id.get(&relative(w)).filter(|_| w.len() > 1) {
+                            Some(n) => {
+                                let _ =
+                                    writeln!(o, "<use xlink:href=\"#{p}w{n}\" x=\"{}\"/>", w[0].1);
+                            }
+                            None => w.iter().for_each(|&g| glyph_use(o, g)),
+                        }
+                    }
+                    o.push_str("</g>\n");
+                }
+            }
+        }
         o.push_str("</svg>\n");
         self.saved = true;
         Ok(())
@@ -225,15 +370,15 @@ impl DrawingBackend for GlyphSvg<'_> {
         if color.alpha == 0.0 {
             return Ok(());
         }
-        self.tag(
+        self.shape(
             "rect",
+            &[("fill", colour(color))],
             &[
-                ("x", point.0.to_string()),
-                ("y", point.1.to_string()),
-                ("width", "1".into()),
-                ("height", "1".into()),
-                ("opacity", opacity(color)),
-                ("fill", colour(color)),
+                Some(("x", point.0.to_string())),
+                Some(("y", point.1.to_string())),
+                Some(("width", "1".into())),
+                Some(("height", "1".into())),
+                opacity(color),
             ],
         );
         Ok(())
@@ -248,16 +393,17 @@ impl DrawingBackend for GlyphSvg<'_> {
         if style.color().alpha == 0.0 {
             return Ok(());
         }
-        self.tag(
+        let mut paint = vec![("stroke", colour(style.color()))];
+        paint.extend(stroke_width(style.stroke_width()));
+        self.shape(
             "line",
+            &paint,
             &[
-                ("opacity", opacity(style.color())),
-                ("stroke", colour(style.color())),
-                ("stroke-width", style.stroke_width().to_string()),
-                ("x1", from.0.to_string()),
-                ("y1", from.1.to_string()),
-                ("x2", to.0.to_string()),
-                ("y2", to.1.to_string()),
+                Some(("x1", from.0.to_string())),
+                Some(("y1", from.1.to_string())),
+                Some(("x2", to.0.to_string())),
+                Some(("y2", to.1.to_string())),
+                opacity(style.color()),
             ],
         );
         Ok(())
@@ -274,21 +420,20 @@ impl DrawingBackend for GlyphSvg<'_> {
             return Ok(());
         }
         let c = colour(style.color());
-        let (f, s) = if fill {
-            (c, "none".to_string())
+        let paint = if fill {
+            vec![("fill", c)]
         } else {
-            ("none".to_string(), c)
+            vec![("fill", "none".to_string()), ("stroke", c)]
         };
-        self.tag(
+        self.shape(
             "rect",
+            &paint,
             &[
-                ("x", ul.0.to_string()),
-                ("y", ul.1.to_string()),
-                ("width", (br.0 - ul.0).to_string()),
-                ("height", (br.1 - ul.1).to_string()),
-                ("opacity", opacity(style.color())),
-                ("fill", f),
-                ("stroke", s),
+                Some(("x", ul.0.to_string())),
+                Some(("y", ul.1.to_string())),
+                Some(("width", (br.0 - ul.0).to_string())),
+                Some(("height", (br.1 - ul.1).to_string())),
+                opacity(style.color()),
             ],
         );
         Ok(())
@@ -302,16 +447,21 @@ impl DrawingBackend for GlyphSvg<'_> {
         if style.color().alpha == 0.0 {
             return Ok(());
         }
-        self.tag(
+        let path: Vec<BackendCoord> = path.into_iter().collect();
+        if let [from, to] = path[..] {
+            // A segment has no joins: a line says the same in fewer bytes.
+            return self.draw_line(from, to, style);
+        }
+        let mut paint = vec![
+            ("fill", "none".to_string()),
+            ("stroke", colour(style.color())),
+        ];
+        paint.extend(stroke_width(style.stroke_width()));
+        paint.push(("stroke-linejoin", "round".into()));
+        self.shape(
             "polyline",
-            &[
-                ("fill", "none".into()),
-                ("opacity", opacity(style.color())),
-                ("stroke", colour(style.color())),
-                ("stroke-width", style.stroke_width().to_string()),
-                ("stroke-linejoin", "round".into()),
-                ("points", Self::points(path)),
-            ],
+            &paint,
+            &[Some(("points", Self::points(path))), opacity(style.color())],
         );
         Ok(())
     }
@@ -324,13 +474,10 @@ impl DrawingBackend for GlyphSvg<'_> {
         if style.color().alpha == 0.0 {
             return Ok(());
         }
-        self.tag(
+        self.shape(
             "polygon",
-            &[
-                ("opacity", opacity(style.color())),
-                ("fill", colour(style.color())),
-                ("points", Self::points(path)),
-            ],
+            &[("fill", colour(style.color()))],
+            &[Some(("points", Self::points(path))), opacity(style.color())],
         );
         Ok(())
     }
@@ -346,21 +493,21 @@ impl DrawingBackend for GlyphSvg<'_> {
             return Ok(());
         }
         let c = colour(style.color());
-        let (f, s) = if fill {
-            (c, "none".to_string())
+        let paint = if fill {
+            vec![("fill", c)]
         } else {
-            ("none".to_string(), c)
+            let mut p = vec![("fill", "none".to_string()), ("stroke", c)];
+            p.extend(stroke_width(style.stroke_width()));
+            p
         };
-        self.tag(
+        self.shape(
             "circle",
+            &paint,
             &[
-                ("cx", center.0.to_string()),
-                ("cy", center.1.to_string()),
-                ("r", radius.to_string()),
-                ("opacity", opacity(style.color())),
-                ("fill", f),
-                ("stroke", s),
-                ("stroke-width", style.stroke_width().to_string()),
+                Some(("cx", center.0.to_string())),
+                Some(("cy", center.1.to_string())),
+                Some(("r", radius.to_string())),
+                opacity(style.color()),
             ],
         );
         Ok(())
@@ -388,20 +535,22 @@ impl DrawingBackend for GlyphSvg<'_> {
         }
         let placed = place_text(text, style).map_err(DrawingErrorKind::DrawingError)?;
         let s = placed.px_per_unit;
-        let tag = if placed.bold { "b" } else { "r" };
-        let mut uses = String::new();
-        for g in &placed.glyphs {
-            let key = (placed.bold, g.id.0);
-            self.glyphs
-                .entry(key)
-                .or_insert_with(|| Self::glyph_path(placed.font, g.id));
-            let _ = writeln!(
-                uses,
-                "<use xlink:href=\"#{}{tag}{}\" x=\"{:.0}\"/>",
-                self.id_prefix,
-                g.id.0,
-                g.x / s,
-            );
+        // One glyph per character that is not white space, in order, so the
+        // text's words are runs of glyphs.
+        let mut glyphs = placed.glyphs.iter();
+        let mut words = Vec::new();
+        for word in text.split_whitespace() {
+            let mut w: Vec<Glyph> = Vec::new();
+            for g in glyphs.by_ref().take(word.chars().count()) {
+                let key = (placed.bold, g.id.0);
+                self.glyphs
+                    .entry(key)
+                    .or_insert_with(|| Self::glyph_path(placed.font, g.id));
+                w.push((key, (g.x / s).round() as i64));
+            }
+            if !w.is_empty() {
+                words.push(w);
+            }
         }
         // Every glyph of a run sits on the same baseline: one y for all.
         let baseline = placed.glyphs.first().map(|g| g.y).unwrap_or(0.0);
@@ -410,13 +559,16 @@ impl DrawingBackend for GlyphSvg<'_> {
             let _ = write!(transform, " rotate({})", placed.rotate);
         }
         let _ = write!(transform, " scale({s:.6}) translate(0 {:.0})", baseline / s);
-        let _ = write!(
-            self.body,
-            "<g aria-label=\"{}\" fill=\"{}\" opacity=\"{}\" transform=\"{transform}\">\n{uses}</g>\n",
+        self.flush_run();
+        let alpha = opacity(color)
+            .map(|(k, v)| format!(" {k}=\"{v}\""))
+            .unwrap_or_default();
+        let head = format!(
+            "<g aria-label=\"{}\" fill=\"{}\"{alpha} transform=\"{transform}\">",
             xml_escape(text),
             colour(color),
-            opacity(color),
         );
+        self.body.push(Item::Text { head, words });
         Ok(())
     }
 }
@@ -555,5 +707,74 @@ mod tests {
         assert!(!out.contains("<text"), "no font-dependent text elements");
         // 'l' appears twice but is defined once.
         assert_eq!(out.matches("<path id=").count(), 6, "H e l o & g: {out}");
+    }
+
+    /// A chart with recurring words, a rotated label, translucent text,
+    /// escaped characters, a grid and a line.
+    fn chart(name: &str, footer: &str) -> String {
+        let mut out = String::new();
+        {
+            let root = GlyphSvg::new(&mut out, (400, 300), name, name).into_drawing_area();
+            root.fill(&WHITE).unwrap();
+            let font = ("sans-serif", 15).into_font();
+            for (i, t) in ["node express", "node fastapi", "0.5", "a < b & c"]
+                .iter()
+                .enumerate()
+            {
+                root.draw(&Text::new(*t, (10, 20 + 20 * i as i32), font.clone()))
+                    .unwrap();
+            }
+            root.draw(&Text::new(
+                "latency (ms)",
+                (380, 150),
+                font.clone().transform(FontTransform::Rotate90),
+            ))
+            .unwrap();
+            root.draw(&Text::new(
+                footer,
+                (10, 280),
+                font.clone().color(&BLACK.mix(0.5)),
+            ))
+            .unwrap();
+            for y in [100, 150, 200] {
+                root.draw(&PathElement::new(
+                    vec![(10, y), (390, y)],
+                    RGBColor(0xDD, 0xDD, 0xDD),
+                ))
+                .unwrap();
+            }
+            root.draw(&PathElement::new(
+                vec![(10, 250), (100, 120), (200, 180)],
+                Color::stroke_width(&RGBColor(0xE1, 0x57, 0x59), 2),
+            ))
+            .unwrap();
+            root.present().unwrap();
+        }
+        out
+    }
+
+    #[test]
+    fn recurring_words_are_defined_once_and_shapes_share_their_paint() {
+        let svg = chart("c1", "node 24.1 · run 1");
+        // "node" three times: one definition, three uses of it.
+        assert_eq!(svg.matches("<g id=\"").count(), 1, "{svg}");
+        let word = svg
+            .split("<g id=\"")
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap();
+        assert_eq!(svg.matches(&format!("xlink:href=\"#{word}\"")).count(), 3);
+        // Three grid segments: lines in one group with the shared colour.
+        assert!(
+            svg.contains(
+                "<g stroke=\"#DDD\">\n<line x1=\"10\" y1=\"100\" x2=\"390\" y2=\"100\"/>\n"
+            ),
+            "{svg}"
+        );
+        assert!(svg.contains("<polyline fill=\"none\" stroke=\"#E15759\" stroke-width=\"2\""));
+        assert!(!svg.contains("opacity=\"1\""), "opaque is the default");
+        assert!(svg.contains("fill=\"#000\" opacity=\"0.5\""));
     }
 }
