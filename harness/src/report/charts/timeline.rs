@@ -20,6 +20,35 @@ const HEADROOM: f64 = 1.4;
 /// Colour of the second line in a panel (p99, RSS).
 const SECOND: RGBColor = RGBColor(0x33, 0x33, 0x33);
 
+/// The most points a line is drawn with: about one per 5 pixels of the
+/// plot. A longer series (a long `bench`: one sample per 100 ms) is thinned
+/// by [`decimate`].
+pub const MAX_POINTS: usize = 200;
+
+/// Thins a series (in time order) to at most `max` points: it is cut into
+/// `max / 2` runs of consecutive points and each run keeps its lowest and
+/// its highest point, in time order, so every spike and dip still shows.
+/// A series of at most `max` points is returned as it is.
+pub fn decimate(points: Vec<(f64, f64)>, max: usize) -> Vec<(f64, f64)> {
+    let buckets = max / 2;
+    if points.len() <= max || buckets == 0 {
+        return points;
+    }
+    let mut out = Vec::with_capacity(max);
+    for b in 0..buckets {
+        let run = &points[b * points.len() / buckets..(b + 1) * points.len() / buckets];
+        let lo = (0..run.len()).min_by(|&i, &j| run[i].1.total_cmp(&run[j].1));
+        let hi = (0..run.len()).max_by(|&i, &j| run[i].1.total_cmp(&run[j].1));
+        if let (Some(lo), Some(hi)) = (lo, hi) {
+            out.push(run[lo.min(hi)]);
+            if lo != hi {
+                out.push(run[lo.max(hi)]);
+            }
+        }
+    }
+    out
+}
+
 /// The chart's data.
 #[derive(Clone, Debug)]
 pub struct Timeline {
@@ -112,6 +141,7 @@ pub fn data(
                 .unwrap_or_default()
         )),
     };
+    let thin = |v: Vec<(f64, f64)>| decimate(v, MAX_POINTS);
     Some((
         Timeline {
             title: format!(
@@ -123,13 +153,13 @@ pub fn data(
             target: group.target.to_string(),
             colour: colours.of(group.target),
             duration_s,
-            throughput,
+            throughput: thin(throughput),
             offered_rps: (group.level.model == crate::results::schema::LoadModelKind::Open)
                 .then_some(group.level.value),
-            p50,
-            p99,
-            cpu,
-            rss,
+            p50: thin(p50),
+            p99: thin(p99),
+            cpu: thin(cpu),
+            rss: thin(rss),
             footer: footer_lines(results, &scope, super::footer_chars(width)),
         },
         m.repetition,
@@ -340,4 +370,26 @@ impl Timeline {
 /// Draws the chart as `<stem>.svg` and `<stem>.png`.
 pub fn draw(data: &Timeline, stem: &Path, size: (u32, u32)) -> Result<(), ChartError> {
     render(data, stem, size).map(|_| ())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decimation_keeps_short_series_and_the_extremes_of_long_ones() {
+        let short: Vec<(f64, f64)> = (0..MAX_POINTS).map(|i| (i as f64, 1.0)).collect();
+        assert_eq!(decimate(short.clone(), MAX_POINTS), short);
+        // 6000 samples (10 minutes at 100 ms) with one spike and one dip.
+        let mut long: Vec<(f64, f64)> = (0..6000)
+            .map(|i| (i as f64 * 0.1, 50.0 + (i % 7) as f64))
+            .collect();
+        long[1234].1 = 400.0;
+        long[4321].1 = 0.0;
+        let d = decimate(long, MAX_POINTS);
+        assert!(d.len() <= MAX_POINTS, "{} points", d.len());
+        assert!(d.len() >= MAX_POINTS - 2);
+        assert!(d.windows(2).all(|w| w[0].0 < w[1].0), "in time order");
+        assert!(d.iter().any(|p| p.1 == 400.0) && d.iter().any(|p| p.1 == 0.0));
+    }
 }
