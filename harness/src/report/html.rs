@@ -2,13 +2,16 @@
 //! no scripts, nothing fetched from anywhere): the verdicts first, then each
 //! claim with its chart and numbers, then each scenario, then the
 //! environment. Readable on a phone (viewport meta, fluid width, tables that
-//! scroll sideways) and on a desktop.
+//! scroll sideways) and on a desktop. The charts' glyph outlines, recurring
+//! words and labels are defined once, in a hidden SVG at the top of the page
+//! ([`share_text`]): most of a chart is its text, and most of that text (the
+//! provenance footer, axis titles, target names) recurs in every chart.
 
 use std::fmt::Write as _;
 
 use super::Context;
 use super::charts::{ChartFile, ChartKind};
-use super::svg::xml_escape as esc;
+use super::svg::{share_text, xml_escape as esc};
 use super::tables::{self, Table};
 use crate::results::schema::Outcome;
 
@@ -50,6 +53,7 @@ figcaption{font-size:.92rem;margin-top:.35em}
 dl.env{display:grid;grid-template-columns:max-content 1fr;gap:.2em 1em}
 dl.env dt{font-weight:600}dl.env dd{margin:0;overflow-wrap:anywhere}
 details{margin:.6em 0}summary{cursor:pointer;font-weight:600}
+svg.glyphs{position:absolute;width:0;height:0;overflow:hidden}
 @media (max-width:600px){body{font-size:15px}main{padding:10px}dl.env{grid-template-columns:1fr}dl.env dd{margin-bottom:.4em}}
 "#;
 
@@ -151,11 +155,13 @@ fn figure(c: &ChartFile, svg: Option<&str>) -> String {
 /// it could not be read back).
 pub fn render(ctx: &Context<'_>, svgs: &[Option<String>]) -> String {
     let r = ctx.model.results;
+    // The charts' glyphs, words and labels, defined once for the page.
+    let shared = share_text(&svgs.iter().map(Option::as_deref).collect::<Vec<_>>());
     let svg_of = |c: &ChartFile| {
         ctx.charts
             .iter()
             .position(|x| x.stem == c.stem)
-            .and_then(|i| svgs.get(i))
+            .and_then(|i| shared.charts.get(i))
             .and_then(|s| s.as_deref())
     };
     let mut o = String::new();
@@ -164,9 +170,13 @@ pub fn render(ctx: &Context<'_>, svgs: &[Option<String>]) -> String {
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
          <meta http-equiv=\"Content-Security-Policy\" content=\"{CSP}\">\n\
-         <title>claimbench report: run {}</title>\n<style>{CSS}</style>\n</head>\n<body>\n<main>\n",
+         <title>claimbench report: run {}</title>\n<style>{CSS}</style>\n</head>\n<body>\n",
         esc(&r.run_id)
     );
+    if shared.charts.iter().any(Option::is_some) {
+        o.push_str(&shared.defs);
+    }
+    o.push_str("<main>\n");
     let _ = writeln!(o, "<h1>claimbench report: run {}</h1>", esc(&r.run_id));
     let _ = writeln!(
         o,
