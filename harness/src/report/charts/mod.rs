@@ -107,23 +107,14 @@ pub fn render<C: Draw>(
     }
     crate::results::io::write_atomic(&svg_path, svg.as_bytes())
         .map_err(|e| err(&svg_path, e.to_string()))?;
-    if let Some(dir) = png_path.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| err(&png_path, e.to_string()))?;
-    }
-    // Drawn to a temporary name in the same directory, then renamed: a
-    // reader never sees a half-written PNG.
-    let tmp = png_path.with_extension(format!("tmp-{}.png", std::process::id()));
-    let drawn = (|| {
-        let root = GlyphBitmap::new(&tmp, size).into_drawing_area();
+    let mut rgb = vec![0u8; size.0 as usize * size.1 as usize * 3];
+    {
+        let root = GlyphBitmap::with_buffer(&mut rgb, size).into_drawing_area();
         chart.draw_on(&root).map_err(|m| err(&png_path, m))?;
         root.present().map_err(|e| err(&png_path, e.to_string()))?;
-        drop(root);
-        std::fs::rename(&tmp, &png_path).map_err(|e| err(&png_path, e.to_string()))
-    })();
-    if drawn.is_err() {
-        let _ = std::fs::remove_file(&tmp);
     }
-    drawn?;
+    let png = super::bitmap::encode_png(&rgb, size).map_err(|e| err(&png_path, e.to_string()))?;
+    crate::results::io::write_atomic(&png_path, &png).map_err(|e| err(&png_path, e.to_string()))?;
     Ok((svg_path, png_path))
 }
 
