@@ -520,7 +520,7 @@ fn decide(
     let (mut length, mut reason) = phase::measured_length(
         duration,
         plan.max_duration,
-        phase::recent_p50(&windows),
+        phase::recent_latency(&windows),
         t0.min(elapsed),
     );
     if let Some((_, Some(old_t1))) = fixed

@@ -8,7 +8,8 @@
 //!   ±[`STEADY_THROUGHPUT_TOLERANCE`] of their mean and their p50 within
 //!   ±[`STEADY_P50_TOLERANCE`] of theirs.
 //! - **Window length**: at least the configured duration and at least
-//!   [`LATENCIES_PER_WINDOW`] × the warm-up's p50 latency, capped by the
+//!   [`LATENCIES_PER_WINDOW`] × the warm-up's p50 latency and
+//!   [`TAIL_LATENCIES_PER_WINDOW`] × its p99, capped by the
 //!   plan's `max_duration`, so a stack that answers in seconds is measured
 //!   over many of its responses, not over the few that fit in a short window.
 
@@ -25,6 +26,8 @@ pub const STEADY_THROUGHPUT_TOLERANCE: f64 = 0.10;
 pub const STEADY_P50_TOLERANCE: f64 = 0.20;
 /// The measured window lasts at least this many warm-up p50 latencies.
 pub const LATENCIES_PER_WINDOW: u32 = 20;
+/// ... and at least this many warm-up p99 latencies.
+pub const TAIL_LATENCIES_PER_WINDOW: u32 = 5;
 
 /// One warm-up window (of the plan's window length): the responses that
 /// finished in it and their latency.
@@ -83,33 +86,59 @@ pub fn is_steady(throughput: &[f64], p50_us: &[u64]) -> bool {
         && within(&p50, STEADY_P50_TOLERANCE)
 }
 
-/// The p50 latency of the warm-up's last [`STEADY_WINDOWS`] windows merged
-/// (None when no request succeeded in them).
-pub fn recent_p50(windows: &[WarmWindow]) -> Option<Duration> {
+/// The p50 and p99 latency of the warm-up's last [`STEADY_WINDOWS`]
+/// windows merged (None when no request succeeded in them).
+pub fn recent_latency(windows: &[WarmWindow]) -> Option<(Duration, Duration)> {
     let mut merged = Latency::default();
     for w in &windows[windows.len().saturating_sub(STEADY_WINDOWS)..] {
         merged.add(&w.latency);
     }
-    (merged.count() > 0).then(|| Duration::from_micros(merged.quantile_us(0.5)))
+    (merged.count() > 0).then(|| {
+        (
+            Duration::from_micros(merged.quantile_us(0.5)),
+            Duration::from_micros(merged.quantile_us(0.99)),
+        )
+    })
 }
 
 /// The measured phase's length and why: `duration`, stretched (with
-/// `max_duration`) to [`LATENCIES_PER_WINDOW`] × the warm-up's p50, capped
-/// at `max_duration`. When nothing finished in
-/// a warm-up of `warmed`, every response takes longer than that, so `warmed`
-/// stands in for the p50.
+/// `max_duration`) to [`LATENCIES_PER_WINDOW`] × the warm-up's p50 and
+/// [`TAIL_LATENCIES_PER_WINDOW`] × its p99, whichever is longer, capped at
+/// `max_duration`. The tail matters for counting: a request is counted
+/// when it finishes, so the slow requests that straddle the window's edges
+/// weigh on the count (and on Little's law) unless the window is several
+/// of them long. When nothing finished in a warm-up of `warmed`, every
+/// response takes longer than that, so `warmed` stands in for the p50.
 pub fn measured_length(
     duration: Duration,
     max_duration: Option<Duration>,
-    p50: Option<Duration>,
+    latency: Option<(Duration, Duration)>,
     warmed: Duration,
 ) -> (Duration, String) {
     let fmt = |d: Duration| format_secs(d.as_secs_f64());
     let Some(max) = max_duration else {
         return (duration, format!("the configured {}", fmt(duration)));
     };
-    let (basis, what) = match p50 {
-        Some(p) => (p, format!("the warm-up's p50 latency {}", fmt(p))),
+    let n = LATENCIES_PER_WINDOW;
+    let (want, what) = match latency {
+        Some((p50, p99)) => {
+            let by_p50 = p50.saturating_mul(n);
+            let by_p99 = p99.saturating_mul(TAIL_LATENCIES_PER_WINDOW);
+            if by_p99 > by_p50 {
+                (
+                    by_p99,
+                    format!(
+                        "{TAIL_LATENCIES_PER_WINDOW} × the warm-up's p99 latency {}",
+                        fmt(p99)
+                    ),
+                )
+            } else {
+                (
+                    by_p50,
+                    format!("{n} × the warm-up's p50 latency {}", fmt(p50)),
+                )
+            }
+        }
         None if warmed.is_zero() => {
             return (
                 duration,
@@ -120,32 +149,29 @@ pub fn measured_length(
             );
         }
         None => (
-            warmed,
+            warmed.saturating_mul(n),
             format!(
-                "no response finished in the {} warm-up, so at least {}",
-                fmt(warmed),
+                "{n} × the {} warm-up (no response finished in it)",
                 fmt(warmed)
             ),
         ),
     };
-    let want = basis.saturating_mul(LATENCIES_PER_WINDOW);
-    let n = LATENCIES_PER_WINDOW;
     if want <= duration {
         return (
             duration,
-            format!("the configured {} (≥ {n} × {what})", fmt(duration)),
+            format!("the configured {} (≥ {what})", fmt(duration)),
         );
     }
     if want <= max {
         (
             want,
-            format!("{n} × {what}, above the configured {}", fmt(duration)),
+            format!("{what}, above the configured {}", fmt(duration)),
         )
     } else {
         (
             max,
             format!(
-                "capped at max_duration {} ({n} × {what} would be {})",
+                "capped at max_duration {} ({what} would be {})",
                 fmt(max),
                 fmt(want)
             ),
@@ -253,21 +279,30 @@ mod tests {
     fn the_window_stretches_to_twenty_latencies_and_is_capped() {
         let s = Duration::from_secs;
         let ms = Duration::from_millis;
-        let (d, why) = measured_length(s(3), None, Some(s(2)), s(2));
+        let lat = |p50, p99| Some((ms(p50), ms(p99)));
+        let (d, why) = measured_length(s(3), None, lat(2000, 2000), s(2));
         assert_eq!((d, why.as_str()), (s(3), "the configured 3 s"));
-        let (d, why) = measured_length(s(3), Some(s(60)), Some(ms(12)), s(2));
+        let (d, why) = measured_length(s(3), Some(s(60)), lat(12, 40), s(2));
         assert_eq!(d, s(3));
         assert!(
             why.contains("≥ 20 × the warm-up's p50 latency 12 ms"),
             "{why}"
         );
-        let (d, why) = measured_length(s(3), Some(s(60)), Some(ms(1790)), s(2));
+        let (d, why) = measured_length(s(3), Some(s(60)), lat(1790, 2000), s(2));
         assert_eq!(d, ms(35_800));
         assert!(
             why.starts_with("20 × the warm-up's p50 latency 1.79 s"),
             "{why}"
         );
-        let (d, why) = measured_length(s(3), Some(s(30)), Some(ms(15_300)), s(2));
+        // A heavy tail (p99 4.5 s beside a p50 of 100 ms) stretches the
+        // window to five of its p99s.
+        let (d, why) = measured_length(s(3), Some(s(60)), lat(100, 4500), s(2));
+        assert_eq!(d, ms(22_500));
+        assert!(
+            why.starts_with("5 × the warm-up's p99 latency 4.5 s"),
+            "{why}"
+        );
+        let (d, why) = measured_length(s(3), Some(s(30)), lat(15_300, 16_000), s(2));
         assert_eq!(d, s(30));
         assert!(
             why.contains("capped at max_duration 30 s") && why.contains("306 s"),
@@ -276,7 +311,7 @@ mod tests {
         let (d, why) = measured_length(s(3), Some(s(30)), None, s(5));
         assert_eq!(d, s(30));
         assert!(
-            why.contains("no response finished in the 5 s warm-up"),
+            why.contains("(20 × the 5 s warm-up (no response finished in it) would be 100 s)"),
             "{why}"
         );
     }
