@@ -320,6 +320,10 @@ pub struct LoadPlan {
     pub idle_connections: usize,
     /// How often each idle connection sends one request to stay open (None: never).
     pub idle_ping: Option<Duration>,
+    /// Open loop: open all `max_connections` before the start (64 at a time)
+    /// and hand the arrivals to them in turn, so every connection is active
+    /// and sends a request every `max_connections / rate` seconds.
+    pub preopen: bool,
     /// Length of a timeline window.
     pub window: Duration,
     /// The HTTP/1.1 client.
@@ -347,6 +351,7 @@ impl LoadPlan {
             keepalive: true,
             idle_connections: 0,
             idle_ping: None,
+            preopen: false,
             window: Duration::from_secs(1),
             http_client: HttpClient::Lean,
         }
@@ -412,6 +417,12 @@ impl LoadPlan {
         }
         if self.warmup > MAX_DURATION {
             return bad("--warmup", "too long".into());
+        }
+        if self.preopen && !(matches!(self.model, LoadModel::Open { .. }) && self.keepalive) {
+            return bad(
+                "connections",
+                "a connection sweep needs an open loop with keep-alive".into(),
+            );
         }
         if let Some(max) = self.warmup_max {
             if max > MAX_DURATION {
@@ -499,6 +510,7 @@ impl LoadPlan {
             pin_cpus: self.pin_cpus.clone(),
             keepalive: self.keepalive,
             idle_connections: self.idle_connections,
+            preopen: self.preopen,
             http_client: self.http_client,
         }
     }

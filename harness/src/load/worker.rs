@@ -285,11 +285,21 @@ struct OpenQueue {
     done: Cell<bool>,
 }
 
-async fn open_connection(ctx: Rc<Ctx>, q: Rc<OpenQueue>, _guard: ActiveGuard) {
-    let mut slot: Option<Conn> = None;
+/// One connection of the open-loop pool: `preopened` (a connection sweep)
+/// or opened now, at the start (its failure is not a request's). Waiting
+/// connections take arrivals first come, first served (`Notify` wakes its
+/// waiters in FIFO order), so an idle pool is used in turn.
+async fn open_connection(
+    ctx: Rc<Ctx>,
+    q: Rc<OpenQueue>,
+    preopened: Option<Conn>,
+    _guard: ActiveGuard,
+) {
+    let mut slot: Option<Conn> = preopened;
     let mut buf = Vec::new();
-    // Open the connection before the start (its failure is not a request's).
-    if let Ok(s) = conn::connect(ctx.client, &ctx.addrs, ctx.timeout).await {
+    if slot.is_none()
+        && let Ok(s) = conn::connect(ctx.client, &ctx.addrs, ctx.timeout).await
+    {
         slot = Some(s);
         ctx.rec.borrow_mut().opened += 1;
     }
@@ -350,29 +360,37 @@ async fn open_dispatcher(
     q.notify.notify_waiters();
 }
 
-/// Opens `n` idle keep-alive connections, each serving one request so the
-/// server has really accepted it. Returns those that served it and how
-/// many were opened in all.
-async fn open_idle(
+/// Opens `n` keep-alive connections, [`IDLE_OPEN_CONCURRENCY`] at a time;
+/// with `ping`, each serves one request so the server has really accepted
+/// it. Returns those that were opened (and served the ping) and how many
+/// were opened in all.
+async fn open_batched(
     client: HttpClient,
     addrs: &Rc<Vec<std::net::SocketAddr>>,
     timeout: Duration,
-    tpl: &Rc<Prepared>,
+    ping: Option<&Rc<Prepared>>,
     n: usize,
     stop: &AtomicBool,
 ) -> (Vec<Conn>, u64) {
     let mut held = Vec::with_capacity(n);
     let mut opened = 0;
     let mut remaining = n;
-    while remaining > 0 && !stop.load(Ordering::Relaxed) {
+    // A server that accepts slowly (a full backlog) does not hold the run
+    // for batch after batch of timeouts: opening stops after one `timeout`
+    // in all (an open-loop pool opens the rest when first used).
+    let deadline = Instant::now() + timeout;
+    while remaining > 0 && !stop.load(Ordering::Relaxed) && Instant::now() < deadline {
         let batch = remaining.min(IDLE_OPEN_CONCURRENCY);
         remaining -= batch;
         let mut tasks = Vec::with_capacity(batch);
         for _ in 0..batch {
-            let (addrs, tpl) = (addrs.clone(), tpl.clone());
+            let (addrs, tpl) = (addrs.clone(), ping.cloned());
             tasks.push(tokio::task::spawn_local(async move {
                 let mut slot = Some(conn::connect(client, &addrs, timeout).await.ok()?);
-                let served = conn::ping(&mut slot, &tpl, timeout).await;
+                let served = match tpl {
+                    Some(tpl) => conn::ping(&mut slot, &tpl, timeout).await,
+                    None => true,
+                };
                 Some((served, slot))
             }));
         }
@@ -451,15 +469,28 @@ pub fn run_thread(job: ThreadJob) -> std::io::Result<Recorder> {
         }
         let addrs = Rc::new(plan.endpoint.addrs.clone());
         let alive = Rc::new(Cell::new(0usize));
-        let (idle, opened_idle) = open_idle(
+        let (idle, opened_idle) = open_batched(
             plan.http_client,
             &addrs,
             plan.timeout,
-            &Rc::new(templates[0].clone()),
+            Some(&Rc::new(templates[0].clone())),
             job.idle,
             &job.stop,
         )
         .await;
+        let (pool, opened_pool) = if open_loop && plan.preopen {
+            open_batched(
+                plan.http_client,
+                &addrs,
+                plan.timeout,
+                None,
+                job.connections,
+                &job.stop,
+            )
+            .await
+        } else {
+            (Vec::new(), 0)
+        };
 
         // Everyone starts together. A coordinator that gave up sends nothing.
         job.ready.wait();
@@ -488,7 +519,7 @@ pub fn run_thread(job: ThreadJob) -> std::io::Result<Recorder> {
             open_loop,
             warm_up,
         );
-        rec.opened = opened_idle;
+        rec.opened = opened_idle + opened_pool;
         let ctx = Rc::new(Ctx {
             templates,
             cumulative,
@@ -524,10 +555,12 @@ pub fn run_thread(job: ThreadJob) -> std::io::Result<Recorder> {
                 }
             }
             LoadModel::Open { arrival, .. } => {
+                let mut pool = pool.into_iter();
                 for _ in 0..job.connections {
                     tokio::task::spawn_local(open_connection(
                         ctx.clone(),
                         queue.clone(),
+                        pool.next(),
                         ActiveGuard::new(&ctx),
                     ));
                 }

@@ -269,6 +269,10 @@ pub struct LoadOptions {
     pub keepalive: bool,
     /// Extra idle keep-alive connections held open beside the active ones.
     pub idle_connections: usize,
+    /// Open loop: every connection of the pool was opened before the start
+    /// and the arrivals went to them in turn (a connection sweep).
+    #[serde(default)]
+    pub preopen: bool,
     /// The HTTP/1.1 client that sent the requests (absent in results from
     /// before it was recorded, which all used `hyper`).
     #[serde(default = "client_of_older_results")]

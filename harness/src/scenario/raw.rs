@@ -94,6 +94,10 @@ pub struct RawLoad {
     /// Idle keep-alive connections held beside the active ones; a list makes
     /// this the sweep (the active part must then be a single value).
     pub idle_connections: Option<Spanned<Vec<usize>>>,
+    /// Open loop: a connection sweep. Each level opens this many connections
+    /// before the start and hands the (single) rate's arrivals to them in
+    /// turn, so every connection is active.
+    pub connections: Option<Spanned<Vec<usize>>>,
     /// How often each idle connection sends one request to stay open, e.g. `1s`.
     pub idle_ping: Option<Spanned<String>>,
     /// Reuse connections (default true).
@@ -129,6 +133,10 @@ pub struct RawSuite {
     /// sweep (default false).
     #[serde(default)]
     pub other_targets: bool,
+    /// Target folders that `other_targets` leaves out on purpose (measured
+    /// in another suite).
+    #[serde(default)]
+    pub leave_out: Vec<String>,
     /// The scenarios to run, in order.
     #[serde(default, rename = "run")]
     pub runs: Vec<RawRun>,

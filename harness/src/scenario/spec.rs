@@ -38,6 +38,14 @@ pub enum Sweep {
     Concurrency(Vec<usize>),
     /// Open loop at each rate (requests per second).
     Rates(Vec<f64>),
+    /// Open loop at one rate over each number of connections, all opened
+    /// before the start and used in turn (every connection active).
+    Connections {
+        /// Requests per second, the same at every level.
+        rate: f64,
+        /// Connection counts.
+        counts: Vec<usize>,
+    },
     /// A fixed active load with each number of extra idle keep-alive connections.
     Idle {
         /// The active load.
@@ -134,6 +142,21 @@ impl Scenario {
                     idle: 0,
                 })
                 .collect(),
+            Sweep::Connections { rate, counts } => counts
+                .iter()
+                .map(|&n| LevelPlan {
+                    level: Level {
+                        model: LoadModelKind::Closed,
+                        value: n as f64,
+                    },
+                    model: LoadModel::Open {
+                        rate: *rate,
+                        arrival: self.arrival,
+                        max_connections: n,
+                    },
+                    idle: 0,
+                })
+                .collect(),
             Sweep::Idle { active, counts } => {
                 let base = match active {
                     LoadModel::Closed { connections } => *connections,
@@ -195,6 +218,17 @@ impl Scenario {
                     .map(|&v| whole(v, "idle connection counts"))
                     .collect::<Result<_, _>>()?;
             }
+            Sweep::Connections { counts, .. } => {
+                let mut out = Vec::new();
+                for &v in values {
+                    let n = whole(v, "connection counts")?;
+                    if n == 0 {
+                        return Err("a connection count must be at least 1".into());
+                    }
+                    out.push(n);
+                }
+                *counts = out;
+            }
         }
         Ok(())
     }
@@ -212,6 +246,7 @@ impl Scenario {
         p.model = level.model;
         p.idle_connections = level.idle;
         p.idle_ping = self.idle_ping;
+        p.preopen = matches!(self.sweep, Sweep::Connections { .. });
         p.duration = Some(self.duration);
         p.max_duration = Some(self.max_duration.max(self.duration));
         p.warmup = self.warmup;
@@ -555,6 +590,37 @@ fn load(src: &Source<'_>, l: &toml::Spanned<RawLoad>) -> Result<LoadParts, Scena
             ));
         }
     };
+    let active = match (&raw.connections, active) {
+        (None, active) => active,
+        (Some(c), _) if raw.idle_connections.is_some() => {
+            return Err(src.error_span(
+                c,
+                "`connections` and `idle_connections` are two different sweeps: use one",
+            ));
+        }
+        (Some(c), _) if raw.max_connections.is_some() => {
+            return Err(src.error_span(
+                c,
+                "with `connections` (the sweep), each level is the pool: leave out `max_connections`",
+            ));
+        }
+        (Some(c), Sweep::Rates(rs)) if rs.len() == 1 => {
+            let counts = nonempty(c, "connections")?;
+            if counts.contains(&0) {
+                return Err(src.error_span(c, "a connection count must be at least 1"));
+            }
+            Sweep::Connections {
+                rate: rs[0],
+                counts,
+            }
+        }
+        (Some(c), _) => {
+            return Err(src.error_span(
+                c,
+                "`connections` (the sweep) is for model = \"open\" with a single rate",
+            ));
+        }
+    };
     let sweep = match &raw.idle_connections {
         None => active,
         Some(idle) => {
@@ -678,6 +744,62 @@ path = "/plaintext"
         s.set_levels(&[10.0]).unwrap();
         assert_eq!(s.levels()[0].idle, 10);
         assert!(s.set_levels(&[1.5]).is_err());
+    }
+
+    #[test]
+    fn connection_sweeps_spread_one_rate_over_each_pool() {
+        let text = r#"
+name = "connections"
+description = "many active connections"
+[load]
+model = "open"
+rates = [2500]
+connections = [100, 1000, 10000]
+[[request]]
+path = "/plaintext"
+"#;
+        let mut s = parse(text).unwrap();
+        let l = s.levels();
+        assert_eq!(l.len(), 3);
+        assert_eq!(l[2].level.value, 10000.0);
+        assert_eq!(
+            l[2].model,
+            LoadModel::Open {
+                rate: 2500.0,
+                arrival: Arrival::Constant,
+                max_connections: 10000
+            }
+        );
+        let ep = Endpoint::parse("http://127.0.0.1:1/").unwrap().0;
+        assert!(s.plan(ep, &l[0], 1, &[]).preopen);
+        s.set_levels(&[10.0, 20.0]).unwrap();
+        assert_eq!(s.levels()[1].level.value, 20.0);
+        assert!(s.set_levels(&[0.0]).is_err());
+
+        for (from, to, says) in [
+            (
+                "rates = [2500]",
+                "rates = [100, 2500]",
+                "with a single rate",
+            ),
+            (
+                "rates = [2500]",
+                "rates = [2500]\nmax_connections = 8",
+                "leave out `max_connections`",
+            ),
+            (
+                "rates = [2500]",
+                "rates = [2500]\nidle_connections = [8]",
+                "two different sweeps",
+            ),
+            ("[100, 1000, 10000]", "[100, 0]", "at least 1"),
+        ] {
+            let e = parse(&text.replace(from, to)).unwrap_err().to_string();
+            assert!(
+                e.contains("key `load.connections`") && e.contains(says),
+                "{e}"
+            );
+        }
     }
 
     #[test]

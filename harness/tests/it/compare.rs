@@ -72,6 +72,7 @@ fn options() -> LoadOptions {
         pin_cpus: vec![0],
         keepalive: true,
         idle_connections: 0,
+        preopen: false,
         http_client: HttpClient::Lean,
     }
 }

@@ -576,6 +576,39 @@ fn open_loop_runs_beside_many_pinged_idle_connections() {
     );
 }
 
+/// A connection sweep level: 100 connections opened before the start, 400
+/// arrivals a second handed to them in turn. The server's own per-connection
+/// counts show every connection active: each served about 400 / 100 = 4
+/// requests a second (none idle, none doing the others' work), and none was
+/// opened after the start.
+#[test]
+fn preopened_pool_spreads_the_rate_over_every_connection() {
+    let server = TestServer::start(Behavior::Ok);
+    let mut p = plan(&server.url("/"), 100, Duration::from_millis(1500));
+    p.model = LoadModel::Open {
+        rate: 400.0,
+        arrival: Arrival::Constant,
+        max_connections: 100,
+    };
+    p.preopen = true;
+    p.warmup = Duration::from_millis(500);
+    let r = run(&p);
+    assert_eq!(r.connections.opened, 100);
+    assert!(r.options.preopen);
+    let mut per = server.per_connection.lock().unwrap().clone();
+    per.sort_unstable();
+    assert_eq!(per.len(), 101, "100 + the reachability probe: {per:?}");
+    assert_eq!(per[0], 0, "the probe sends nothing: {per:?}");
+    // 2 s of arrivals (warm-up and window) at 4 per connection per second:
+    // 8 each, within ±2 for the edges and timer jitter.
+    let served = &per[1..];
+    assert_eq!(served.iter().sum::<u64>(), server.seen());
+    assert!(
+        served[0] >= 6 && served[99] <= 10,
+        "per connection: {served:?}"
+    );
+}
+
 /// Throughput is the responses that finished in the window over its length,
 /// whatever their send time: against a server that answers in exactly
 /// R = 200 ms, 32 closed-loop connections complete 32 / R = 160 requests a

@@ -170,6 +170,7 @@ fn measurement(
                 pin_cpus: vec![0],
                 keepalive: true,
                 idle_connections: idle,
+                preopen: false,
                 http_client: HttpClient::Lean,
             },
             summary,

@@ -83,6 +83,8 @@ pub struct TestServer {
     pub connections: Arc<AtomicU64>,
     /// Requests received per path.
     pub per_path: Arc<Mutex<HashMap<String, u64>>>,
+    /// Requests served on each accepted connection, in accept order.
+    pub per_connection: Arc<Mutex<Vec<u64>>>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -96,20 +98,23 @@ impl TestServer {
         let requests = Arc::new(AtomicU64::new(0));
         let connections = Arc::new(AtomicU64::new(0));
         let per_path = Arc::new(Mutex::new(HashMap::new()));
+        let per_connection = Arc::new(Mutex::new(Vec::new()));
         let (tx, rx) = tokio::sync::oneshot::channel();
         let (r, c, p) = (requests.clone(), connections.clone(), per_path.clone());
+        let pc = per_connection.clone();
         let thread = std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
                 .unwrap();
-            rt.block_on(serve(std_listener, behavior, r, c, p, rx));
+            rt.block_on(serve(std_listener, behavior, r, c, p, pc, rx));
         });
         Self {
             addr,
             requests,
             connections,
             per_path,
+            per_connection,
             shutdown: Some(tx),
             thread: Some(thread),
         }
@@ -143,6 +148,7 @@ async fn serve(
     requests: Arc<AtomicU64>,
     connections: Arc<AtomicU64>,
     per_path: Arc<Mutex<HashMap<String, u64>>>,
+    per_connection: Arc<Mutex<Vec<u64>>>,
     mut shutdown: tokio::sync::oneshot::Receiver<()>,
 ) {
     let listener = tokio::net::TcpListener::from_std(std_listener).unwrap();
@@ -154,6 +160,12 @@ async fn serve(
         };
         connections.fetch_add(1, Ordering::SeqCst);
         let (requests, per_path) = (requests.clone(), per_path.clone());
+        let conn_index = {
+            let mut pc = per_connection.lock().unwrap();
+            pc.push(0);
+            pc.len() - 1
+        };
+        let per_connection = per_connection.clone();
         match behavior {
             Behavior::Reset => {
                 // SO_LINGER 0 makes the close a reset, which is the point here.
@@ -178,6 +190,7 @@ async fn serve(
                 tokio::spawn(async move {
                     let svc = service_fn(move |req: Request<Incoming>| {
                         let (requests, per_path) = (requests.clone(), per_path.clone());
+                        per_connection.lock().unwrap()[conn_index] += 1;
                         async move {
                             requests.fetch_add(1, Ordering::SeqCst);
                             *per_path
