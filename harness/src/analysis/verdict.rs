@@ -30,7 +30,7 @@
 //!    ([`ClaimSpec::requires_target_cpus`]) is `inconclusive` with that
 //!    reason, whatever was measured.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::analysis::stats::{self, RatioCi};
 use crate::results::schema::{
@@ -264,6 +264,36 @@ fn most_workers(ms: &[Measurement], target: &str, scenario: &str) -> Option<Stri
         .filter(|n| *n > 1)
         .max()
         .map(|n| format!("{prefix}{n}"))
+}
+
+/// A target's scaling efficiency in a worker sweep, one value per
+/// repetition: throughput with its most workers N / (N × throughput with
+/// one), repetition i of each (they ran in the same round). Returns N, the
+/// level and the values (empty when no repetition has both).
+fn scaling_efficiency(
+    ms: &[Measurement],
+    target: &str,
+    scenario: &str,
+) -> Option<(usize, Level, Vec<f64>)> {
+    let most = most_workers(ms, target, scenario)?;
+    let n: usize = most.rsplit_once("@w")?.1.parse().ok()?;
+    let one = format!("{target}@w1");
+    let level = *common_levels(ms, scenario, &[most.as_str(), one.as_str()]).last()?;
+    let by_rep = |t: &str| -> BTreeMap<u32, f64> {
+        valid(ms, t, scenario, Some(&level))
+            .into_iter()
+            .filter_map(|m| Some((m.repetition, Metric::Throughput.value(m)?)))
+            .collect()
+    };
+    let (w, w1) = (by_rep(&most), by_rep(&one));
+    let values = w
+        .iter()
+        .filter_map(|(r, tw)| {
+            let t1 = w1.get(r).filter(|t| **t > 0.0)?;
+            Some(tw / (n as f64 * t1))
+        })
+        .collect();
+    Some((n, level, values))
 }
 
 /// One claim, resolved from the claims file.
@@ -586,6 +616,52 @@ fn why_missing(results: &ResultsFile, target: &str, scenario: &str) -> String {
     }
 }
 
+/// A scaling claim with `others`: each favoured stack's scaling efficiency
+/// against each other stack's, at the same number of workers.
+fn efficiency_pairs(
+    claim: &ClaimSpec,
+    rules: &VerdictRules,
+    ms: &[Measurement],
+    scenario: &str,
+    pending: &mut Vec<Pending>,
+    missing: &mut BTreeSet<String>,
+) {
+    let eff = |t: &str, missing: &mut BTreeSet<String>| match scaling_efficiency(ms, t, scenario) {
+        Some((n, level, v)) if !v.is_empty() => Some((n, level, v)),
+        _ => {
+            missing.insert(format!(
+                "{t}: no repetition of `{scenario}` with valid measurements at one worker and at its most workers"
+            ));
+            None
+        }
+    };
+    for f in &claim.favoured {
+        for o in &claim.others {
+            let (Some((nf, level, a)), Some((no, _, b))) = (eff(f, missing), eff(o, missing))
+            else {
+                continue;
+            };
+            if nf != no {
+                missing.insert(format!(
+                    "{f} and {o}: measured up to {nf} and {no} workers; scaling efficiencies compare at the same count"
+                ));
+                continue;
+            }
+            pending.push(Pending {
+                favoured: format!("{f}@w{nf}"),
+                other: format!("{o}@w{no}"),
+                scenario: scenario.to_string(),
+                level,
+                metric: "scaling_efficiency".into(),
+                min_effect: rules.min_effect_for("throughput_rps"),
+                a,
+                b,
+                higher_is_better: true,
+            });
+        }
+    }
+}
+
 /// Computes every claim's verdict from a results file.
 pub fn evaluate(claims: &[ClaimSpec], rules: &VerdictRules, results: &ResultsFile) -> Vec<Verdict> {
     claims
@@ -636,6 +712,10 @@ pub fn evaluate_one(claim: &ClaimSpec, rules: &VerdictRules, results: &ResultsFi
     let mut pending: Vec<Pending> = Vec::new();
     let mut failed_holding: Vec<bool> = Vec::new();
     for scenario in &claim.scenarios {
+        if claim.kind == ClaimKind::Scaling && !claim.others.is_empty() {
+            efficiency_pairs(claim, rules, ms, scenario, &mut pending, &mut missing);
+            continue;
+        }
         let pairs: Vec<(String, String)> = match &claim.kind {
             ClaimKind::Pairs => claim
                 .favoured
@@ -1275,6 +1355,7 @@ pub(crate) mod tests {
             pin_cpus: vec![0],
             keepalive: true,
             idle_connections: 0,
+            preopen: false,
             http_client: HttpClient::Lean,
         };
         Measurement {
@@ -1804,6 +1885,59 @@ pub(crate) mod tests {
         assert_eq!(v.comparisons[0].favoured, "py@w4");
         assert_eq!(v.comparisons[0].other, "py@w1");
         assert!((v.comparisons[0].ratio - 3.5).abs() < 0.01);
+    }
+
+    #[test]
+    fn scaling_with_others_compares_efficiencies_at_the_same_worker_count() {
+        let mut ms: Vec<Measurement> = Vec::new();
+        for r in 1..=5u32 {
+            let j = r as f64;
+            // py: 1000 -> 1900 (efficiency 0.95); node: 2000 -> 2400 (0.6).
+            ms.push(measurement("py@w1", "workers", 64.0, r, 1000.0 + j, 1));
+            ms.push(measurement(
+                "py@w2",
+                "workers",
+                64.0,
+                r,
+                1900.0 + 2.0 * j,
+                1,
+            ));
+            ms.push(measurement("node@w1", "workers", 64.0, r, 2000.0 + j, 1));
+            ms.push(measurement("node@w2", "workers", 64.0, r, 2400.0 + j, 1));
+        }
+        let c = ClaimSpec {
+            kind: ClaimKind::Scaling,
+            scenarios: vec!["workers".into()],
+            favoured: vec!["py".into()],
+            others: vec!["node".into()],
+            requires_target_cpus: 2,
+            ..claim(&[])
+        };
+        let v = evaluate_one(
+            &c,
+            &VerdictRules::default(),
+            &results(ms.clone(), vec![1, 2]),
+        );
+        assert_eq!(v.outcome, Outcome::Supported, "{}", v.summary);
+        let cmp = &v.comparisons[0];
+        assert_eq!(
+            (cmp.favoured.as_str(), cmp.other.as_str()),
+            ("py@w2", "node@w2")
+        );
+        assert_eq!(cmp.metric, "scaling_efficiency");
+        assert!((cmp.favoured_median - 0.95).abs() < 0.01, "{cmp:?}");
+        assert!((cmp.other_median - 0.6).abs() < 0.01, "{cmp:?}");
+        // Node measured up to 4 workers, Python up to 2: no comparison.
+        for r in 1..=5u32 {
+            ms.push(measurement("node@w4", "workers", 64.0, r, 4000.0, 1));
+        }
+        let v = evaluate_one(&c, &VerdictRules::default(), &results(ms, vec![1, 2, 3, 4]));
+        assert_eq!(v.outcome, Outcome::Inconclusive);
+        assert!(
+            v.missing.iter().any(|m| m.contains("same count")),
+            "{:?}",
+            v.missing
+        );
     }
 
     #[test]
