@@ -344,6 +344,14 @@ impl Setup {
                 .map_err(|e| e.to_string())
         };
         let mut suite = scenario::load_suite(&suite_file, &check)?;
+        // The folders the whole suite names, before --scenarios narrows it:
+        // a stack named by another entry is not "another target".
+        let mut named: Vec<String> = suite
+            .targets()
+            .iter()
+            .map(|t| t.split(':').next().unwrap_or(t).to_string())
+            .collect();
+        named.extend(suite.leave_out.iter().cloned());
 
         // --scenarios
         if !args.scenarios.is_empty() {
@@ -383,11 +391,6 @@ impl Setup {
         } else if suite.other_targets {
             // A target folder the suite does not name (a user's own server)
             // joins every entry without a worker sweep.
-            let named: Vec<String> = suite
-                .targets()
-                .iter()
-                .map(|t| t.split(':').next().unwrap_or(t).to_string())
-                .collect();
             for m in manifests.iter().filter(|m| !named.contains(&m.name)) {
                 println!(
                     "{} is not named by the suite: measuring it in every scenario",

@@ -37,6 +37,8 @@ pub struct Suite {
     pub claims_file: Option<PathBuf>,
     /// Also run target folders the suite does not name.
     pub other_targets: bool,
+    /// Folders `other_targets` leaves out on purpose.
+    pub leave_out: Vec<String>,
 }
 
 impl Suite {
@@ -117,6 +119,7 @@ pub fn parse_suite(
         max_error_rate,
         claims_file,
         other_targets: raw.other_targets,
+        leave_out: raw.leave_out,
     })
 }
 

@@ -704,3 +704,34 @@ fn ctrl_c_keeps_what_was_measured_and_leaves_no_target_running() {
         .collect();
     assert!(alive.is_empty(), "still running: {alive:?}");
 }
+
+/// `--scenarios` narrows the suite without turning the stacks that other
+/// entries name into "targets the suite does not name": the default suite's
+/// connection sweep is still Express and FastAPI only, and the folders the
+/// suite leaves out on purpose stay out.
+#[test]
+fn narrowing_by_scenario_adds_no_other_targets() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_claimbench"))
+        .current_dir(repo_root())
+        .args(["run", "--dry-run", "--scenarios", "connections"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains(" connections c="))
+        .collect();
+    assert_eq!(lines.len(), 3 * 5 * 2, "{text}");
+    assert!(
+        lines
+            .iter()
+            .all(|l| l.ends_with("node-express:cluster") || l.ends_with("python-fastapi:single")),
+        "{text}"
+    );
+    assert!(!text.contains("not named by the suite"), "{text}");
+}
