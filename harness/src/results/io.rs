@@ -122,9 +122,38 @@ pub fn write(path: &Path, results: &ResultsFile) -> Result<(), ResultsError> {
 /// indent, one member per line), except that an array holding only numbers
 /// (or booleans and nulls) stays on one line, so a resource sample
 /// `[t_ms, cpu_percent, rss_bytes, threads, processes]` takes one line, not
-/// seven.
+/// seven, and each measurement takes one line of its own (a diff of two
+/// runs reads measurement by measurement; the file is a third smaller).
 pub fn to_json(results: &ResultsFile) -> Vec<u8> {
-    pretty_rows(results).expect("results always serialize")
+    one_line_per_measurement(&pretty_rows(results).expect("results always serialize"))
+}
+
+/// Joins the lines of each element of the top-level `measurements` array of
+/// a pretty-printed results file into one line. Pretty JSON never breaks a
+/// line inside a string, so dropping each line's indent and newline keeps
+/// every value as it was.
+fn one_line_per_measurement(pretty: &[u8]) -> Vec<u8> {
+    let text = std::str::from_utf8(pretty).expect("serde_json writes UTF-8");
+    let mut out = String::with_capacity(text.len());
+    let mut inside = false;
+    for line in text.split_inclusive('\n') {
+        if !inside {
+            inside = line == "  \"measurements\": [\n";
+            out.push_str(line);
+            continue;
+        }
+        if line.starts_with("  ]") {
+            inside = false;
+            out.push_str(line);
+        } else if line == "    }\n" || line == "    },\n" {
+            out.push_str(line.trim_start());
+        } else if line.starts_with("    {") && !line.starts_with("     ") {
+            out.push_str("    {");
+        } else {
+            out.push_str(line.trim());
+        }
+    }
+    out.into_bytes()
 }
 
 fn pretty_rows<T: serde::Serialize + ?Sized>(value: &T) -> serde_json::Result<Vec<u8>> {
@@ -359,7 +388,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ResultsError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::results::schema::{ResourceSample, ResourceUsage};
+    use crate::results::schema::{Measurement, ResourceSample, ResourceUsage};
 
     #[test]
     fn arrays_of_numbers_stay_on_one_line_the_rest_is_pretty() {
@@ -406,6 +435,39 @@ mod tests {
         assert_eq!(
             String::from_utf8(pretty_rows(&plain).unwrap()).unwrap(),
             serde_json::to_string_pretty(&plain).unwrap() + "\n"
+        );
+    }
+
+    #[test]
+    fn each_measurement_takes_one_line_and_reads_back() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/report/results.json");
+        let results = read(&path).unwrap();
+        assert!(results.measurements.len() > 1);
+        let out = String::from_utf8(to_json(&results)).unwrap();
+        let lines: Vec<&str> = out.lines().collect();
+        let start = lines
+            .iter()
+            .position(|l| *l == "  \"measurements\": [")
+            .unwrap();
+        for (i, m) in results.measurements.iter().enumerate() {
+            let line = lines[start + 1 + i];
+            assert!(line.starts_with("    {\"target\": \""), "{line}");
+            let last = i + 1 == results.measurements.len();
+            assert_eq!(line.ends_with("},"), !last, "{line}");
+            let one: Measurement = serde_json::from_str(line.trim_end_matches(',')).unwrap();
+            assert_eq!(
+                serde_json::to_value(&one).unwrap(),
+                serde_json::to_value(m).unwrap()
+            );
+        }
+        assert_eq!(lines[start + 1 + results.measurements.len()], "  ],");
+        // The rest stays pretty, and the whole file reads back unchanged.
+        assert!(out.starts_with("{\n  \"schema_version\": "));
+        let back = parse(out.as_bytes(), &path).unwrap();
+        assert_eq!(
+            serde_json::to_value(&back).unwrap(),
+            serde_json::to_value(&results).unwrap()
         );
     }
 
