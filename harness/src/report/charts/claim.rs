@@ -286,6 +286,7 @@ impl ClaimChart {
         label_w: u32,
         reference: Option<f64>,
     ) -> Result<(), String> {
+        let x = &x.fit(super::axis_len(area.dim_in_pixel().0, &[24, label_w]), true);
         let n = rows.len().max(1);
         let y = super::Ticked::new(-0.6..(n as f64 - 0.4), (0..n).map(|i| i as f64).collect());
         let mut chart = ChartBuilder::on(area)

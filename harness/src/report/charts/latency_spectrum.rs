@@ -126,13 +126,16 @@ impl Draw for Spectrum {
         )?;
         let ticks = vec![nines(0.5), 1.0, 2.0, 3.0, 4.0];
         let x = super::Ticked::new(0.0..MAX_NINES + 0.08, ticks);
+        let y_axis = self
+            .y
+            .fit(super::axis_len(area.dim_in_pixel().1, &[56]), false);
         let mut chart = ChartBuilder::on(&area)
             .margin_right(16)
             .x_label_area_size(56)
             .y_label_area_size(86)
-            .build_cartesian_2d(x, self.y.coord())
+            .build_cartesian_2d(x, y_axis.coord())
             .map_err(de)?;
-        let y_desc = if self.y.log {
+        let y_desc = if y_axis.log {
             "latency (ms, log scale)"
         } else {
             "latency (ms)"
@@ -144,14 +147,14 @@ impl Draw for Spectrum {
             .axis_desc_style((FONT, style::AXIS_PT).into_font().color(&TEXT))
             .label_style((FONT, style::LABEL_PT).into_font().color(&TEXT))
             .x_label_formatter(&|t| percentile_label(*t))
-            .y_label_formatter(&|t| self.y.label(*t))
+            .y_label_formatter(&|t| y_axis.label(*t))
             .light_line_style(RGBColor(0xF0, 0xF0, 0xF0))
             .bold_line_style(RGBColor(0xE0, 0xE0, 0xE0))
             .draw()
             .map_err(de)?;
         for l in &self.lines {
             let c = l.colour;
-            let pts: Vec<(f64, f64)> = l.points.iter().map(|(x, y)| (*x, self.y.fwd(*y))).collect();
+            let pts: Vec<(f64, f64)> = l.points.iter().map(|(x, y)| (*x, y_axis.fwd(*y))).collect();
             // Markers where the percentile axis has its ticks.
             let marks: Vec<(f64, f64)> = [nines(0.5), 1.0, 2.0, 3.0, 4.0]
                 .iter()
@@ -159,7 +162,7 @@ impl Draw for Spectrum {
                     l.points
                         .iter()
                         .min_by(|a, b| (a.0 - t).abs().total_cmp(&(b.0 - t).abs()))
-                        .map(|p| (p.0, self.y.fwd(p.1)))
+                        .map(|p| (p.0, y_axis.fwd(p.1)))
                 })
                 .collect();
             let marker = l.marker;

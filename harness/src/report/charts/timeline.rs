@@ -9,7 +9,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use super::{Axis, ChartError, Draw, de, frame, render};
+use super::{Axis, ChartError, Draw, axis_len, de, frame, render};
 use crate::report::data::Group;
 use crate::report::style::{self, Colours, FONT, MUTED, Scope, TEXT, footer_lines, level_label};
 use crate::results::ResultsFile;
@@ -184,18 +184,21 @@ impl Timeline {
         show_x: bool,
         empty_note: &str,
     ) -> Result<(), String> {
-        let x = Axis::linear(0.0, self.duration_s.max(1.0));
+        let x_area = if show_x { 50 } else { 8 };
+        let (w, h) = area.dim_in_pixel();
+        let x = Axis::linear(0.0, self.duration_s.max(1.0)).fit(axis_len(w, &[16 + 86, 86]), true);
         let all: Vec<f64> = lines.iter().map(|l| max_of(l.2)).collect();
         let y = Axis::linear(
             0.0,
             all.iter().copied().fold(0.0, f64::max).max(1e-3) * HEADROOM,
-        );
+        )
+        .fit(axis_len(h, &[8, x_area]), false);
         // The right margin matches the bottom panel's right axis, so the
         // time axes of all panels line up.
         let mut chart = ChartBuilder::on(area)
             .margin_right(16 + 86)
             .margin_top(8)
-            .x_label_area_size(if show_x { 50 } else { 8 })
+            .x_label_area_size(x_area)
             .y_label_area_size(86)
             .build_cartesian_2d(x.coord(), y.coord())
             .map_err(de)?;
@@ -311,9 +314,11 @@ impl Timeline {
                 "no target samples (target not supervised)",
             );
         }
-        let x = Axis::linear(0.0, self.duration_s.max(1.0));
-        let y = Axis::linear(0.0, max_of(&self.cpu).max(1.0) * HEADROOM);
-        let y2 = Axis::linear(0.0, max_of(&self.rss).max(1e-3) * HEADROOM);
+        let (w, h) = area.dim_in_pixel();
+        let (x_len, y_len) = (axis_len(w, &[16, 86, 86]), axis_len(h, &[8, 50]));
+        let x = Axis::linear(0.0, self.duration_s.max(1.0)).fit(x_len, true);
+        let y = Axis::linear(0.0, max_of(&self.cpu).max(1.0) * HEADROOM).fit(y_len, false);
+        let y2 = Axis::linear(0.0, max_of(&self.rss).max(1e-3) * HEADROOM).fit(y_len, false);
         let mut chart = ChartBuilder::on(area)
             .margin_right(16)
             .margin_top(8)
