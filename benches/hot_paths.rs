@@ -1,11 +1,13 @@
 //! Criterion benchmarks of the generator's hot paths: what runs once per
 //! request (recording a latency, parsing a response head, decoding a
 //! chunked body, building a request for hyper, taking the next open-loop
-//! slot), once per template (encoding the lean client's request) and once
+//! slot, checking a 10 KB JSON echo's `/count`), once per template (encoding the lean client's request) and once
 //! per run (merging recorders).
 
 use std::time::Duration;
 
+use claimbench::load::BodyCheck;
+use claimbench::load::check::body_ok;
 use claimbench::load::conn::Prepared;
 use claimbench::load::recorder::{Recorder, Timing, merge};
 use claimbench::load::schedule::Schedule;
@@ -126,8 +128,27 @@ fn merge_recorders(c: &mut Criterion) {
     });
 }
 
+/// The json-echo check: `/count` of a 10 KB response (the echoed records
+/// beside their count), once per request.
+fn check(c: &mut Criterion) {
+    let records = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/data/echo-10k.json"),
+    )
+    .expect("scenarios/data/echo-10k.json");
+    let body = format!(r#"{{"count":134,"total":1234.5,"records":{records}}}"#);
+    let check = BodyCheck::JsonField {
+        pointer: "/count".into(),
+        value: serde_json::json!(134),
+    };
+    assert!(body_ok(&check, body.as_bytes()));
+    c.bench_function("check_json_echo_10k", |b| {
+        b.iter(|| black_box(body_ok(&check, black_box(body.as_bytes()))))
+    });
+}
+
 criterion_group!(
     benches,
+    check,
     record,
     request,
     response,
