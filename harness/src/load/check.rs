@@ -43,7 +43,7 @@ fn json_at(json: &str, pointer: &str) -> Option<serde_json::Value> {
             if token.starts_with('+') || (token.len() > 1 && token.starts_with('0')) {
                 return None;
             }
-            *items.get(token.parse::<usize>().ok()?)?
+            items.get(token.parse::<usize>().ok()?)?
         }
         _ => {
             // A scalar has no members; still reject a document that is not JSON.
