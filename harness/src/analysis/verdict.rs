@@ -704,6 +704,10 @@ pub fn evaluate_one(claim: &ClaimSpec, rules: &VerdictRules, results: &ResultsFi
             },
             results.host.logical_cpus
         );
+        verdict.answer = format!(
+            "Inconclusive: this machine cannot decide it (it needs at least {} CPUs for the target besides the generator's; this run gave the target {}).",
+            claim.requires_target_cpus, target_cpus
+        );
         return verdict;
     }
 
@@ -1937,6 +1941,23 @@ pub(crate) mod tests {
             v.missing.iter().any(|m| m.contains("same count")),
             "{:?}",
             v.missing
+        );
+    }
+
+    #[test]
+    fn a_claim_this_machine_cannot_decide_still_answers() {
+        let c = ClaimSpec {
+            kind: ClaimKind::Scaling,
+            scenarios: vec!["workers".into()],
+            favoured: vec!["py".into()],
+            requires_target_cpus: 2,
+            ..claim(&[])
+        };
+        let v = evaluate_one(&c, &VerdictRules::default(), &results(Vec::new(), vec![1]));
+        assert_eq!(v.outcome, Outcome::Inconclusive);
+        assert_eq!(
+            v.answer,
+            "Inconclusive: this machine cannot decide it (it needs at least 2 CPUs for the target besides the generator's; this run gave the target 1)."
         );
     }
 
