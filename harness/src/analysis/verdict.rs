@@ -963,8 +963,10 @@ pub fn answer(v: &Verdict) -> String {
     let tie = strongest(PairResult::NoDifference);
     let first = |c: Option<&Comparison>| c.map(plain).unwrap_or_default();
     match v.outcome {
-        Outcome::Supported => format!("Supported: {}.", first(win)),
-        Outcome::Refuted => format!("Refuted: {}.", first(loss)),
+        // With `parity_holds`, proven parity supports a claim: the tie is
+        // then the deciding comparison.
+        Outcome::Supported => format!("Supported: {}.", first(win.or(tie))),
+        Outcome::Refuted => format!("Refuted: {}.", first(loss.or(tie))),
         Outcome::Mixed => format!(
             "Mixed: {}, but {}.",
             first(win.or(tie)),
@@ -1023,12 +1025,15 @@ fn plain(c: &Comparison) -> String {
     }
     if c.result == PairResult::NoDifference && (c.repetitions.0 < 2 || c.repetitions.1 < 2) {
         return format!(
-            "on {place}, {} against {} in {} ({} vs {})",
+            "on {place}, {} and {} cannot be told apart in {} ({} vs {}, but {} valid repetition{} against {}: no interval)",
             c.favoured,
             c.other,
             c.metric,
             fmt_value(&c.metric, c.favoured_median),
-            fmt_value(&c.metric, c.other_median)
+            fmt_value(&c.metric, c.other_median),
+            c.repetitions.0,
+            if c.repetitions.0 == 1 { "" } else { "s" },
+            c.repetitions.1
         );
     }
     if c.result == PairResult::NoDifference {
@@ -1734,6 +1739,30 @@ pub(crate) mod tests {
         assert_eq!(v.comparisons[0].result, PairResult::OtherBetter);
         assert_eq!(v.comparisons[1].result, PairResult::NoDifference);
         assert_eq!(v.outcome, Outcome::Mixed, "{}", v.summary);
+        // Parity alone supports it, and the answer names the tie that does.
+        c.scenarios = vec!["cpu-hash".into()];
+        let v = evaluate_one(&c, &VerdictRules::default(), &results(ms_again(), vec![1]));
+        assert_eq!(v.outcome, Outcome::Supported, "{}", v.summary);
+        assert!(
+            v.answer.starts_with(
+                "Supported: on `cpu-hash` at 1 connection, py and node are not shown to differ"
+            ),
+            "{}",
+            v.answer
+        );
+    }
+
+    fn ms_again() -> Vec<Measurement> {
+        let mut ms = Vec::new();
+        for (t, hash) in [("py", 100.0), ("node", 100.5)] {
+            for r in 1..=5u32 {
+                let mut m =
+                    measurement(t, "cpu-hash", 1.0, r, hash * (1.0 + r as f64 * 0.001), 1000);
+                m.scenario = "cpu-hash".into();
+                ms.push(m);
+            }
+        }
+        ms
     }
 
     #[test]
