@@ -155,6 +155,50 @@ pub fn bootstrap_ratio_ci(
     resamples: usize,
     seed: u64,
 ) -> Option<RatioCi> {
+    ratio_ci(a, b, confidence, resamples, seed, false)
+}
+
+/// [`bootstrap_ratio_ci`] for paired data: `a[i]` and `b[i]` were measured
+/// together (the same round of a schedule that measures every target once
+/// per round, seconds apart). Each replicate draws round indices with
+/// replacement and takes both sides' values of those rounds, so a slow
+/// stretch of the machine that hit both sides of a round moves both
+/// medians together instead of widening the interval. The point estimate
+/// is the same ratio of medians.
+///
+/// Returns `None` when the two sides differ in length, and otherwise as
+/// [`bootstrap_ratio_ci`].
+///
+/// ```
+/// use claimbench::analysis::stats::{bootstrap_paired_ratio_ci, bootstrap_ratio_ci};
+/// // The machine ran 30% slower in rounds 4 and 5, for both sides.
+/// let a = [1000.0, 1010.0, 990.0, 700.0, 707.0];
+/// let b = [500.0, 505.0, 495.0, 350.0, 353.0];
+/// let paired = bootstrap_paired_ratio_ci(&a, &b, 0.95, 10_000, 1).unwrap();
+/// let apart = bootstrap_ratio_ci(&a, &b, 0.95, 10_000, 1).unwrap();
+/// assert!(paired.high - paired.low < (apart.high - apart.low) / 10.0);
+/// ```
+pub fn bootstrap_paired_ratio_ci(
+    a: &[f64],
+    b: &[f64],
+    confidence: f64,
+    resamples: usize,
+    seed: u64,
+) -> Option<RatioCi> {
+    if a.len() != b.len() {
+        return None;
+    }
+    ratio_ci(a, b, confidence, resamples, seed, true)
+}
+
+fn ratio_ci(
+    a: &[f64],
+    b: &[f64],
+    confidence: f64,
+    resamples: usize,
+    seed: u64,
+    paired: bool,
+) -> Option<RatioCi> {
     let valid = |xs: &[f64]| !xs.is_empty() && xs.iter().all(|x| x.is_finite() && *x >= 0.0);
     let confidence_ok = confidence > 0.0 && confidence < 1.0;
     if !(valid(a) && valid(b) && confidence_ok) {
@@ -186,11 +230,18 @@ pub fn bootstrap_ratio_ci(
     let mut buf_b = vec![0.0; b.len()];
     let mut ratios = Vec::with_capacity(resamples);
     for _ in 0..resamples {
-        for slot in buf_a.iter_mut() {
-            *slot = a[rng.gen_range(0..a.len())];
-        }
-        for slot in buf_b.iter_mut() {
-            *slot = b[rng.gen_range(0..b.len())];
+        if paired {
+            for (sa, sb) in buf_a.iter_mut().zip(buf_b.iter_mut()) {
+                let i = rng.gen_range(0..a.len());
+                (*sa, *sb) = (a[i], b[i]);
+            }
+        } else {
+            for slot in buf_a.iter_mut() {
+                *slot = a[rng.gen_range(0..a.len())];
+            }
+            for slot in buf_b.iter_mut() {
+                *slot = b[rng.gen_range(0..b.len())];
+            }
         }
         let r = median_in_place(&mut buf_a) / median_in_place(&mut buf_b);
         // 0/0 is undefined: drop the replicate. x/0 (x > 0) is +inf: keep it.
@@ -484,6 +535,24 @@ mod tests {
             prop_assert!((s.ratio - base.ratio * k).abs() <= 1e-9 * s.ratio);
             prop_assert!((s.low - base.low * k).abs() <= 1e-9 * s.low.max(1e-300));
             prop_assert!((s.high - base.high * k).abs() <= 1e-9 * s.high);
+        }
+
+        #[test]
+        fn paired_interval_contains_the_ratio_and_needs_equal_lengths(
+            a in sample(), seed in any::<u64>(), k in 0.1f64..10.0,
+        ) {
+            let b: Vec<f64> = a.iter().map(|x| x * k).collect();
+            let ci = bootstrap_paired_ratio_ci(&a, &b, 0.95, 500, seed);
+            if let Some(ci) = ci {
+                prop_assert!(ci.low <= ci.ratio && ci.ratio <= ci.high);
+                // b is a times k round by round: every replicate is 1/k.
+                if ci.has_interval {
+                    prop_assert!((ci.high - ci.low) <= 1e-9 * ci.ratio.max(1.0));
+                }
+            }
+            let mut short = a.clone();
+            short.pop();
+            prop_assert!(bootstrap_paired_ratio_ci(&short, &a, 0.95, 500, seed).is_none());
         }
 
         #[test]

@@ -10,9 +10,14 @@
 //! 2. Each **comparison** takes one metric at one scenario and load level for
 //!    two sides (usually two stacks; for [`ClaimKind::Within`] one stack in
 //!    two scenarios). It computes the median over repetitions of each side and
-//!    the percentile-bootstrap 95% interval of the ratio of medians
-//!    ([`crate::analysis::stats::bootstrap_ratio_ci`]), oriented so that a
-//!    ratio above 1 favours the claim.
+//!    the percentile-bootstrap 95% interval of the ratio of medians,
+//!    oriented so that a ratio above 1 favours the claim. Two stacks
+//!    measured in the same rounds of one scenario (every repetition on both
+//!    sides) are paired: the bootstrap resamples rounds, both sides together
+//!    ([`crate::analysis::stats::bootstrap_paired_ratio_ci`]), so a slow
+//!    stretch of the machine that hit both sides of a round does not widen
+//!    the interval; otherwise the sides are resampled apart
+//!    ([`crate::analysis::stats::bootstrap_ratio_ci`]).
 //! 3. A comparison is a **win** ([`PairResult::FavouredBetter`]) only if the
 //!    whole interval lies above `1 + min_effect`, a **loss** only if it lies
 //!    wholly below `1 / (1 + min_effect)`; anything else is
@@ -473,6 +478,20 @@ pub fn rss_slopes(
     low: &Level,
     high: &Level,
 ) -> Vec<f64> {
+    rss_slopes_by_round(ms, target, scenario, low, high)
+        .into_iter()
+        .map(|(_, s)| s)
+        .collect()
+}
+
+/// [`rss_slopes`] with the repetition each slope comes from.
+fn rss_slopes_by_round(
+    ms: &[Measurement],
+    target: &str,
+    scenario: &str,
+    low: &Level,
+    high: &Level,
+) -> Vec<(u32, f64)> {
     let lo = valid(ms, target, scenario, Some(low));
     let hi = valid(ms, target, scenario, Some(high));
     let dx = high.value - low.value;
@@ -485,7 +504,7 @@ pub fn rss_slopes(
             let rh = h.resources.as_ref()?.rss_peak_bytes as f64;
             let rl = l.resources.as_ref()?.rss_peak_bytes as f64;
             let s = (rh - rl) / dx;
-            (s >= 0.0).then_some(s)
+            (s >= 0.0).then_some((h.repetition, s))
         })
         .collect()
 }
@@ -500,17 +519,52 @@ fn values(
     scenario: &str,
     level: &Level,
 ) -> Vec<f64> {
+    series(ms, metric, target, scenario, level)
+        .into_iter()
+        .map(|(_, v)| v)
+        .collect()
+}
+
+/// [`values`] with the repetition (the schedule's round) of each.
+fn series(
+    ms: &[Measurement],
+    metric: &Metric,
+    target: &str,
+    scenario: &str,
+    level: &Level,
+) -> Vec<(u32, f64)> {
     if *metric == Metric::RssPerConnection {
         let own = common_levels(ms, scenario, &[target]);
         return match own.first().filter(|l| l.value < level.value) {
-            Some(low) => rss_slopes(ms, target, scenario, low, level),
+            Some(low) => rss_slopes_by_round(ms, target, scenario, low, level),
             None => Vec::new(),
         };
     }
     valid(ms, target, scenario, Some(level))
         .into_iter()
-        .filter_map(|m| metric.value(m))
+        .filter_map(|m| Some((m.repetition, metric.value(m)?)))
         .collect()
+}
+
+/// Both sides' values in round order when they were measured in the same
+/// rounds (each round once on each side, at least two): the pairs a paired
+/// bootstrap resamples together. None otherwise.
+fn paired(a: &[(u32, f64)], b: &[(u32, f64)]) -> Option<(Vec<f64>, Vec<f64>)> {
+    let rounds = |xs: &[(u32, f64)]| {
+        let mut r: Vec<u32> = xs.iter().map(|x| x.0).collect();
+        r.sort_unstable();
+        r
+    };
+    let (ra, rb) = (rounds(a), rounds(b));
+    if ra.len() < 2 || ra != rb || ra.windows(2).any(|w| w[0] == w[1]) {
+        return None;
+    }
+    let in_order = |xs: &[(u32, f64)]| {
+        let mut v = xs.to_vec();
+        v.sort_by_key(|x| x.0);
+        v.into_iter().map(|x| x.1).collect::<Vec<_>>()
+    };
+    Some((in_order(a), in_order(b)))
 }
 
 /// One comparison from two value sets. `a` is the side the claim favours,
@@ -525,6 +579,9 @@ struct Pending {
     min_effect: f64,
     a: Vec<f64>,
     b: Vec<f64>,
+    /// `a` and `b` in round order when both sides were measured in the same
+    /// rounds of one scenario (resampled together).
+    rounds: Option<(Vec<f64>, Vec<f64>)>,
     higher_is_better: bool,
 }
 
@@ -540,13 +597,26 @@ fn compare(
         min_effect,
         a,
         b,
+        rounds,
         higher_is_better,
     }: &Pending,
 ) -> Option<(Comparison, bool)> {
     let (favoured, other, scenario, level, metric, a, b) =
         (favoured, other, scenario, *level, metric, a, b);
-    let (num, den) = if *higher_is_better { (a, b) } else { (b, a) };
-    let ci = stats::bootstrap_ratio_ci(num, den, confidence, rules.resamples, rules.seed)?;
+    let ci = match rounds {
+        Some((ra, rb)) => {
+            let (num, den) = if *higher_is_better {
+                (ra, rb)
+            } else {
+                (rb, ra)
+            };
+            stats::bootstrap_paired_ratio_ci(num, den, confidence, rules.resamples, rules.seed)?
+        }
+        None => {
+            let (num, den) = if *higher_is_better { (a, b) } else { (b, a) };
+            stats::bootstrap_ratio_ci(num, den, confidence, rules.resamples, rules.seed)?
+        }
+    };
     let result = classify(&ci, *min_effect);
     let eq = equivalent(ci.low, ci.high, ci.has_interval, *min_effect);
     Some((
@@ -656,6 +726,7 @@ fn efficiency_pairs(
                 min_effect: rules.min_effect_for("throughput_rps"),
                 a,
                 b,
+                rounds: None,
                 higher_is_better: true,
             });
         }
@@ -832,8 +903,11 @@ pub fn evaluate_one(claim: &ClaimSpec, rules: &VerdictRules, results: &ResultsFi
                         continue;
                     };
                     for metric in &claim.metrics {
-                        let a = values(ms, metric, f, scenario, &level);
-                        let b = values(ms, metric, o, scenario, &level);
+                        let sa = series(ms, metric, f, scenario, &level);
+                        let sb = series(ms, metric, o, scenario, &level);
+                        let rounds = paired(&sa, &sb);
+                        let a: Vec<f64> = sa.iter().map(|x| x.1).collect();
+                        let b: Vec<f64> = sb.iter().map(|x| x.1).collect();
                         if a.is_empty() || b.is_empty() {
                             for (t, v) in [(f, &a), (o, &b)] {
                                 if v.is_empty() {
@@ -860,6 +934,7 @@ pub fn evaluate_one(claim: &ClaimSpec, rules: &VerdictRules, results: &ResultsFi
                             min_effect: rules.min_effect_for(&metric.kind_name()),
                             a,
                             b,
+                            rounds,
                             higher_is_better: metric.higher_is_better(),
                         });
                     }
@@ -913,6 +988,8 @@ pub fn evaluate_one(claim: &ClaimSpec, rules: &VerdictRules, results: &ResultsFi
                             min_effect: rules.min_effect_for(&metric.kind_name()),
                             a: with,
                             b: without,
+                            // Two scenarios measured apart: no common rounds.
+                            rounds: None,
                             higher_is_better: *increase,
                         });
                     }
@@ -1144,7 +1221,7 @@ fn conditions(claim: &ClaimSpec, rules: &VerdictRules, results: &ResultsFile) ->
         ));
     }
     out.push(format!(
-        "rule: {}; ratio of medians over repetitions with a percentile bootstrap interval ({} resamples), each at {} so the claim's comparisons hold together at {:.0}% (Bonferroni); {}",
+        "rule: {}; ratio of medians over repetitions with a percentile bootstrap interval ({} resamples; rounds resampled in pairs when both sides have every round), each at {} so the claim's comparisons hold together at {:.0}% (Bonferroni); {}",
         repetitions_phrase(claim, results),
         rules.resamples,
         "1 − (1 − confidence)/k for k comparisons",
@@ -1420,6 +1497,7 @@ pub(crate) mod tests {
             },
             resources: None,
             excluded: None,
+            host: None,
         }
     }
 
@@ -1494,6 +1572,38 @@ pub(crate) mod tests {
             "{:?}",
             v.conditions
         );
+    }
+
+    /// The machine ran 35% slow for everyone in rounds 4 and 5 (the
+    /// schedule measures both stacks seconds apart in each round). Resampled
+    /// apart, the slow rounds make the interval straddle the minimum effect;
+    /// paired by round, node is 1.6× faster in every round and wins.
+    #[test]
+    fn rounds_are_paired_so_a_slow_stretch_of_the_machine_cancels() {
+        let rounds = |t: &str, base: f64| -> Vec<Measurement> {
+            [1.0, 1.01, 0.99, 0.65, 0.66]
+                .iter()
+                .enumerate()
+                .map(|(i, k)| measurement(t, "io", 256.0, i as u32 + 1, base * k, 1000))
+                .collect()
+        };
+        let mut ms = rounds("node", 1600.0);
+        ms.extend(rounds("py", 1000.0));
+        let rules = VerdictRules {
+            min_effect: 0.25,
+            ..VerdictRules::default()
+        };
+        let v = evaluate_one(&claim(&["py"]), &rules, &results(ms.clone(), vec![1]));
+        assert_eq!(v.outcome, Outcome::Supported, "{}", v.summary);
+        let c = &v.comparisons[0];
+        assert!(c.ci_low > 1.55 && c.ci_high < 1.65, "{c:?}");
+        // The same values with py's round 5 lost: no longer paired, the
+        // sides are resampled apart and the slow rounds widen the interval.
+        ms.retain(|m| !(m.target == "py" && m.repetition == 5));
+        let v = evaluate_one(&claim(&["py"]), &rules, &results(ms, vec![1]));
+        let c = &v.comparisons[0];
+        assert!(c.ci_low < 1.25, "{c:?}");
+        assert_eq!(v.outcome, Outcome::Inconclusive, "{}", v.summary);
     }
 
     #[test]

@@ -495,7 +495,7 @@ fn decide(
         (Some(max), _) => {
             let windows = warm.first(complete(elapsed.saturating_sub(WARM_GRACE)));
             let (tp, p50) = phase::rates(&windows, per);
-            let steady = elapsed >= plan.warmup && phase::is_steady(&tp, &p50);
+            let steady = elapsed >= plan.warmup && phase::is_steady(&tp, &p50, per);
             if !steady && elapsed < max {
                 return None;
             }
@@ -511,7 +511,7 @@ fn decide(
             let windows = warm.first(complete(t0 + per - Duration::from_nanos(1)));
             let (tp, p50) = phase::rates(&windows[..whole as usize], per);
             let steady =
-                (whole as usize >= phase::STEADY_WINDOWS).then(|| phase::is_steady(&tp, &p50));
+                (whole as usize >= phase::STEADY_WINDOWS).then(|| phase::is_steady(&tp, &p50, per));
             (t0, steady, windows)
         }
         (None, None) => unreachable!("a fixed warm-up is decided at the start"),

@@ -2,11 +2,15 @@
 //! measure it, and the window the coordinator shares with the generator
 //! threads once it has decided.
 //!
-//! The rules are pure functions over one-second warm-up windows, so they are
+//! The rules are pure functions over the warm-up windows (half a second each), so they are
 //! unit-tested without a server or a clock:
 //! - **Steady**: the last [`STEADY_WINDOWS`] windows' throughput within
-//!   ±[`STEADY_THROUGHPUT_TOLERANCE`] of their mean and their p50 within
-//!   ±[`STEADY_P50_TOLERANCE`] of theirs.
+//!   ±[`STEADY_THROUGHPUT_TOLERANCE`] of their mean (or ± two standard
+//!   deviations of a Poisson count, 2/√n, when a window holds too few
+//!   responses n for 10% to be told from counting noise) and their p50
+//!   within ±[`STEADY_P50_TOLERANCE`] of theirs (or ±[`STEADY_P50_FLOOR_US`]
+//!   at sub-millisecond and millisecond latencies, where a scheduler tick
+//!   moves the median by more than 20%).
 //! - **Window length**: at least the configured duration and at least
 //!   [`LATENCIES_PER_WINDOW`] × the warm-up's p50 latency and
 //!   [`TAIL_LATENCIES_PER_WINDOW`] × its p99, capped by the
@@ -19,11 +23,15 @@ use std::time::Duration;
 use crate::results::histogram::Latency;
 
 /// Warm-up windows the steadiness rule looks at.
-pub const STEADY_WINDOWS: usize = 3;
+pub const STEADY_WINDOWS: usize = 4;
 /// Largest relative distance of a window's throughput from the windows' mean.
 pub const STEADY_THROUGHPUT_TOLERANCE: f64 = 0.10;
 /// Largest relative distance of a window's p50 from the windows' mean p50.
 pub const STEADY_P50_TOLERANCE: f64 = 0.20;
+/// ... but a p50 within this many microseconds of the mean is always close
+/// enough (1.3 ms against 2 ms is noise on a shared 2-CPU machine, not a
+/// target still warming up).
+pub const STEADY_P50_FLOOR_US: f64 = 500.0;
 /// The measured window lasts at least this many warm-up p50 latencies.
 pub const LATENCIES_PER_WINDOW: u32 = 20;
 /// ... and at least this many warm-up p99 latencies.
@@ -65,25 +73,34 @@ pub fn rates(windows: &[WarmWindow], window: Duration) -> (Vec<f64>, Vec<u64>) {
 }
 
 /// Whether the last [`STEADY_WINDOWS`] of `throughput` and `p50_us` (one
-/// entry per window, oldest first) are steady. Fewer windows, or a window
-/// with nothing finished, is not steady.
-pub fn is_steady(throughput: &[f64], p50_us: &[u64]) -> bool {
+/// entry per window of length `window`, oldest first) are steady. Fewer
+/// windows, or a window with nothing finished, is not steady.
+pub fn is_steady(throughput: &[f64], p50_us: &[u64], window: Duration) -> bool {
     if throughput.len() < STEADY_WINDOWS || p50_us.len() < STEADY_WINDOWS {
         return false;
     }
-    let within = |xs: &[f64], tolerance: f64| {
+    let within = |xs: &[f64], tolerance: &dyn Fn(f64) -> f64| {
         let mean = xs.iter().sum::<f64>() / xs.len() as f64;
-        mean > 0.0 && xs.iter().all(|x| (x - mean).abs() <= tolerance * mean)
+        let t = tolerance(mean);
+        mean > 0.0 && xs.iter().all(|x| (x - mean).abs() <= t)
     };
+    let secs = window.as_secs_f64();
+    // n responses a window: counting noise alone is about √n of them.
+    let count_tolerance = |mean: f64| {
+        let n = mean * secs;
+        let noise = if n > 0.0 { 2.0 / n.sqrt() } else { 0.0 };
+        STEADY_THROUGHPUT_TOLERANCE.max(noise) * mean
+    };
+    let p50_tolerance = |mean: f64| (STEADY_P50_TOLERANCE * mean).max(STEADY_P50_FLOOR_US);
     let p50: Vec<f64> = p50_us[p50_us.len() - STEADY_WINDOWS..]
         .iter()
         .map(|&p| p as f64)
         .collect();
     within(
         &throughput[throughput.len() - STEADY_WINDOWS..],
-        STEADY_THROUGHPUT_TOLERANCE,
+        &count_tolerance,
     ) && !p50.contains(&0.0)
-        && within(&p50, STEADY_P50_TOLERANCE)
+        && within(&p50, &p50_tolerance)
 }
 
 /// The p50 and p99 latency of the warm-up's last [`STEADY_WINDOWS`]
@@ -250,29 +267,57 @@ mod tests {
     }
 
     #[test]
-    fn steadiness_needs_three_close_windows() {
+    fn steadiness_needs_four_close_windows() {
         let sec = Duration::from_secs(1);
-        let (t, p) = rates(&[window(100, 10), window(105, 11)], sec);
-        assert!(!is_steady(&t, &p), "two windows are too few");
-        let (t, p) = rates(
-            &[
-                window(5, 50),
-                window(100, 10),
-                window(105, 11),
-                window(95, 9),
-            ],
-            sec,
+        let w = |xs: &[(u64, u64)]| {
+            rates(
+                &xs.iter().map(|&(n, p)| window(n, p)).collect::<Vec<_>>(),
+                sec,
+            )
+        };
+        let (t, p) = w(&[(100, 10), (105, 11), (98, 10)]);
+        assert!(!is_steady(&t, &p, sec), "three windows are too few");
+        let (t, p) = w(&[(5, 50), (100, 10), (105, 11), (95, 9), (100, 10)]);
+        assert!(
+            is_steady(&t, &p, sec),
+            "the last four are close: {t:?} {p:?}"
         );
-        assert!(is_steady(&t, &p), "the last three are close: {t:?} {p:?}");
-        let (t, p) = rates(&[window(100, 10), window(130, 10), window(100, 10)], sec);
-        assert!(!is_steady(&t, &p), "throughput 30% apart");
-        let (t, p) = rates(&[window(100, 10), window(100, 14), window(100, 10)], sec);
-        assert!(!is_steady(&t, &p), "p50 more than 20% from the mean");
-        let (t, p) = rates(&[window(0, 0), window(0, 0), window(0, 0)], sec);
-        assert!(!is_steady(&t, &p), "nothing finished");
+        let (t, p) = w(&[(400, 10), (520, 10), (400, 10), (400, 10)]);
+        assert!(!is_steady(&t, &p, sec), "throughput 30% apart");
+        let (t, p) = w(&[(100, 10), (100, 14), (100, 10), (100, 10)]);
+        assert!(!is_steady(&t, &p, sec), "p50 more than 20% from the mean");
+        let (t, p) = w(&[(0, 0), (0, 0), (0, 0), (0, 0)]);
+        assert!(!is_steady(&t, &p, sec), "nothing finished");
         // Swapping the order of the windows does not change the outcome.
-        let (t, p) = rates(&[window(95, 9), window(105, 11), window(100, 10)], sec);
-        assert!(is_steady(&t, &p));
+        let (t, p) = w(&[(95, 9), (100, 10), (105, 11), (100, 10)]);
+        assert!(is_steady(&t, &p, sec));
+    }
+
+    /// A window of n responses cannot be judged finer than its counting
+    /// noise (about √n): 36 against 44 responses is 2/√40 = 32% noise, so
+    /// steady; 3,500 against 4,500 is not.
+    #[test]
+    fn few_responses_a_window_are_judged_by_their_counting_noise() {
+        let half = Duration::from_millis(500);
+        let w = |xs: &[u64]| rates(&xs.iter().map(|&n| window(n, 20)).collect::<Vec<_>>(), half);
+        let (t, p) = w(&[36, 44, 40, 40]);
+        assert!(is_steady(&t, &p, half), "{t:?}");
+        let (t, p) = w(&[3500, 4500, 4000, 4000]);
+        assert!(!is_steady(&t, &p, half), "{t:?}");
+        // A steady rate that later doubles is not steady across the change.
+        let (t, p) = w(&[40, 40, 40, 80]);
+        assert!(!is_steady(&t, &p, half), "{t:?}");
+    }
+
+    /// At millisecond latencies the p50 may move by 0.5 ms (1.3 ms against
+    /// 1.7 ms) and still be steady; 10 ms against 14 ms is not.
+    #[test]
+    fn millisecond_medians_have_an_absolute_floor() {
+        let sec = Duration::from_secs(1);
+        let t = vec![3000.0; 4];
+        assert!(is_steady(&t, &[1300, 1700, 1500, 1500], sec));
+        assert!(!is_steady(&t, &[1000, 2500, 1500, 1500], sec));
+        assert!(!is_steady(&t, &[10_000, 14_000, 10_000, 10_000], sec));
     }
 
     #[test]

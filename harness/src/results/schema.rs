@@ -168,6 +168,22 @@ pub struct Measurement {
     pub resources: Option<ResourceUsage>,
     /// Why this measurement must not decide a verdict (generator-bound, errors, ...); None when valid.
     pub excluded: Option<String>,
+    /// CPU that processes other than claimbench and the target used during
+    /// the measured window (absent in results written before this check).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<HostLoad>,
+}
+
+/// What the rest of the machine did during a measured window: the kernel's
+/// count of busy CPU time (`/proc/stat`) minus claimbench's, its children's
+/// and the target's own (`/proc/PID/stat`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HostLoad {
+    /// Mean CPUs used by other processes (0.5 = half of one CPU).
+    pub other_cpus: f64,
+    /// Length of the window it was counted over, seconds.
+    pub window_s: f64,
 }
 
 /// A load level: concurrency for closed loop, arrival rate for open loop.
@@ -350,13 +366,13 @@ pub struct LoadResult {
 pub struct Phases {
     /// Warm-up actually run, seconds.
     pub warmup_s: f64,
-    /// Whether the target was steady when the warm-up ended: the last three
-    /// one-second windows' throughput within ±10% of their mean and p50
-    /// within ±20%. None when the warm-up was fixed and too short to tell.
+    /// Whether the target was steady when the warm-up ended: the last four
+    /// half-second windows' throughput within ±10% of their mean (or 2/√n
+    /// for n responses a window) and p50 within ±20% (or ±0.5 ms). None when the warm-up was fixed and too short to tell.
     pub steady: Option<bool>,
-    /// Responses per second in each of the warm-up's last (up to three) windows.
+    /// Responses per second in each of the warm-up's last (up to four) windows.
     pub warmup_throughput_rps: Vec<f64>,
-    /// p50 latency in each of the warm-up's last (up to three) windows, µs
+    /// p50 latency in each of the warm-up's last (up to four) windows, µs
     /// (0 where no response finished).
     pub warmup_p50_us: Vec<u64>,
     /// Length of the measured phase, seconds (`Summary::duration_s` unless cut short).

@@ -30,6 +30,7 @@
 //! kills every target at once and exits.
 
 pub mod downstream;
+pub mod host_load;
 pub mod output;
 pub mod schedule;
 
@@ -780,7 +781,36 @@ impl Runner {
                     b.set_position(base + within);
                 }
             };
-            match self.measure(job, stop, &tick) {
+            // A measurement another process disturbed is measured again
+            // once the machine is quiet (kept in `skipped` with the reason).
+            let mut outcome = self.measure(job, stop, &tick);
+            let mut again = 0;
+            while again < host_load::MAX_REMEASURE && !stop.load(Ordering::SeqCst) {
+                let Ok(m) = &outcome else { break };
+                let Some(busy) = m.host.as_ref().and_then(host_load::disturbed) else {
+                    break;
+                };
+                again += 1;
+                say(&format!(
+                    "[{}/{total}] {scenario_name} #{} {}: {busy}; waiting for a quiet machine to measure it again",
+                    i + 1,
+                    job.repetition,
+                    job.instance()
+                ));
+                self.results.skipped.push(Skipped {
+                    target: job.instance(),
+                    scenario: Some(scenario_name.clone()),
+                    reason: format!("repetition {} measured again: {busy}", job.repetition),
+                });
+                let groups: Vec<i32> = self
+                    .slots
+                    .values()
+                    .flat_map(|s| s.running.values().map(|t| t.pgid()))
+                    .collect();
+                host_load::wait_quiet(&groups, Duration::from_secs(60));
+                outcome = self.measure(job, stop, &tick);
+            }
+            match outcome {
                 Ok(m) => {
                     say(&output::measurement_line(i + 1, total, &m, reps));
                     self.results.measurements.push(m);
@@ -911,11 +941,15 @@ impl Runner {
             let mut sampler = None;
             let mut resources = None;
             let mut measured_at = None;
+            let mut probe = None;
+            let mut host = None;
+            let groups: Vec<i32> = pgid.into_iter().collect();
             let load = load::run(&plan, stop.clone(), &mut |p| {
                 tick();
                 match p.phase {
                     Phase::Measure if sampler.is_none() && resources.is_none() => {
                         measured_at = Some(chrono::Utc::now());
+                        probe = host_load::Probe::start(&groups);
                         if let Some(g) = pgid {
                             sampler = Some(Sampler::start(g, Duration::from_millis(100)));
                         }
@@ -923,6 +957,9 @@ impl Runner {
                     Phase::Drain => {
                         if let Some(s) = sampler.take() {
                             resources = Some(s.finish());
+                        }
+                        if let Some(p) = probe.take() {
+                            host = p.finish();
                         }
                     }
                     _ => {}
@@ -932,15 +969,24 @@ impl Runner {
             if let Some(s) = sampler.take() {
                 resources = Some(s.finish());
             }
-            Ok::<_, String>((load, resources, measured_at.unwrap_or(started_at)))
+            if let Some(p) = probe.take() {
+                host = p.finish();
+            }
+            Ok::<_, String>((load, resources, host, measured_at.unwrap_or(started_at)))
         })();
         if let Some(t) = fresh.take()
             && let Err(e) = t.stop()
         {
             eprintln!("warning: {e}");
         }
-        let (load, resources, started_at) = result.map_err(Failure::Measurement)?;
+        let (load, resources, host, started_at) = result.map_err(Failure::Measurement)?;
         let mut excluded = exclusion(&load, self.setup.suite.max_error_rate);
+        if let Some(busy) = host.as_ref().and_then(host_load::disturbed) {
+            excluded = Some(match excluded {
+                Some(e) => format!("{e}; {busy}"),
+                None => busy,
+            });
+        }
         if stop.load(Ordering::SeqCst) {
             let cut = "interrupted: the measured phase was cut short".to_string();
             excluded = Some(match excluded {
@@ -958,6 +1004,7 @@ impl Runner {
             load,
             resources,
             excluded,
+            host,
         })
     }
 
@@ -1005,7 +1052,7 @@ impl Runner {
                         .map(|(m, e)| format!("{m} {:.0}%", e * 100.0))
                         .collect();
                     format!(
-                        "verdicts ({}; minimum effect {:.0}%{}; bootstrap intervals of the ratio of medians, {:.0}% per claim with Bonferroni across its comparisons):\n",
+                        "verdicts ({}; minimum effect {:.0}%{}; bootstrap intervals of the ratio of medians (rounds paired), {:.0}% per claim with Bonferroni across its comparisons):\n",
                         c.file.display(),
                         c.rules.min_effect * 100.0,
                         if per_metric.is_empty() {

@@ -251,6 +251,23 @@ impl Scenario {
         p.max_duration = Some(self.max_duration.max(self.duration));
         p.warmup = self.warmup;
         p.warmup_max = self.warmup_max;
+        // An auto warm-up over pre-opened connections lasts at least one round
+        // over them, so every connection has served a request (and the server
+        // holds its state) before the measured window.
+        if let (
+            true,
+            Some(max),
+            LoadModel::Open {
+                rate,
+                max_connections,
+                ..
+            },
+        ) = (p.preopen, p.warmup_max, p.model)
+            && rate > 0.0
+        {
+            let round = Duration::from_secs_f64(max_connections as f64 / rate);
+            p.warmup = p.warmup.max(round).min(max);
+        }
         p.timeout = self.timeout;
         p.threads = threads;
         p.pin_cpus = pin_cpus.to_vec();
@@ -771,7 +788,20 @@ path = "/plaintext"
             }
         );
         let ep = Endpoint::parse("http://127.0.0.1:1/").unwrap().0;
-        assert!(s.plan(ep, &l[0], 1, &[]).preopen);
+        assert!(s.plan(ep.clone(), &l[0], 1, &[]).preopen);
+        // An auto warm-up lasts at least one round over the pool: 10,000
+        // connections at 2500 req/s is 4 s; 100 of them take the usual 2 s.
+        s.warmup_max = Some(Duration::from_secs(15));
+        s.warmup = AUTO_WARMUP_MIN;
+        assert_eq!(
+            s.plan(ep.clone(), &l[2], 1, &[]).warmup,
+            Duration::from_secs(4)
+        );
+        assert_eq!(s.plan(ep.clone(), &l[0], 1, &[]).warmup, AUTO_WARMUP_MIN);
+        // A fixed warm-up is the user's choice and stays as written.
+        s.warmup_max = None;
+        s.warmup = Duration::from_secs(1);
+        assert_eq!(s.plan(ep, &l[2], 1, &[]).warmup, Duration::from_secs(1));
         s.set_levels(&[10.0, 20.0]).unwrap();
         assert_eq!(s.levels()[1].level.value, 20.0);
         assert!(s.set_levels(&[0.0]).is_err());

@@ -154,6 +154,7 @@ fn measurement(target: &str, scenario: &str, c: f64, repetition: u32, r: Rep) ->
         load: load_result(r),
         resources: None,
         excluded: None,
+        host: None,
     }
 }
 

@@ -645,7 +645,8 @@ fn closed_loop_throughput_is_littles_law_for_a_fixed_response_time() {
 /// responses finish each second once the pipeline is full (after one R of
 /// warm-up), in windows of 1×, 3× and 10× R. Arrivals are 10 ms apart and
 /// the warm-up (R + 5 ms) puts the window's edges midway between
-/// completions, so the count is exact up to a few ms of jitter.
+/// completions, so the count is exact up to one response that a few ms of
+/// scheduling jitter moves across an edge.
 #[test]
 fn open_loop_throughput_is_the_arrival_rate() {
     let r_ms = 200;
@@ -660,11 +661,13 @@ fn open_loop_throughput_is_the_arrival_rate() {
         p.warmup = Duration::from_millis(r_ms + 5);
         let r = run(&p);
         let s = &r.summary;
+        let expected = 100.0 * s.duration_s;
         assert!(
-            (s.throughput_rps / 100.0 - 1.0).abs() <= 0.02,
-            "window {k}×R: {} req/s ({s:?})",
-            s.throughput_rps
+            (s.ok as f64 - expected).abs() <= 1.0,
+            "window {k}×R: {} responses, {expected} expected ({s:?})",
+            s.ok
         );
+        assert!((s.throughput_rps - s.ok as f64 / s.duration_s).abs() < 1e-9);
         // R × rate = 20 requests are always in flight.
         assert!((19..=21).contains(&s.in_flight_at_end), "{s:?}");
         assert_eq!(s.not_started, 0);
@@ -692,12 +695,13 @@ fn littles_law_warns_on_a_server_that_stalls() {
     );
 }
 
-/// Auto warm-up: a target that answers in 40 ms for its first 2.5 s and in
-/// 5 ms after is measured only once it is fast and steady.
+/// Auto warm-up: a target that answers in 40 ms for its first 1.5 s and in
+/// 5 ms after is measured only once it is fast and steady (the steadiness
+/// rule looks at the last 2 s, so it sees the change).
 #[test]
 fn auto_warmup_waits_until_the_target_is_steady() {
     let server = TestServer::start(Behavior::SlowUntil {
-        until: Duration::from_millis(2500),
+        until: Duration::from_millis(1500),
         slow: Duration::from_millis(40),
         fast: Duration::from_millis(5),
     });
@@ -707,7 +711,7 @@ fn auto_warmup_waits_until_the_target_is_steady() {
     let r = run(&p);
     let ph = r.phases.as_ref().expect("phases are recorded");
     assert_eq!(ph.steady, Some(true), "{ph:?}");
-    assert!(ph.warmup_s > 2.5 && ph.warmup_s < 15.0, "{ph:?}");
+    assert!(ph.warmup_s > 1.5 && ph.warmup_s < 15.0, "{ph:?}");
     assert!(
         r.summary.latency.p99_us < 20_000,
         "measured after the target became fast: {:?}",

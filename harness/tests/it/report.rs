@@ -217,6 +217,7 @@ fn measurement(
             samples,
         }),
         excluded: excluded.map(str::to_string),
+        host: None,
     }
 }
 
