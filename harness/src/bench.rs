@@ -43,7 +43,7 @@ pub struct BenchArgs {
     #[arg(long, value_enum, default_value = "constant", requires = "rate")]
     pub arrival: ArrivalArg,
     /// Warm-up before measuring (discarded), e.g. 2s; or `auto`: at least
-    /// 2s and until the target is steady (four half-second windows'
+    /// 2s and until the target is steady (three one-second windows'
     /// throughput within ±10% or its counting noise 2/√n, and p50 within
     /// ±20% or ±0.5 ms), at most --warmup-max.
     #[arg(long, value_parser = parse_warmup, default_value = "0s")]

@@ -660,20 +660,22 @@ fn unequal_workers(results: &ResultsFile, a: &str, b: &str) -> Option<String> {
 
 /// Why a target has no data at a place, for `missing`.
 fn why_missing(results: &ResultsFile, target: &str, scenario: &str) -> String {
-    if let Some(s) = results
-        .skipped
-        .iter()
-        .find(|s| s.target == target && s.scenario.as_deref().is_none_or(|x| x == scenario))
-    {
-        return format!("{target}: skipped ({})", s.reason);
-    }
     let all: Vec<&Measurement> = results
         .measurements
         .iter()
         .filter(|m| m.target == target && m.scenario == scenario)
         .collect();
     if all.is_empty() {
-        return format!("{target}: not measured in `{scenario}`");
+        // Skipped entries say why nothing was measured (a repetition that was
+        // measured again is listed there too, but then a measurement exists).
+        return match results
+            .skipped
+            .iter()
+            .find(|s| s.target == target && s.scenario.as_deref().is_none_or(|x| x == scenario))
+        {
+            Some(s) => format!("{target}: skipped ({})", s.reason),
+            None => format!("{target}: not measured in `{scenario}`"),
+        };
     }
     let reasons: BTreeSet<&str> = all.iter().filter_map(|m| m.excluded.as_deref()).collect();
     if reasons.is_empty() {
@@ -786,7 +788,22 @@ pub fn evaluate_one(claim: &ClaimSpec, rules: &VerdictRules, results: &ResultsFi
     let mut holding: Vec<bool> = Vec::new();
     let mut pending: Vec<Pending> = Vec::new();
     let mut failed_holding: Vec<bool> = Vec::new();
+    // A scenario the run did not include at all (a suite that leaves it to
+    // the full suite, or `--scenarios`) is one note, not one per stack, as
+    // long as another of the claim's scenarios was measured.
+    let in_run = |s: &str| {
+        ms.iter().any(|m| m.scenario == s)
+            || results
+                .skipped
+                .iter()
+                .any(|k| k.scenario.as_deref() == Some(s))
+    };
+    let some_in_run = claim.scenarios.iter().any(|s| in_run(s));
     for scenario in &claim.scenarios {
+        if some_in_run && !in_run(scenario) {
+            missing.insert(format!("`{scenario}`: not in this run"));
+            continue;
+        }
         if claim.kind == ClaimKind::Scaling && !claim.others.is_empty() {
             efficiency_pairs(claim, rules, ms, scenario, &mut pending, &mut missing);
             continue;
@@ -1604,6 +1621,30 @@ pub(crate) mod tests {
         let c = &v.comparisons[0];
         assert!(c.ci_low < 1.25, "{c:?}");
         assert_eq!(v.outcome, Outcome::Inconclusive, "{}", v.summary);
+    }
+
+    /// A scenario of the claim that the run left out (the default suite
+    /// leaves io-sleep to the full one) is one note, and the claim is
+    /// decided on the scenario it measured.
+    #[test]
+    fn a_scenario_left_out_of_the_run_is_one_note() {
+        let mut ms = reps("node", [1000.0, 1010.0, 990.0]);
+        ms.extend(reps("py", [500.0, 505.0, 495.0]));
+        let mut c = claim(&["py"]);
+        c.scenarios.push("io-sleep".into());
+        let v = evaluate_one(&c, &VerdictRules::default(), &results(ms, vec![1]));
+        assert_eq!(v.outcome, Outcome::Supported, "{}", v.summary);
+        assert_eq!(v.missing, vec!["`io-sleep`: not in this run".to_string()]);
+        // With nothing of the claim in the run, each stack says why.
+        let v = evaluate_one(&c, &VerdictRules::default(), &results(vec![], vec![1]));
+        assert_eq!(v.outcome, Outcome::Inconclusive);
+        assert!(
+            v.missing
+                .iter()
+                .any(|m| m.contains("node: not measured in `io`")),
+            "{:?}",
+            v.missing
+        );
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! measure it, and the window the coordinator shares with the generator
 //! threads once it has decided.
 //!
-//! The rules are pure functions over the warm-up windows (half a second each), so they are
+//! The rules are pure functions over one-second warm-up windows, so they are
 //! unit-tested without a server or a clock:
 //! - **Steady**: the last [`STEADY_WINDOWS`] windows' throughput within
 //!   ±[`STEADY_THROUGHPUT_TOLERANCE`] of their mean (or ± two standard
@@ -23,7 +23,7 @@ use std::time::Duration;
 use crate::results::histogram::Latency;
 
 /// Warm-up windows the steadiness rule looks at.
-pub const STEADY_WINDOWS: usize = 4;
+pub const STEADY_WINDOWS: usize = 3;
 /// Largest relative distance of a window's throughput from the windows' mean.
 pub const STEADY_THROUGHPUT_TOLERANCE: f64 = 0.10;
 /// Largest relative distance of a window's p50 from the windows' mean p50.
@@ -267,7 +267,7 @@ mod tests {
     }
 
     #[test]
-    fn steadiness_needs_four_close_windows() {
+    fn steadiness_needs_three_close_windows() {
         let sec = Duration::from_secs(1);
         let w = |xs: &[(u64, u64)]| {
             rates(
@@ -275,21 +275,21 @@ mod tests {
                 sec,
             )
         };
-        let (t, p) = w(&[(100, 10), (105, 11), (98, 10)]);
-        assert!(!is_steady(&t, &p, sec), "three windows are too few");
-        let (t, p) = w(&[(5, 50), (100, 10), (105, 11), (95, 9), (100, 10)]);
+        let (t, p) = w(&[(100, 10), (105, 11)]);
+        assert!(!is_steady(&t, &p, sec), "two windows are too few");
+        let (t, p) = w(&[(5, 50), (100, 10), (105, 11), (95, 9)]);
         assert!(
             is_steady(&t, &p, sec),
-            "the last four are close: {t:?} {p:?}"
+            "the last three are close: {t:?} {p:?}"
         );
-        let (t, p) = w(&[(400, 10), (520, 10), (400, 10), (400, 10)]);
+        let (t, p) = w(&[(400, 10), (520, 10), (400, 10)]);
         assert!(!is_steady(&t, &p, sec), "throughput 30% apart");
-        let (t, p) = w(&[(100, 10), (100, 14), (100, 10), (100, 10)]);
+        let (t, p) = w(&[(100, 10), (100, 14), (100, 10)]);
         assert!(!is_steady(&t, &p, sec), "p50 more than 20% from the mean");
-        let (t, p) = w(&[(0, 0), (0, 0), (0, 0), (0, 0)]);
+        let (t, p) = w(&[(0, 0), (0, 0), (0, 0)]);
         assert!(!is_steady(&t, &p, sec), "nothing finished");
         // Swapping the order of the windows does not change the outcome.
-        let (t, p) = w(&[(95, 9), (100, 10), (105, 11), (100, 10)]);
+        let (t, p) = w(&[(95, 9), (105, 11), (100, 10)]);
         assert!(is_steady(&t, &p, sec));
     }
 
@@ -300,12 +300,12 @@ mod tests {
     fn few_responses_a_window_are_judged_by_their_counting_noise() {
         let half = Duration::from_millis(500);
         let w = |xs: &[u64]| rates(&xs.iter().map(|&n| window(n, 20)).collect::<Vec<_>>(), half);
-        let (t, p) = w(&[36, 44, 40, 40]);
+        let (t, p) = w(&[36, 44, 40]);
         assert!(is_steady(&t, &p, half), "{t:?}");
-        let (t, p) = w(&[3500, 4500, 4000, 4000]);
+        let (t, p) = w(&[3500, 4500, 4000]);
         assert!(!is_steady(&t, &p, half), "{t:?}");
         // A steady rate that later doubles is not steady across the change.
-        let (t, p) = w(&[40, 40, 40, 80]);
+        let (t, p) = w(&[40, 40, 80]);
         assert!(!is_steady(&t, &p, half), "{t:?}");
     }
 
@@ -314,10 +314,10 @@ mod tests {
     #[test]
     fn millisecond_medians_have_an_absolute_floor() {
         let sec = Duration::from_secs(1);
-        let t = vec![3000.0; 4];
-        assert!(is_steady(&t, &[1300, 1700, 1500, 1500], sec));
-        assert!(!is_steady(&t, &[1000, 2500, 1500, 1500], sec));
-        assert!(!is_steady(&t, &[10_000, 14_000, 10_000, 10_000], sec));
+        let t = vec![3000.0; 3];
+        assert!(is_steady(&t, &[1300, 1700, 1500], sec));
+        assert!(!is_steady(&t, &[1000, 2500, 1500], sec));
+        assert!(!is_steady(&t, &[10_000, 14_000, 10_000], sec));
     }
 
     #[test]

@@ -352,7 +352,7 @@ impl LoadPlan {
             idle_connections: 0,
             idle_ping: None,
             preopen: false,
-            window: Duration::from_millis(500),
+            window: Duration::from_secs(1),
             http_client: HttpClient::Lean,
         }
     }

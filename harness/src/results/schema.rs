@@ -366,13 +366,13 @@ pub struct LoadResult {
 pub struct Phases {
     /// Warm-up actually run, seconds.
     pub warmup_s: f64,
-    /// Whether the target was steady when the warm-up ended: the last four
-    /// half-second windows' throughput within ±10% of their mean (or 2/√n
+    /// Whether the target was steady when the warm-up ended: the last three
+    /// one-second windows' throughput within ±10% of their mean (or 2/√n
     /// for n responses a window) and p50 within ±20% (or ±0.5 ms). None when the warm-up was fixed and too short to tell.
     pub steady: Option<bool>,
-    /// Responses per second in each of the warm-up's last (up to four) windows.
+    /// Responses per second in each of the warm-up's last (up to three) windows.
     pub warmup_throughput_rps: Vec<f64>,
-    /// p50 latency in each of the warm-up's last (up to four) windows, µs
+    /// p50 latency in each of the warm-up's last (up to three) windows, µs
     /// (0 where no response finished).
     pub warmup_p50_us: Vec<u64>,
     /// Length of the measured phase, seconds (`Summary::duration_s` unless cut short).

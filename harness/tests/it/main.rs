@@ -8,3 +8,4 @@ mod suite;
 mod support;
 mod targets;
 mod test_server;
+mod workflows;
