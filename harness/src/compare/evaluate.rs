@@ -8,13 +8,13 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 use super::matching::{self, ExcludedRepetition, Input, Key, Pair};
-use super::verdict::{self, Direction, Metric, Verdict};
+use super::verdict::{self, Direction, MaxRegression, Metric, Verdict};
 use crate::analysis::stats::{self, RatioCi};
 use crate::results::schema::{LoadOptions, RunKind};
 
 /// Identifies the JSON written by `compare --json`; bumped when a field
 /// changes meaning.
-pub const REPORT_SCHEMA: &str = "claimbench-compare/1";
+pub const REPORT_SCHEMA: &str = "claimbench-compare/2";
 
 /// Why two results cannot be compared.
 #[derive(Debug, thiserror::Error)]
@@ -48,11 +48,12 @@ pub enum CompareError {
 /// How to compare: thresholds, interval and which metrics gate.
 #[derive(Clone, Debug, Serialize)]
 pub struct Settings {
-    /// Largest tolerated change in the bad direction, percent (e.g. 5).
-    pub max_regression_pct: f64,
+    /// Largest tolerated change in the bad direction, percent, per metric.
+    pub max_regression: MaxRegression,
     /// Largest tolerated rise in error rate, percentage points (e.g. 1).
     pub max_error_increase_pp: f64,
-    /// Confidence level of the intervals (e.g. 0.95).
+    /// Confidence that every gated test holds at once (e.g. 0.95): each
+    /// interval is at [`verdict::per_test_confidence`] of it.
     pub confidence: f64,
     /// Bootstrap resamples per interval.
     pub resamples: usize,
@@ -73,14 +74,14 @@ impl Settings {
                 reason: reason.to_string(),
             })
         };
-        if !(self.max_regression_pct > 0.0 && self.max_regression_pct < 100.0) {
-            return bad(
-                "--max-regression",
-                &format!(
-                    "{} is not a percentage above 0 and below 100",
-                    self.max_regression_pct
-                ),
-            );
+        for m in Metric::ALL {
+            let p = self.max_regression.pct(m);
+            if !(p > 0.0 && p < 100.0) {
+                return bad(
+                    "--max-regression",
+                    &format!("{}={p} is not a percentage above 0 and below 100", m.name()),
+                );
+            }
         }
         if !(self.max_error_increase_pp >= 0.0 && self.max_error_increase_pp <= 100.0) {
             return bad(
@@ -112,9 +113,9 @@ impl Settings {
         Ok(())
     }
 
-    /// The threshold as a fraction (5% → 0.05).
-    pub fn threshold(&self) -> f64 {
-        self.max_regression_pct / 100.0
+    /// A metric's threshold as a fraction (5% → 0.05).
+    pub fn threshold(&self, m: Metric) -> f64 {
+        self.max_regression.fraction(m)
     }
 }
 
@@ -129,6 +130,8 @@ pub struct FileSummary {
     pub kind: RunKind,
     /// Measurements in the file.
     pub measurements: usize,
+    /// When each file's run started, in the order given.
+    pub started_at: Vec<chrono::DateTime<chrono::Utc>>,
 }
 
 impl FileSummary {
@@ -139,6 +142,7 @@ impl FileSummary {
             run_id: f.run_id.clone(),
             kind: f.kind,
             measurements: f.measurements.len(),
+            started_at: input.started_at.clone(),
         }
     }
 
@@ -162,6 +166,11 @@ pub struct CompareReport {
     pub settings: Settings,
     /// Differences in machine, versions or load options, and incomplete runs.
     pub warnings: Vec<String>,
+    /// How the gated tests hold together: the family-wise rule.
+    pub family: Family,
+    /// The runs of both sides in the order they started, and which side ran
+    /// first in each round.
+    pub order: Vec<OrderedRun>,
     /// Every shared (target, scenario, level), sorted.
     pub measurements: Vec<MeasurementComparison>,
     /// Measurements only in the baseline (not compared).
@@ -174,6 +183,37 @@ pub struct CompareReport {
     pub counts: Counts,
     /// True when the gate fails (exit code 1).
     pub gate_failed: bool,
+    /// Gated tests with too few repetitions for their interval, one line
+    /// each: when not empty and nothing regressed, the gate is not decided
+    /// (exit 2, or a loud pass with `--allow-ungated`).
+    pub not_gated: Vec<String>,
+}
+
+/// The family-wise rule over the gated tests.
+#[derive(Clone, Debug, Serialize)]
+pub struct Family {
+    /// `bonferroni`.
+    pub method: &'static str,
+    /// Gated tests: (shared measurement, gated metric) pairs with data on
+    /// both sides.
+    pub tests: usize,
+    /// The confidence each interval is taken at.
+    pub per_test_confidence: f64,
+    /// The fewest repetitions a side an interval at that confidence needs.
+    pub min_repetitions: usize,
+}
+
+/// One run (results file) in time order.
+#[derive(Clone, Debug, Serialize)]
+pub struct OrderedRun {
+    /// `baseline` or `current`.
+    pub side: matching::Side,
+    /// Its round: its position in its side's list, from 1.
+    pub round: usize,
+    /// The file.
+    pub path: PathBuf,
+    /// When it started.
+    pub started_at: chrono::DateTime<chrono::Utc>,
 }
 
 /// A measurement present on one side only.
@@ -252,6 +292,9 @@ pub struct MetricComparison {
     pub verdict: Option<Verdict>,
     /// Why it could not be compared, when it could not.
     pub note: Option<String>,
+    /// Whether repetition i of one side was paired with repetition i of the
+    /// other (the same round) and the rounds resampled together.
+    pub paired: bool,
 }
 
 /// The error-rate check of one shared measurement.
@@ -303,13 +346,43 @@ pub fn compare(
         }
     }
 
+    // The family: every gated metric of every shared measurement with data
+    // on both sides is one test; each interval is wide enough for all of
+    // them to hold together.
+    let tests: usize = matched
+        .pairs
+        .iter()
+        .map(|p| {
+            settings
+                .gate
+                .iter()
+                .filter(|m| {
+                    p.baseline_valid().any(|x| m.value(x).is_some())
+                        && p.current_valid().any(|x| m.value(x).is_some())
+                })
+                .count()
+        })
+        .sum();
+    let per_test = verdict::per_test_confidence(settings.confidence, tests);
+    let family = Family {
+        method: "bonferroni",
+        tests,
+        per_test_confidence: per_test,
+        min_repetitions: verdict::min_repetitions(per_test),
+    };
+    let order = run_order(baseline_input, current_input);
+    if let Some(w) = order_warning(&order) {
+        warnings.push(w);
+    }
+
     let mut measurements = Vec::with_capacity(matched.pairs.len());
     let mut counts = Counts::default();
+    let mut not_gated = Vec::new();
     for p in &matched.pairs {
         if let Some(w) = options_difference(p) {
             warnings.push(w);
         }
-        let mc = compare_pair(p, settings);
+        let mc = compare_pair(p, settings, &family, &mut not_gated);
         match mc.verdict {
             Some(Verdict::Regressed) => counts.regressed += 1,
             Some(Verdict::Noisy) => counts.noisy += 1,
@@ -331,39 +404,143 @@ pub fn compare(
         current: FileSummary::new(current_input),
         settings: settings.clone(),
         warnings,
+        family,
+        order,
         measurements,
         only_in_baseline: listed(matched.only_baseline),
         only_in_current: listed(matched.only_current),
         excluded: matched.excluded,
         counts,
         gate_failed,
+        not_gated,
     })
 }
 
-/// Compares one shared measurement.
-fn compare_pair(p: &Pair<'_>, s: &Settings) -> MeasurementComparison {
-    let t = s.threshold();
+/// Both sides' runs in the order they started.
+fn run_order(baseline: &Input, current: &Input) -> Vec<OrderedRun> {
+    let mut v: Vec<OrderedRun> = [
+        (matching::Side::Baseline, baseline),
+        (matching::Side::Current, current),
+    ]
+    .into_iter()
+    .flat_map(|(side, input)| {
+        input
+            .paths
+            .iter()
+            .zip(&input.started_at)
+            .enumerate()
+            .map(move |(i, (path, at))| OrderedRun {
+                side,
+                round: i + 1,
+                path: path.clone(),
+                started_at: *at,
+            })
+    })
+    .collect();
+    v.sort_by_key(|r| r.started_at);
+    v
+}
+
+/// A warning when, over two or more rounds, the same side ran first in
+/// every round: drift (a machine warming up, a cache filling) then always
+/// favours the same side. Alternate (ABBA: base, head; head, base; ...).
+fn order_warning(order: &[OrderedRun]) -> Option<String> {
+    let first_of = |round: usize| {
+        order
+            .iter()
+            .find(|r| r.round == round)
+            .map(|r| (r.side, order.iter().filter(|x| x.round == round).count()))
+    };
+    let rounds = order.iter().map(|r| r.round).max().unwrap_or(0);
+    let firsts: Vec<matching::Side> = (1..=rounds)
+        .filter_map(first_of)
+        .filter(|(_, n)| *n == 2)
+        .map(|(s, _)| s)
+        .collect();
+    (firsts.len() >= 2 && firsts.iter().all(|s| *s == firsts[0])).then(|| {
+        format!(
+            "the {} side ran first in all {} rounds: alternate the order (base, head; head, base; ...) so drift does not always favour one side",
+            firsts[0].name(),
+            firsts.len()
+        )
+    })
+}
+
+/// Compares one shared measurement, each interval at the family's
+/// per-test confidence; gated tests with too few repetitions go to
+/// `not_gated` instead of deciding.
+fn compare_pair(
+    p: &Pair<'_>,
+    s: &Settings,
+    family: &Family,
+    not_gated: &mut Vec<String>,
+) -> MeasurementComparison {
     let valid_b: Vec<_> = p.baseline_valid().collect();
     let valid_c: Vec<_> = p.current_valid().collect();
     let mut metrics = Vec::with_capacity(Metric::ALL.len());
     let mut reasons = Vec::new();
     let mut gated_verdicts = Vec::new();
+    let mut short = false;
     for metric in Metric::ALL {
-        let b: Vec<f64> = valid_b.iter().filter_map(|m| metric.value(m)).collect();
-        let c: Vec<f64> = valid_c.iter().filter_map(|m| metric.value(m)).collect();
+        let t = s.threshold(metric);
+        let series = |ms: &[&crate::results::schema::Measurement]| -> Vec<(u32, f64)> {
+            ms.iter()
+                .filter_map(|m| Some((m.repetition, metric.value(m)?)))
+                .collect()
+        };
+        let (sb, sc) = (series(&valid_b), series(&valid_c));
+        let b: Vec<f64> = sb.iter().map(|x| x.1).collect();
+        let c: Vec<f64> = sc.iter().map(|x| x.1).collect();
         let gated = s.gate.contains(&metric);
-        let (ratio, note) = if b.is_empty() || c.is_empty() {
+        let rounds = same_rounds(&sb, &sc);
+        let (ratio, mut note) = if b.is_empty() || c.is_empty() {
             let side = if b.is_empty() { "baseline" } else { "current" };
             (None, Some(format!("no valid repetition in the {side}")))
         } else {
-            match stats::bootstrap_ratio_ci(&c, &b, s.confidence, s.resamples, s.seed) {
+            let conf = family.per_test_confidence;
+            let ci = match &rounds {
+                Some((rb, rc)) => {
+                    stats::bootstrap_paired_ratio_ci(rc, rb, conf, s.resamples, s.seed)
+                }
+                None => stats::bootstrap_ratio_ci(&c, &b, conf, s.resamples, s.seed),
+            };
+            match ci {
                 Some(ci) => (Some(ci), None),
                 None => (None, Some("baseline median is zero: no ratio".to_string())),
             }
         };
-        let v = ratio
+        let n = b.len().min(c.len());
+        let enough = n >= family.min_repetitions;
+        let mut v = ratio
             .as_ref()
             .map(|ci| verdict::classify_ci(ci, metric.direction(), t));
+        if gated && ratio.is_some() && !enough {
+            short = true;
+            note = Some(format!(
+                "not gated: {n} repetition(s) a side, {} needed for {} tests at {:.0}% together",
+                family.min_repetitions,
+                family.tests,
+                s.confidence * 100.0
+            ));
+            not_gated.push(format!(
+                "{} {}: {} baseline and {} current repetition(s), {} needed",
+                p.key.label(),
+                metric.name(),
+                b.len(),
+                c.len(),
+                family.min_repetitions
+            ));
+            // Shown, but a verdict from an interval this thin would be the
+            // point estimate in disguise.
+            if v == Some(Verdict::Regressed) {
+                reasons.push(format!(
+                    "{} looks {} but is not gated (too few repetitions)",
+                    metric.name(),
+                    ratio.as_ref().map(ratio_phrase).unwrap_or_default()
+                ));
+            }
+            v = None;
+        }
         if gated && let (Some(v), Some(ci)) = (v, &ratio) {
             gated_verdicts.push(v);
             if matches!(v, Verdict::Regressed | Verdict::Noisy | Verdict::Improved) {
@@ -384,6 +561,7 @@ fn compare_pair(p: &Pair<'_>, s: &Settings) -> MeasurementComparison {
             ratio,
             verdict: v,
             note,
+            paired: rounds.is_some(),
         });
     }
 
@@ -415,6 +593,11 @@ fn compare_pair(p: &Pair<'_>, s: &Settings) -> MeasurementComparison {
     } else if gated_verdicts.is_empty() {
         reasons.push(if valid_b.is_empty() || valid_c.is_empty() {
             "every repetition on one side was excluded".to_string()
+        } else if short {
+            format!(
+                "too few repetitions to gate ({} a side needed)",
+                family.min_repetitions
+            )
         } else {
             "no gated metric could be compared".to_string()
         });
@@ -435,6 +618,28 @@ fn compare_pair(p: &Pair<'_>, s: &Settings) -> MeasurementComparison {
         verdict,
         reasons,
     }
+}
+
+/// Both sides' values in round order when they hold the same rounds (each
+/// once, at least two): repetition i of the baseline and of the current
+/// side were measured in the same round of an alternating loop, so they are
+/// resampled together. None otherwise.
+fn same_rounds(b: &[(u32, f64)], c: &[(u32, f64)]) -> Option<(Vec<f64>, Vec<f64>)> {
+    let sorted = |xs: &[(u32, f64)]| {
+        let mut v = xs.to_vec();
+        v.sort_by_key(|x| x.0);
+        v
+    };
+    let (b, c) = (sorted(b), sorted(c));
+    let rounds = |v: &[(u32, f64)]| v.iter().map(|x| x.0).collect::<Vec<_>>();
+    let rb = rounds(&b);
+    if rb.len() < 2 || rb != rounds(&c) || rb.windows(2).any(|w| w[0] == w[1]) {
+        return None;
+    }
+    Some((
+        b.iter().map(|x| x.1).collect(),
+        c.iter().map(|x| x.1).collect(),
+    ))
 }
 
 /// `-16.7% [-17.5%, -15.9%]`, or `-16.7% (no interval)`.

@@ -272,6 +272,8 @@ fn cpus(c: &[usize]) -> String {
 pub struct Input {
     /// The paths as given, in order.
     pub paths: Vec<std::path::PathBuf>,
+    /// When each file's run started, in the same order.
+    pub started_at: Vec<chrono::DateTime<chrono::Utc>>,
     /// The merged results: every measurement of every file.
     pub results: ResultsFile,
     /// How the merged files differ from the first one (machine, versions).
@@ -283,6 +285,7 @@ impl Input {
     pub fn single(path: &std::path::Path, results: ResultsFile) -> Self {
         Self {
             paths: vec![path.to_path_buf()],
+            started_at: vec![results.started_at],
             results,
             differences: Vec::new(),
         }
@@ -300,8 +303,10 @@ impl Input {
         let mut it = files.into_iter();
         let (first_path, mut merged) = it.next()?;
         let mut paths = vec![first_path];
+        let mut started_at = vec![merged.started_at];
         let mut differences = Vec::new();
         for (path, f) in it {
+            started_at.push(f.started_at);
             for d in environment_differences(&merged, &f) {
                 differences.push(format!("{} vs {}: {d}", paths[0].display(), path.display()));
             }
@@ -327,6 +332,7 @@ impl Input {
         }
         Some(Self {
             paths,
+            started_at,
             results: merged,
             differences,
         })

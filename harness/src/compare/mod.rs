@@ -8,7 +8,8 @@
 //! level) ([`matching`]) → per pair and metric, a ratio of medians with a
 //! bootstrap interval and a verdict ([`evaluate`], rules in [`verdict`]) →
 //! terminal table, Markdown, JSON ([`render`]) → exit code 0 (nothing
-//! regressed), 1 (something regressed) or 2 (usage or input error, via `Err`).
+//! regressed), 1 (something regressed) or 2 (usage or input error, via `Err`;
+//! or too few repetitions to gate, unless `--allow-ungated`).
 //! The rules are spelled out in `docs/compare.md` and in [`verdict`].
 
 pub mod evaluate;
@@ -24,7 +25,7 @@ use anyhow::Context as _;
 use crate::results::io;
 pub use evaluate::{CompareError, CompareReport, Settings, compare};
 use matching::Input;
-pub use verdict::{Metric, Verdict};
+pub use verdict::{MaxRegression, Metric, Verdict};
 
 /// The default bootstrap seed: fixed, so the same two files always give the
 /// same verdict.
@@ -43,14 +44,17 @@ pub struct CompareArgs {
     #[arg(value_name = "CURRENT", value_parser = parse_paths)]
     pub current: Paths,
     /// Largest tolerated slowdown, percent: a throughput drop or a latency rise
-    /// beyond it (for the whole confidence interval) is a regression.
+    /// beyond it (for the whole confidence interval) is a regression. One
+    /// value for every metric (`5`) or per metric (`throughput=5,p99=15`);
+    /// defaults: throughput=10, p50=15, p90=20, p99=25, p99.9=40 (from an
+    /// A/A calibration, BENCHMARKS.md).
     #[arg(
         long,
-        value_name = "PCT",
-        allow_negative_numbers = true,
-        default_value_t = 5.0
+        value_name = "PCT|METRIC=PCT,..",
+        value_parser = MaxRegression::parse,
+        allow_negative_numbers = true
     )]
-    pub max_regression: f64,
+    pub max_regression: Option<MaxRegression>,
     /// Largest tolerated rise in error rate, percentage points (median over
     /// repetitions, current minus baseline).
     #[arg(
@@ -60,7 +64,10 @@ pub struct CompareArgs {
         default_value_t = 1.0
     )]
     pub max_error_increase: f64,
-    /// Confidence level of the bootstrap intervals.
+    /// Confidence that the whole gate holds at once: each of the k gated
+    /// tests (measurement x gated metric) gets an interval at
+    /// 1 - (1 - LEVEL)/k (Bonferroni), so an unchanged build fails with
+    /// probability at most 1 - LEVEL over the whole suite.
     #[arg(long, value_name = "LEVEL", default_value_t = 0.95)]
     pub confidence: f64,
     /// The metrics that decide the verdict (all are shown). p99.9 is not gated
@@ -76,6 +83,10 @@ pub struct CompareArgs {
     /// Also fail the gate (exit 1) when a measurement is `noisy`.
     #[arg(long)]
     pub fail_on_noisy: bool,
+    /// When a gated test has too few repetitions for its interval (see
+    /// --confidence), pass with a loud NOT GATED instead of exiting 2.
+    #[arg(long)]
+    pub allow_ungated: bool,
     /// Write the comparison as Markdown to this file (for a PR comment or
     /// `$GITHUB_STEP_SUMMARY`).
     #[arg(long, value_name = "FILE")]
@@ -106,7 +117,7 @@ impl CompareArgs {
         gate.sort();
         gate.dedup();
         Settings {
-            max_regression_pct: self.max_regression,
+            max_regression: self.max_regression.clone().unwrap_or_default(),
             max_error_increase_pp: self.max_error_increase,
             confidence: self.confidence,
             resamples: self.resamples,
@@ -140,11 +151,31 @@ pub fn run(args: CompareArgs) -> anyhow::Result<ExitCode> {
         io::write_atomic(path, &render::json(&report))
             .context("cannot write the JSON comparison")?;
     }
-    Ok(if report.gate_failed {
-        ExitCode::from(crate::EXIT_GATE_FAILED)
-    } else {
-        ExitCode::SUCCESS
-    })
+    if report.gate_failed {
+        return Ok(ExitCode::from(crate::EXIT_GATE_FAILED));
+    }
+    if !report.not_gated.is_empty() {
+        eprintln!(
+            "{}: {} gated test(s) have too few repetitions for a {:.0}% family-wise interval ({} a side needed); add rounds{}",
+            if args.allow_ungated {
+                "NOT GATED (--allow-ungated)"
+            } else {
+                "error: not gated"
+            },
+            report.not_gated.len(),
+            settings.confidence * 100.0,
+            report.family.min_repetitions,
+            if args.allow_ungated {
+                ""
+            } else {
+                ", or pass --allow-ungated to let this through"
+            }
+        );
+        if !args.allow_ungated {
+            return Ok(ExitCode::from(crate::EXIT_INPUT_ERROR));
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Reads and merges the files of one side.

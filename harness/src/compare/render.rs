@@ -59,14 +59,63 @@ fn header_line(r: &CompareReport) -> String {
 
 fn settings_line(r: &CompareReport) -> String {
     let s = &r.settings;
-    let gate: Vec<&str> = s.gate.iter().map(|m| m.name()).collect();
+    let f = &r.family;
+    let gate: Vec<String> = s
+        .gate
+        .iter()
+        .map(|m| format!("{} (±{}%)", m.name(), s.max_regression.pct(*m)))
+        .collect();
+    let paired = r
+        .measurements
+        .iter()
+        .flat_map(|m| &m.metrics)
+        .any(|m| m.paired);
     format!(
-        "threshold ±{}%, {}% bootstrap intervals over repetitions; gated on {} and error rate (+{} pp)",
-        s.max_regression_pct,
-        s.confidence * 100.0,
+        "gated on {} and error rate (+{} pp); bootstrap intervals of the ratio of medians{}, each at {:.3}% so the {} gated tests hold together at {}% (Bonferroni; at least {} repetitions a side)",
         gate.join(", "),
-        s.max_error_increase_pp
+        s.max_error_increase_pp,
+        if paired {
+            ", repetitions paired by round"
+        } else {
+            ""
+        },
+        f.per_test_confidence * 100.0,
+        f.tests,
+        s.confidence * 100.0,
+        f.min_repetitions
     )
+}
+
+/// `passed`, `FAILED` or `NOT GATED`.
+fn gate_word(r: &CompareReport) -> &'static str {
+    if r.gate_failed {
+        "FAILED"
+    } else if !r.not_gated.is_empty() {
+        "NOT GATED"
+    } else {
+        "passed"
+    }
+}
+
+/// The runs in the order they started, one line: `base#1, head#1, head#2, base#2`.
+fn order_line(r: &CompareReport) -> Option<String> {
+    (r.order.len() > 2).then(|| {
+        let v: Vec<String> = r
+            .order
+            .iter()
+            .map(|o| {
+                format!(
+                    "{}#{}",
+                    match o.side {
+                        super::matching::Side::Baseline => "base",
+                        super::matching::Side::Current => "head",
+                    },
+                    o.round
+                )
+            })
+            .collect();
+        format!("run order: {}", v.join(", "))
+    })
 }
 
 /// Aligns rows of cells into columns two spaces apart. Columns listed in
@@ -108,11 +157,16 @@ fn table(rows: &[Vec<String>], right: &[usize]) -> String {
 /// warnings. `*` marks the gated metrics.
 pub fn terminal(r: &CompareReport) -> String {
     let mut out = format!(
-        "claimbench compare: {} (baseline) vs {} (current)\n{}\n\n",
+        "claimbench compare: {} (baseline) vs {} (current)\n{}\n",
         r.baseline.label(),
         r.current.label(),
         settings_line(r)
     );
+    if let Some(o) = order_line(r) {
+        out.push_str(&o);
+        out.push('\n');
+    }
+    out.push('\n');
     let mut rows = vec![
         [
             "TARGET", "SCENARIO", "LEVEL", "REPS", "METRIC", "BASELINE", "CURRENT", "CHANGE",
@@ -208,10 +262,20 @@ pub fn terminal(r: &CompareReport) -> String {
             ));
         }
     }
+    if !r.not_gated.is_empty() {
+        out.push_str(&format!(
+            "{} gated test(s) with too few repetitions ({} a side needed), not gated:\n",
+            r.not_gated.len(),
+            r.family.min_repetitions
+        ));
+        for n in &r.not_gated {
+            out.push_str(&format!("  {n}\n"));
+        }
+    }
     out.push_str(&format!(
         "result: {}; gate {}\n",
         header_line(r),
-        if r.gate_failed { "FAILED" } else { "passed" }
+        gate_word(r)
     ));
     out
 }
@@ -238,7 +302,11 @@ pub fn markdown(r: &CompareReport) -> String {
     let mut out = format!(
         "## claimbench compare: {}\n\nGate **{}**. Baseline `{}` (run {}), current `{}` (run {}); {}.\n\n",
         header_line(r),
-        if r.gate_failed { "failed" } else { "passed" },
+        match gate_word(r) {
+            "FAILED" => "failed",
+            "NOT GATED" => "not decided (too few repetitions)",
+            _ => "passed",
+        },
         r.baseline.label(),
         md(&r.baseline.run_id),
         r.current.label(),
@@ -317,6 +385,18 @@ pub fn markdown(r: &CompareReport) -> String {
                 md(&mc.reasons.join("; "))
             ));
         }
+    }
+    if !r.not_gated.is_empty() {
+        out.push_str(&format!(
+            "\n### Not gated: too few repetitions ({} a side needed)\n\n",
+            r.family.min_repetitions
+        ));
+        for n in &r.not_gated {
+            out.push_str(&format!("- {}\n", md(n)));
+        }
+    }
+    if let Some(o) = order_line(r) {
+        out.push_str(&format!("\n{}\n", md(&o)));
     }
     if !r.warnings.is_empty() {
         out.push_str("\n### Warnings\n\n");

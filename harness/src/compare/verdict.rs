@@ -31,6 +31,20 @@
 //! check, in the order `regressed` > `noisy` > `improved` > `unchanged`
 //! (`improved` only if nothing gated is worse). Metrics not gated are shown
 //! but do not count.
+//!
+//! # The whole suite at once
+//!
+//! A CI job gates every (target, scenario, level) of a suite on every gated
+//! metric: k tests. Each interval is taken at `1 - (1 - confidence) / k`
+//! ([`per_test_confidence`], Bonferroni), so an unchanged build fails the
+//! gate with probability at most `1 - confidence` over the whole suite, not
+//! per test. An interval that wide needs enough repetitions to exist: a
+//! bootstrap of n repetitions cannot reach a tail thinner than n^-n (every
+//! draw the same repetition), so a gated test with fewer than
+//! [`min_repetitions`] a side is *not gated*, never decided on its point
+//! estimate.
+
+use std::collections::BTreeMap;
 
 use serde::Serialize;
 
@@ -103,6 +117,113 @@ impl Metric {
         };
         Some(v as f64)
     }
+}
+
+/// The largest tolerated slowdown per metric, percent (`--max-regression`):
+/// `10` for every metric, or `throughput=10,p99=25` (the rest at their
+/// defaults).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct MaxRegression(BTreeMap<Metric, f64>);
+
+impl MaxRegression {
+    /// Defaults, percent, from the same-build (A/A) calibration of the
+    /// default suite on the 2-CPU reference machine (BENCHMARKS.md, "compare
+    /// gate"): tail latency moves more between identical runs than
+    /// throughput, and p99.9 of a short run most of all.
+    pub const DEFAULTS: [(Metric, f64); 5] = [
+        (Metric::Throughput, 10.0),
+        (Metric::P50, 15.0),
+        (Metric::P90, 20.0),
+        (Metric::P99, 25.0),
+        (Metric::P999, 40.0),
+    ];
+
+    /// The value for one metric, percent.
+    pub fn pct(&self, m: Metric) -> f64 {
+        self.0.get(&m).copied().unwrap_or(10.0)
+    }
+
+    /// The value for one metric as a fraction (5% -> 0.05).
+    pub fn fraction(&self, m: Metric) -> f64 {
+        self.pct(m) / 100.0
+    }
+
+    /// Parses `10`, `throughput=10,p99=25` or `8,p99=20` (a bare number
+    /// sets every metric, `metric=pct` one; later entries win). Every value
+    /// must be above 0 and below 100.
+    pub fn parse(s: &str) -> Result<MaxRegression, String> {
+        let mut out = MaxRegression::default();
+        let pct = |v: &str| -> Result<f64, String> {
+            let x: f64 = v
+                .trim()
+                .trim_end_matches('%')
+                .parse()
+                .map_err(|_| format!("`{v}` is not a percentage"))?;
+            if x > 0.0 && x < 100.0 {
+                Ok(x)
+            } else {
+                Err(format!("{x} is not a percentage above 0 and below 100"))
+            }
+        };
+        for part in s.split(',').map(str::trim) {
+            if part.is_empty() {
+                return Err(format!("{s:?} has an empty entry"));
+            }
+            match part.split_once('=') {
+                None => {
+                    let x = pct(part)?;
+                    for v in out.0.values_mut() {
+                        *v = x;
+                    }
+                }
+                Some((name, v)) => {
+                    let m = <Metric as clap::ValueEnum>::from_str(name.trim(), true).map_err(
+                        |_| {
+                            format!(
+                                "unknown metric `{}` (expected one of throughput, p50, p90, p99, p99.9)",
+                                name.trim()
+                            )
+                        },
+                    )?;
+                    out.0.insert(m, pct(v)?);
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+impl Default for MaxRegression {
+    fn default() -> Self {
+        MaxRegression(Self::DEFAULTS.into_iter().collect())
+    }
+}
+
+impl std::fmt::Display for MaxRegression {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let v: Vec<String> = Metric::ALL
+            .iter()
+            .map(|m| format!("{}={}", m.name(), self.pct(*m)))
+            .collect();
+        f.write_str(&v.join(","))
+    }
+}
+
+/// The confidence of each of `tests` intervals so that they hold together at
+/// `confidence` (Bonferroni: `1 - (1 - confidence) / tests`).
+pub fn per_test_confidence(confidence: f64, tests: usize) -> f64 {
+    1.0 - (1.0 - confidence) / tests.max(1) as f64
+}
+
+/// The fewest repetitions a side (pairs of rounds, when paired) for a
+/// percentile-bootstrap interval at `per_test` confidence: the smallest n
+/// with n^-n at most the interval's tail `(1 - per_test) / 2`. Fewer, and
+/// the "interval" is only the most extreme values of the sample.
+pub fn min_repetitions(per_test: f64) -> usize {
+    let tail = (1.0 - per_test) / 2.0;
+    (2..=32usize)
+        .find(|&n| (n as f64).powi(-(n as i32)) <= tail)
+        .unwrap_or(32)
 }
 
 /// Which way is better for a metric.
@@ -192,6 +313,47 @@ mod tests {
     use super::Verdict::*;
     use super::*;
     use crate::analysis::stats::bootstrap_ratio_ci;
+
+    #[test]
+    fn max_regression_parses_one_value_or_per_metric_values() {
+        let d = MaxRegression::default();
+        assert_eq!(d.pct(Metric::Throughput), 10.0);
+        assert_eq!(d.pct(Metric::P99), 25.0);
+        let all = MaxRegression::parse("5").unwrap();
+        assert!(Metric::ALL.iter().all(|m| all.pct(*m) == 5.0));
+        let some = MaxRegression::parse("throughput=5,p99=15%").unwrap();
+        assert_eq!(some.pct(Metric::Throughput), 5.0);
+        assert_eq!(some.pct(Metric::P99), 15.0);
+        assert_eq!(some.pct(Metric::P50), 15.0, "the default stays");
+        let mixed = MaxRegression::parse("8,p99.9=30").unwrap();
+        assert_eq!(mixed.pct(Metric::P90), 8.0);
+        assert_eq!(mixed.pct(Metric::P999), 30.0);
+        assert_eq!(
+            MaxRegression::parse(&mixed.to_string()).unwrap(),
+            mixed,
+            "Display round-trips"
+        );
+        for bad in ["", "0", "100", "p98=5", "throughput=x", "5,,p99=3"] {
+            assert!(MaxRegression::parse(bad).is_err(), "{bad:?}");
+        }
+        assert!(
+            MaxRegression::parse("latency=5")
+                .unwrap_err()
+                .contains("unknown metric `latency`")
+        );
+    }
+
+    #[test]
+    fn a_suite_of_tests_needs_wider_intervals_and_more_repetitions() {
+        assert!((per_test_confidence(0.95, 1) - 0.95).abs() < 1e-12);
+        assert!((per_test_confidence(0.95, 50) - 0.999).abs() < 1e-12);
+        // One test at 95%: 4 a side (4^-4 = 0.0039 <= 0.025; 3^-3 = 0.037 is not).
+        assert_eq!(min_repetitions(0.95), 4);
+        // The quick suite's ~56 gated tests: tail 0.00045, so 5 (5^-5 = 0.00032).
+        assert_eq!(min_repetitions(per_test_confidence(0.95, 56)), 5);
+        // Ten thousand tests still need only 7 (7^-7 = 1.2e-6 <= 2.5e-6).
+        assert_eq!(min_repetitions(per_test_confidence(0.95, 10_000)), 7);
+    }
 
     const T: f64 = 0.05;
     const EDGE_LO: f64 = 1.0 - T;

@@ -229,14 +229,26 @@ fn read_json(p: &Path) -> serde_json::Value {
 }
 
 fn base_reps() -> Vec<Rep> {
-    vec![rep(1000.0, 1000), rep(1010.0, 990), rep(990.0, 1010)]
+    vec![
+        rep(1000.0, 1000),
+        rep(1010.0, 990),
+        rep(990.0, 1010),
+        rep(1005.0, 995),
+        rep(995.0, 1005),
+    ]
 }
 
 #[test]
 fn a_clear_slowdown_is_regressed_exit_1_with_the_row_in_markdown() {
     let dir = tempfile::tempdir().unwrap();
     let base = write(dir.path(), "base.json", &results(&base_reps()));
-    let slow = [rep(800.0, 1250), rep(805.0, 1240), rep(795.0, 1260)];
+    let slow = [
+        rep(800.0, 1250),
+        rep(805.0, 1240),
+        rep(795.0, 1260),
+        rep(802.0, 1245),
+        rep(798.0, 1255),
+    ];
     let cur = write(dir.path(), "cur.json", &results(&slow));
     let md = dir.path().join("out/compare.md");
     let json = dir.path().join("out/compare.json");
@@ -247,14 +259,14 @@ fn a_clear_slowdown_is_regressed_exit_1_with_the_row_in_markdown() {
     assert!(md.contains("1 regressed"), "{md}");
     let row = md
         .lines()
-        .find(|l| l.starts_with("| svc | plaintext | c=64 | 3/3 |"))
+        .find(|l| l.starts_with("| svc | plaintext | c=64 | 5/5 |"))
         .unwrap_or_else(|| panic!("no row for svc in\n{md}"));
     assert!(row.ends_with("| **regressed** |"), "{row}");
     assert!(row.contains("**-20.0% ["), "{row}");
     assert!(md.contains("Gate **failed**"), "{md}");
 
     let j = read_json(&json);
-    assert_eq!(j["schema"], "claimbench-compare/1");
+    assert_eq!(j["schema"], "claimbench-compare/2");
     assert_eq!(j["gate_failed"], true);
     assert_eq!(j["counts"]["regressed"], 1);
     let m = &j["measurements"][0];
@@ -266,16 +278,23 @@ fn a_clear_slowdown_is_regressed_exit_1_with_the_row_in_markdown() {
     assert_eq!(tp["verdict"], "regressed");
     let high = tp["ratio"]["high"].as_f64().unwrap();
     assert!(high < 0.95, "{tp}");
-    // Latency rose too: p99 regressed.
+    // Latency rose 25%, right on p99's default 25% threshold: its interval
+    // straddles it, so p99 alone would be `noisy`; throughput decides.
     assert_eq!(m["metrics"][3]["metric"], "p99");
-    assert_eq!(m["metrics"][3]["verdict"], "regressed");
+    assert_eq!(m["metrics"][3]["verdict"], "noisy");
 }
 
 #[test]
 fn noise_within_the_threshold_is_unchanged_exit_0() {
     let dir = tempfile::tempdir().unwrap();
     let base = write(dir.path(), "base.json", &results(&base_reps()));
-    let same = [rep(995.0, 1005), rep(1012.0, 995), rep(1001.0, 1000)];
+    let same = [
+        rep(995.0, 1005),
+        rep(1012.0, 995),
+        rep(1001.0, 1000),
+        rep(998.0, 1002),
+        rep(1006.0, 998),
+    ];
     let cur = write(dir.path(), "cur.json", &results(&same));
     let json = dir.path().join("c.json");
     let code = compare(&[s(&base), s(&cur), "--json", s(&json)]).unwrap();
@@ -290,7 +309,13 @@ fn noise_within_the_threshold_is_unchanged_exit_0() {
 fn a_faster_run_is_improved_exit_0() {
     let dir = tempfile::tempdir().unwrap();
     let base = write(dir.path(), "base.json", &results(&base_reps()));
-    let fast = [rep(1300.0, 800), rep(1310.0, 790), rep(1290.0, 810)];
+    let fast = [
+        rep(1300.0, 800),
+        rep(1310.0, 790),
+        rep(1290.0, 810),
+        rep(1305.0, 795),
+        rep(1295.0, 805),
+    ];
     let cur = write(dir.path(), "cur.json", &results(&fast));
     let json = dir.path().join("c.json");
     let code = compare(&[s(&base), s(&cur), "--json", s(&json)]).unwrap();
@@ -302,7 +327,13 @@ fn a_faster_run_is_improved_exit_0() {
 fn a_straddling_interval_is_noisy_and_fails_only_with_fail_on_noisy() {
     let dir = tempfile::tempdir().unwrap();
     let base = write(dir.path(), "base.json", &results(&base_reps()));
-    let wobbly = [rep(700.0, 1000), rep(1000.0, 1000), rep(1200.0, 1000)];
+    let wobbly = [
+        rep(700.0, 1000),
+        rep(1000.0, 1000),
+        rep(1200.0, 1000),
+        rep(850.0, 1000),
+        rep(1100.0, 1000),
+    ];
     let cur = write(dir.path(), "cur.json", &results(&wobbly));
     let json = dir.path().join("c.json");
     let code = compare(&[s(&base), s(&cur), "--json", s(&json)]).unwrap();
@@ -312,28 +343,123 @@ fn a_straddling_interval_is_noisy_and_fails_only_with_fail_on_noisy() {
     assert_eq!(code, ExitCode::from(EXIT_REGRESSED));
 }
 
+/// One repetition a side has no interval: the gate is not decided (exit 2,
+/// the point estimate shown but never deciding), unless --allow-ungated lets
+/// it pass loudly.
 #[test]
-fn single_repetitions_have_no_interval_and_use_the_threshold() {
+fn too_few_repetitions_are_not_gated() {
     let dir = tempfile::tempdir().unwrap();
     let base = write(dir.path(), "base.json", &results(&[rep(1000.0, 1000)]));
-    let cur = write(dir.path(), "cur.json", &results(&[rep(940.0, 1000)]));
+    let cur = write(dir.path(), "cur.json", &results(&[rep(700.0, 1000)]));
     let md = dir.path().join("c.md");
     let json = dir.path().join("c.json");
     let code = compare(&[s(&base), s(&cur), "--markdown", s(&md), "--json", s(&json)]).unwrap();
-    assert_eq!(code, ExitCode::from(EXIT_REGRESSED));
+    assert_eq!(code, ExitCode::from(claimbench::EXIT_INPUT_ERROR));
     let md = std::fs::read_to_string(&md).unwrap();
-    assert!(md.contains("-6.0% (no interval)"), "{md}");
-    let j = read_json(&json);
-    assert_eq!(
-        j["measurements"][0]["metrics"][0]["ratio"]["has_interval"],
-        false
+    assert!(md.contains("-30.0% (no interval)"), "{md}");
+    assert!(
+        md.contains("Gate **not decided (too few repetitions)**"),
+        "{md}"
     );
+    assert!(
+        md.contains("### Not gated: too few repetitions (4 a side needed)"),
+        "{md}"
+    );
+    let j = read_json(&json);
+    let m = &j["measurements"][0];
+    assert_eq!(m["metrics"][0]["ratio"]["has_interval"], false);
+    assert_eq!(m["metrics"][0]["verdict"], serde_json::Value::Null);
+    assert_eq!(m["verdict"], serde_json::Value::Null);
+    assert_eq!(j["gate_failed"], false);
+    assert_eq!(j["family"]["tests"], 2);
+    assert_eq!(j["family"]["min_repetitions"], 4);
+    assert_eq!(j["not_gated"].as_array().unwrap().len(), 2);
+    let code = compare(&[s(&base), s(&cur), "--allow-ungated"]).unwrap();
+    assert_eq!(code, ExitCode::SUCCESS);
+    // Three a side are still too few for 2 tests at 95% together; four do.
+    let three = write(dir.path(), "b3.json", &results(&base_reps()[..3]));
+    let code = compare(&[s(&three), s(&three)]).unwrap();
+    assert_eq!(code, ExitCode::from(claimbench::EXIT_INPUT_ERROR));
+    let four = write(dir.path(), "b4.json", &results(&base_reps()[..4]));
+    assert_eq!(compare(&[s(&four), s(&four)]).unwrap(), ExitCode::SUCCESS);
+}
 
-    // 4% down is within the 5% threshold; with --max-regression 3 it is not.
-    let cur = write(dir.path(), "cur2.json", &results(&[rep(960.0, 1000)]));
-    assert_eq!(compare(&[s(&base), s(&cur)]).unwrap(), ExitCode::SUCCESS);
-    let code = compare(&[s(&base), s(&cur), "--max-regression", "3"]).unwrap();
+/// `--max-regression` per metric: throughput 8% down passes the default 10%
+/// and fails at 5%; p99 keeps its own default.
+#[test]
+fn per_metric_thresholds() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = write(dir.path(), "base.json", &results(&base_reps()));
+    let down: Vec<Rep> = base_reps()
+        .into_iter()
+        .map(|r| Rep {
+            throughput: r.throughput * 0.92,
+            ..r
+        })
+        .collect();
+    let cur = write(dir.path(), "cur.json", &results(&down));
+    let json = dir.path().join("c.json");
+    let code = compare(&[s(&base), s(&cur), "--json", s(&json)]).unwrap();
+    assert_eq!(code, ExitCode::SUCCESS);
+    let j = read_json(&json);
+    assert_eq!(j["settings"]["max_regression"]["throughput"], 10.0);
+    assert_eq!(j["settings"]["max_regression"]["p99"], 25.0);
+    assert_eq!(j["measurements"][0]["metrics"][0]["paired"], true);
+    let code = compare(&[s(&base), s(&cur), "--max-regression", "throughput=5"]).unwrap();
     assert_eq!(code, ExitCode::from(EXIT_REGRESSED));
+    let err = Cli::try_parse_from([
+        "claimbench",
+        "compare",
+        s(&base),
+        s(&cur),
+        "--max-regression",
+        "latency=5",
+    ])
+    .unwrap_err();
+    assert!(
+        err.to_string().contains("unknown metric `latency`"),
+        "{err}"
+    );
+}
+
+/// Many measurements gate together: with 30 keys and 2 gated metrics each
+/// (60 tests), each interval is at 1 - 0.05/60 and 5 repetitions a side are
+/// needed; a few percent of round-to-round noise on every key then fails
+/// nothing.
+#[test]
+fn a_whole_suite_is_gated_with_family_wise_intervals() {
+    let dir = tempfile::tempdir().unwrap();
+    let side = |shift: f64| {
+        let mut ms = Vec::new();
+        for k in 0..30 {
+            for (i, r) in base_reps().into_iter().enumerate() {
+                // Each round's noise, a few percent either way.
+                let wiggle = 1.0 + shift * (((k * 7 + i * 3) % 5) as f64 - 2.0) / 100.0;
+                ms.push(measurement(
+                    &format!("svc{k}"),
+                    "plaintext",
+                    64.0,
+                    i as u32 + 1,
+                    Rep {
+                        throughput: r.throughput * wiggle,
+                        ..r
+                    },
+                ));
+            }
+        }
+        file_with(ms)
+    };
+    let base = write(dir.path(), "base.json", &side(0.0));
+    let cur = write(dir.path(), "cur.json", &side(2.0));
+    let json = dir.path().join("c.json");
+    let code = compare(&[s(&base), s(&cur), "--json", s(&json)]).unwrap();
+    assert_eq!(code, ExitCode::SUCCESS);
+    let j = read_json(&json);
+    assert_eq!(j["family"]["method"], "bonferroni");
+    assert_eq!(j["family"]["tests"], 60);
+    assert_eq!(j["family"]["min_repetitions"], 5);
+    let per = j["family"]["per_test_confidence"].as_f64().unwrap();
+    assert!((per - (1.0 - 0.05 / 60.0)).abs() < 1e-12, "{per}");
 }
 
 #[test]
@@ -341,13 +467,30 @@ fn only_gated_metrics_decide() {
     let dir = tempfile::tempdir().unwrap();
     let base = write(dir.path(), "base.json", &results(&base_reps()));
     // Throughput steady, latency up 20% everywhere.
-    let slow = [rep(1000.0, 1200), rep(1010.0, 1190), rep(990.0, 1210)];
+    let slow = [
+        rep(1000.0, 1200),
+        rep(1010.0, 1190),
+        rep(990.0, 1210),
+        rep(1005.0, 1195),
+        rep(995.0, 1205),
+    ];
     let cur = write(dir.path(), "cur.json", &results(&slow));
     let code = compare(&[s(&base), s(&cur), "--metrics", "throughput"]).unwrap();
     assert_eq!(code, ExitCode::SUCCESS);
     let code = compare(&[s(&base), s(&cur), "--metrics", "throughput,p50"]).unwrap();
     assert_eq!(code, ExitCode::from(EXIT_REGRESSED));
+    // p99.9 tolerates 40% by default; 20% is within it unless told otherwise.
     let code = compare(&[s(&base), s(&cur), "--metrics", "p99.9"]).unwrap();
+    assert_eq!(code, ExitCode::SUCCESS);
+    let code = compare(&[
+        s(&base),
+        s(&cur),
+        "--metrics",
+        "p99.9",
+        "--max-regression",
+        "p99.9=10",
+    ])
+    .unwrap();
     assert_eq!(code, ExitCode::from(EXIT_REGRESSED));
 }
 
@@ -390,8 +533,8 @@ fn measurements_in_one_file_only_and_excluded_repetitions_are_listed() {
     // A wildly slow repetition, excluded by the run: must not count.
     c.measurements.push(Measurement {
         excluded: Some("generator saturated".into()),
-        repetition: 4,
-        ..measurement("svc", "plaintext", 64.0, 4, rep(10.0, 100_000))
+        repetition: 6,
+        ..measurement("svc", "plaintext", 64.0, 6, rep(10.0, 100_000))
     });
     let base = write(dir.path(), "base.json", &b);
     let cur = write(dir.path(), "cur.json", &c);
@@ -402,16 +545,16 @@ fn measurements_in_one_file_only_and_excluded_repetitions_are_listed() {
     let j = read_json(&json);
     assert_eq!(j["only_in_baseline"][0]["scenario"], "json");
     assert_eq!(j["only_in_current"][0]["level"]["value"], 256.0);
-    assert_eq!(j["excluded"][0]["repetition"], 4);
+    assert_eq!(j["excluded"][0]["repetition"], 6);
     assert_eq!(j["excluded"][0]["side"], "current");
-    assert_eq!(j["measurements"][0]["repetitions"]["current"], 4);
-    assert_eq!(j["measurements"][0]["repetitions"]["current_valid"], 3);
+    assert_eq!(j["measurements"][0]["repetitions"]["current"], 6);
+    assert_eq!(j["measurements"][0]["repetitions"]["current_valid"], 5);
     let md = std::fs::read_to_string(&md).unwrap();
     assert!(md.contains("### Only in the baseline"), "{md}");
     assert!(md.contains("svc / json / c=64 (1 repetition(s))"), "{md}");
     assert!(md.contains("### Only in the current run"), "{md}");
     assert!(
-        md.contains("current repetition 4: generator saturated"),
+        md.contains("current repetition 6: generator saturated"),
         "{md}"
     );
 }
@@ -578,9 +721,6 @@ fn bad_options_are_errors_naming_the_flag() {
     for (flag, value) in [
         ("--confidence", "1.5"),
         ("--confidence", "0"),
-        ("--max-regression", "0"),
-        ("--max-regression", "-5"),
-        ("--max-regression", "NaN"),
         ("--max-error-increase", "-1"),
     ] {
         let msg = format!(
@@ -588,6 +728,20 @@ fn bad_options_are_errors_naming_the_flag() {
             compare(&[s(&base), s(&base), flag, value]).unwrap_err()
         );
         assert!(msg.contains(flag), "{flag} {value}: {msg}");
+    }
+    // Thresholds are checked while the command line is read.
+    for value in ["0", "-5", "NaN", "throughput=100", "p99="] {
+        let err = Cli::try_parse_from([
+            "claimbench",
+            "compare",
+            s(&base),
+            s(&base),
+            "--max-regression",
+            value,
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("--max-regression"), "{value}: {err}");
     }
     assert!(Cli::try_parse_from(["claimbench", "compare", "a", "b", "--metrics", "p42"]).is_err());
 }
@@ -599,7 +753,13 @@ fn the_same_inputs_give_the_same_json() {
     let cur = write(
         dir.path(),
         "cur.json",
-        &results(&[rep(960.0, 1030), rep(1001.0, 1000), rep(940.0, 1080)]),
+        &results(&[
+            rep(960.0, 1030),
+            rep(1001.0, 1000),
+            rep(940.0, 1080),
+            rep(980.0, 1040),
+            rep(1010.0, 990),
+        ]),
     );
     let (j1, j2) = (dir.path().join("1.json"), dir.path().join("2.json"));
     compare(&[s(&base), s(&cur), "--json", s(&j1)]).unwrap();
@@ -616,7 +776,13 @@ fn several_files_per_side_are_merged_as_repetitions() {
         .enumerate()
         .map(|(i, r)| one(&format!("b{i}.json"), r))
         .collect();
-    let slow = [rep(800.0, 1250), rep(805.0, 1240), rep(795.0, 1260)];
+    let slow = [
+        rep(800.0, 1250),
+        rep(805.0, 1240),
+        rep(795.0, 1260),
+        rep(802.0, 1245),
+        rep(798.0, 1255),
+    ];
     let cur: Vec<PathBuf> = slow
         .into_iter()
         .enumerate()
@@ -632,10 +798,12 @@ fn several_files_per_side_are_merged_as_repetitions() {
     let code = compare(&[&join(&base), &join(&cur), "--json", s(&json)]).unwrap();
     assert_eq!(code, ExitCode::from(EXIT_REGRESSED));
     let j = read_json(&json);
-    assert_eq!(j["baseline"]["paths"].as_array().unwrap().len(), 3);
+    assert_eq!(j["baseline"]["paths"].as_array().unwrap().len(), 5);
     let m = &j["measurements"][0];
-    assert_eq!(m["repetitions"]["baseline_valid"], 3);
-    assert_eq!(m["repetitions"]["current_valid"], 3);
+    assert_eq!(m["repetitions"]["baseline_valid"], 5);
+    assert_eq!(m["repetitions"]["current_valid"], 5);
+    // File i of each side is round i: paired.
+    assert_eq!(m["metrics"][0]["paired"], true);
     assert_eq!(m["metrics"][0]["ratio"]["has_interval"], true);
     assert_eq!(m["verdict"], "regressed");
 }
@@ -659,13 +827,19 @@ fn terminal_and_markdown_snapshots() {
     let mut b = results(&base_reps());
     b.measurements
         .push(measurement("svc", "json", 64.0, 1, rep(500.0, 2000)));
-    let slow = [rep(800.0, 1250), rep(805.0, 1240), rep(795.0, 1260)];
+    let slow = [
+        rep(800.0, 1250),
+        rep(805.0, 1240),
+        rep(795.0, 1260),
+        rep(802.0, 1245),
+        rep(798.0, 1255),
+    ];
     let mut c = results(&slow);
     c.host.cpu_model = "Other CPU".into();
     c.measurements
         .push(measurement("svc", "plaintext", 16.0, 1, rep(900.0, 4000)));
     let settings = Settings {
-        max_regression_pct: 5.0,
+        max_regression: claimbench::compare::MaxRegression::parse("5").unwrap(),
         max_error_increase_pp: 1.0,
         confidence: 0.95,
         resamples: 10_000,
@@ -798,10 +972,10 @@ mod real_servers {
         assert_eq!(code, ExitCode::SUCCESS);
     }
 
-    /// Repetitions per side. Five, not three: with three, the 95% bootstrap
-    /// interval of a ratio of medians spans the extreme repetitions, so one
-    /// disturbed run (this machine is shared with builds) widens it to `noisy`.
-    const REPS: usize = 5;
+    /// Repetitions per side. Six: the gate needs four a side for its two
+    /// gated tests, and a run the generator could not keep up with (this
+    /// machine is shared) is excluded, leaving the rest to decide.
+    const REPS: usize = 6;
 
     /// The two tests measure one after the other, not at the same time.
     static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
@@ -876,8 +1050,10 @@ mod real_servers {
         let m = &j["measurements"][0];
         eprintln!("{}", brief(m));
         assert_eq!(m["verdict"], "regressed", "{}", brief(m));
-        assert_eq!(m["repetitions"]["baseline_valid"], REPS);
-        assert_eq!(m["repetitions"]["current_valid"], REPS);
+        for side in ["baseline_valid", "current_valid"] {
+            let n = m["repetitions"][side].as_u64().unwrap() as usize;
+            assert!(n + 2 >= REPS, "{side}: {n} of {REPS}: {}", brief(m));
+        }
         // About 10/12 of the throughput: the whole interval below -5%.
         let tp = &m["metrics"][0];
         assert_eq!(tp["verdict"], "regressed", "{}", brief(m));
@@ -910,7 +1086,8 @@ fn merged_files_that_differ_among_themselves_are_warned_about() {
     let cur = write(dir.path(), "cur.json", &results(&base_reps()));
     let json = dir.path().join("c.json");
     let both = format!("{},{}", s(&b1), s(&b2));
-    let code = compare(&[&both, s(&cur), "--json", s(&json)]).unwrap();
+    // Two baseline repetitions are too few to gate; this is about warnings.
+    let code = compare(&[&both, s(&cur), "--json", s(&json), "--allow-ungated"]).unwrap();
     assert_eq!(code, ExitCode::SUCCESS);
     let j = read_json(&json);
     let warnings = j["warnings"].to_string();
