@@ -46,8 +46,8 @@ pub struct CompareArgs {
     /// Largest tolerated slowdown, percent: a throughput drop or a latency rise
     /// beyond it (for the whole confidence interval) is a regression. One
     /// value for every metric (`5`) or per metric (`throughput=5,p99=15`);
-    /// defaults: throughput=10, p50=15, p90=20, p99=25, p99.9=40 (from an
-    /// A/A calibration, BENCHMARKS.md).
+    /// defaults: throughput=5, p50=15, p90=20, p99=25, p99.9=40
+    /// (BENCHMARKS.md, "compare").
     #[arg(
         long,
         value_name = "PCT|METRIC=PCT,..",
