@@ -949,7 +949,12 @@ impl Runner {
                 match p.phase {
                     Phase::Measure if sampler.is_none() && resources.is_none() => {
                         measured_at = Some(chrono::Utc::now());
-                        probe = host_load::Probe::start(&groups);
+                        // Without the target's process group (an external
+                        // target given without --target-pid) its CPU cannot be
+                        // told from other processes': no check.
+                        if !groups.is_empty() {
+                            probe = host_load::Probe::start(&groups);
+                        }
                         if let Some(g) = pgid {
                             sampler = Some(Sampler::start(g, Duration::from_millis(100)));
                         }

@@ -574,6 +574,9 @@ fn a_target_that_fails_to_start_is_skipped_and_an_external_server_is_measured() 
         m.resources.as_ref().is_some_and(|r| r.rss_peak_bytes > 0),
         "--target-pid is sampled"
     );
+    // With its process group known, the quiet-machine check can tell the
+    // external target's CPU from other processes', so it runs.
+    assert!(m.host.is_some(), "{m:?}");
     let ext = r.targets.iter().find(|t| t.id == "ext").unwrap();
     assert!(!ext.supervised);
 
