@@ -191,6 +191,28 @@ pub fn bootstrap_paired_ratio_ci(
     ratio_ci(a, b, confidence, resamples, seed, true)
 }
 
+/// Both sides' values in round order when they hold the same rounds (each
+/// round once on each side, at least two), for
+/// [`bootstrap_paired_ratio_ci`]: `(round, value)` pairs, e.g. repetition i
+/// of two stacks measured in the same round of a schedule, or file i of the
+/// two sides of an alternating CI loop. None otherwise (then resample the
+/// sides apart).
+pub fn in_same_rounds(a: &[(u32, f64)], b: &[(u32, f64)]) -> Option<(Vec<f64>, Vec<f64>)> {
+    let sorted = |xs: &[(u32, f64)]| {
+        let mut v = xs.to_vec();
+        v.sort_by_key(|x| x.0);
+        v
+    };
+    let (a, b) = (sorted(a), sorted(b));
+    let rounds = |v: &[(u32, f64)]| v.iter().map(|x| x.0).collect::<Vec<_>>();
+    let ra = rounds(&a);
+    if ra.len() < 2 || ra != rounds(&b) || ra.windows(2).any(|w| w[0] == w[1]) {
+        return None;
+    }
+    let values = |v: &[(u32, f64)]| v.iter().map(|x| x.1).collect::<Vec<_>>();
+    Some((values(&a), values(&b)))
+}
+
 fn ratio_ci(
     a: &[f64],
     b: &[f64],

@@ -546,27 +546,6 @@ fn series(
         .collect()
 }
 
-/// Both sides' values in round order when they were measured in the same
-/// rounds (each round once on each side, at least two): the pairs a paired
-/// bootstrap resamples together. None otherwise.
-fn paired(a: &[(u32, f64)], b: &[(u32, f64)]) -> Option<(Vec<f64>, Vec<f64>)> {
-    let rounds = |xs: &[(u32, f64)]| {
-        let mut r: Vec<u32> = xs.iter().map(|x| x.0).collect();
-        r.sort_unstable();
-        r
-    };
-    let (ra, rb) = (rounds(a), rounds(b));
-    if ra.len() < 2 || ra != rb || ra.windows(2).any(|w| w[0] == w[1]) {
-        return None;
-    }
-    let in_order = |xs: &[(u32, f64)]| {
-        let mut v = xs.to_vec();
-        v.sort_by_key(|x| x.0);
-        v.into_iter().map(|x| x.1).collect::<Vec<_>>()
-    };
-    Some((in_order(a), in_order(b)))
-}
-
 /// One comparison from two value sets. `a` is the side the claim favours,
 /// already oriented: the ratio is `median(a)/median(b)` for higher-is-better
 /// metrics and `median(b)/median(a)` for lower-is-better ones.
@@ -922,7 +901,7 @@ pub fn evaluate_one(claim: &ClaimSpec, rules: &VerdictRules, results: &ResultsFi
                     for metric in &claim.metrics {
                         let sa = series(ms, metric, f, scenario, &level);
                         let sb = series(ms, metric, o, scenario, &level);
-                        let rounds = paired(&sa, &sb);
+                        let rounds = stats::in_same_rounds(&sa, &sb);
                         let a: Vec<f64> = sa.iter().map(|x| x.1).collect();
                         let b: Vec<f64> = sb.iter().map(|x| x.1).collect();
                         if a.is_empty() || b.is_empty() {

@@ -492,7 +492,7 @@ fn compare_pair(
         let b: Vec<f64> = sb.iter().map(|x| x.1).collect();
         let c: Vec<f64> = sc.iter().map(|x| x.1).collect();
         let gated = s.gate.contains(&metric);
-        let rounds = same_rounds(&sb, &sc);
+        let rounds = stats::in_same_rounds(&sb, &sc);
         let (ratio, mut note) = if b.is_empty() || c.is_empty() {
             let side = if b.is_empty() { "baseline" } else { "current" };
             (None, Some(format!("no valid repetition in the {side}")))
@@ -618,28 +618,6 @@ fn compare_pair(
         verdict,
         reasons,
     }
-}
-
-/// Both sides' values in round order when they hold the same rounds (each
-/// once, at least two): repetition i of the baseline and of the current
-/// side were measured in the same round of an alternating loop, so they are
-/// resampled together. None otherwise.
-fn same_rounds(b: &[(u32, f64)], c: &[(u32, f64)]) -> Option<(Vec<f64>, Vec<f64>)> {
-    let sorted = |xs: &[(u32, f64)]| {
-        let mut v = xs.to_vec();
-        v.sort_by_key(|x| x.0);
-        v
-    };
-    let (b, c) = (sorted(b), sorted(c));
-    let rounds = |v: &[(u32, f64)]| v.iter().map(|x| x.0).collect::<Vec<_>>();
-    let rb = rounds(&b);
-    if rb.len() < 2 || rb != rounds(&c) || rb.windows(2).any(|w| w[0] == w[1]) {
-        return None;
-    }
-    Some((
-        b.iter().map(|x| x.1).collect(),
-        c.iter().map(|x| x.1).collect(),
-    ))
 }
 
 /// `-16.7% [-17.5%, -15.9%]`, or `-16.7% (no interval)`.
