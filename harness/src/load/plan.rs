@@ -3,13 +3,14 @@
 //! engine itself never sees a bad value.
 
 use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use bytes::Bytes;
 use http::header::{HeaderName, HeaderValue};
 use http::{Method, Uri};
 
-pub use crate::results::schema::HttpClient;
+pub use crate::results::schema::{HttpClient, Protocol};
 use crate::results::schema::{Arrival, LoadModelKind, LoadOptions, TemplateOptions};
 
 /// Why a plan is not runnable. Every variant names the offending input.
@@ -49,7 +50,7 @@ pub enum PlanError {
     },
 }
 
-/// Where requests go: an HTTP/1.1 server address.
+/// Where requests go: an HTTP server address.
 #[derive(Clone, Debug)]
 pub struct Endpoint {
     /// The URL as given, normalised (no path).
@@ -58,11 +59,26 @@ pub struct Endpoint {
     pub authority: HeaderValue,
     /// Resolved socket addresses, tried in order when connecting.
     pub addrs: Vec<SocketAddr>,
+    /// An `https://` URL: connections use TLS.
+    pub tls: bool,
+    /// The URL's host without brackets or port: the TLS server name (SNI)
+    /// and the name the certificate must carry.
+    pub host: String,
+}
+
+/// How TLS connections check the server's certificate.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TlsOptions {
+    /// Accept any certificate (`--insecure`): encryption without authentication.
+    pub insecure: bool,
+    /// Trust this PEM file's certificates (a private CA) as well as the
+    /// system's (`--cacert`).
+    pub cacert: Option<PathBuf>,
 }
 
 impl Endpoint {
-    /// Parses an `http://host:port[/path]` URL, resolves it, and returns the
-    /// endpoint plus the path-and-query part (default `/`).
+    /// Parses an `http://` or `https://host:port[/path]` URL, resolves
+    /// it, and returns the endpoint plus the path-and-query part (default `/`).
     pub fn parse(url: &str) -> Result<(Endpoint, String), PlanError> {
         let bad = |reason: &str| PlanError::Url {
             url: url.to_string(),
@@ -71,22 +87,39 @@ impl Endpoint {
         let uri: Uri = url
             .parse()
             .map_err(|e: http::uri::InvalidUri| bad(&e.to_string()))?;
-        match uri.scheme_str() {
-            Some("http") => {}
-            Some("https") => {
-                return Err(bad(
-                    "https is not supported: claimbench measures plain HTTP/1.1 (put TLS termination out of the measured path)",
-                ));
+        let (tls, default_port) = match uri.scheme_str() {
+            Some("http") => (false, 80),
+            Some("https") => (true, 443),
+            Some(other) => {
+                return Err(bad(&format!(
+                    "unsupported scheme `{other}` (use http:// or https://)"
+                )));
             }
-            Some(other) => return Err(bad(&format!("unsupported scheme `{other}` (use http://)"))),
             None => return Err(bad("missing scheme (use e.g. http://127.0.0.1:8080/)")),
-        }
+        };
         let authority = uri.authority().ok_or_else(|| bad("missing host"))?;
+        if authority.as_str().contains('@') {
+            return Err(bad("user info (`user@`) is not supported"));
+        }
         let host = authority.host();
         if host.is_empty() {
             return Err(bad("missing host"));
         }
-        let port = authority.port_u16().unwrap_or(80);
+        // `Authority::port` is None both without a port and for one that
+        // does not fit 16 bits: read it from the text, so `:99999` is an
+        // error rather than the scheme's default port.
+        let explicit_port = authority
+            .as_str()
+            .rsplit_once(':')
+            .map(|(_, p)| p)
+            .filter(|p| !p.contains(']') && !p.is_empty());
+        let port = match explicit_port {
+            None => default_port,
+            Some(p) => match p.parse::<u16>() {
+                Ok(n) if n > 0 => n,
+                _ => return Err(bad(&format!("port `{p}` is out of range (1-65535)"))),
+            },
+        };
         let lookup_host = host.trim_start_matches('[').trim_end_matches(']');
         let addrs: Vec<SocketAddr> = (lookup_host, port)
             .to_socket_addrs()
@@ -106,15 +139,18 @@ impl Endpoint {
             .map(|p| p.as_str().to_string())
             .filter(|p| !p.is_empty())
             .unwrap_or_else(|| "/".into());
-        let host_header = match authority.port_u16() {
-            Some(p) => format!("{host}:{p}"),
+        let host_header = match explicit_port {
+            Some(_) => format!("{host}:{port}"),
             None => host.to_string(),
         };
+        let scheme = if tls { "https" } else { "http" };
         Ok((
             Endpoint {
-                base_url: format!("http://{host_header}"),
+                base_url: format!("{scheme}://{host_header}"),
                 authority: HeaderValue::from_str(&host_header).map_err(|_| bad("bad host"))?,
                 addrs,
+                tls,
+                host: lookup_host.to_string(),
             },
             path,
         ))
@@ -328,7 +364,17 @@ pub struct LoadPlan {
     pub window: Duration,
     /// The HTTP/1.1 client.
     pub http_client: HttpClient,
+    /// HTTP/1.1 or HTTP/2.
+    pub protocol: Protocol,
+    /// HTTP/2: requests in flight at once on each connection (1 for HTTP/1.1).
+    pub streams: usize,
+    /// Certificate checks of `https://` endpoints.
+    pub tls: TlsOptions,
 }
+
+/// The most HTTP/2 streams per connection asked for (servers commonly
+/// allow 100 to 256 at once).
+pub const MAX_STREAMS: usize = 1024;
 
 /// The longest run the engine accepts, so every load loop is bounded.
 pub const MAX_DURATION: Duration = Duration::from_secs(24 * 3600);
@@ -354,6 +400,9 @@ impl LoadPlan {
             preopen: false,
             window: Duration::from_secs(1),
             http_client: HttpClient::Lean,
+            protocol: Protocol::Http1,
+            streams: 1,
+            tls: TlsOptions::default(),
         }
     }
 
@@ -468,6 +517,18 @@ impl LoadPlan {
         if self.threads == 0 {
             return bad("--threads", "must be at least 1".into());
         }
+        if self.streams == 0 || self.streams > MAX_STREAMS {
+            return bad(
+                "--streams",
+                format!("must be between 1 and {MAX_STREAMS}, got {}", self.streams),
+            );
+        }
+        if self.streams > 1 && self.protocol != Protocol::Http2 {
+            return bad(
+                "--streams",
+                "several requests at once on one connection need HTTP/2 (--http2)".into(),
+            );
+        }
         if self.window.is_zero() {
             return bad("window", "must be above zero".into());
         }
@@ -512,6 +573,9 @@ impl LoadPlan {
             idle_connections: self.idle_connections,
             preopen: self.preopen,
             http_client: self.http_client,
+            protocol: self.protocol,
+            streams: self.streams,
+            tls: self.endpoint.tls,
         }
     }
 }

@@ -239,6 +239,19 @@ pub enum HttpClient {
     Hyper,
 }
 
+/// The HTTP version spoken on each connection.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Protocol {
+    /// HTTP/1.1: one request at a time per connection (the default).
+    #[default]
+    Http1,
+    /// HTTP/2 (ALPN `h2` over TLS, prior knowledge `h2c` over plain TCP),
+    /// through hyper's client: each connection carries up to `streams`
+    /// requests at once.
+    Http2,
+}
+
 /// Results written before the client was recorded all used hyper's.
 fn client_of_older_results() -> HttpClient {
     HttpClient::Hyper
@@ -293,6 +306,19 @@ pub struct LoadOptions {
     /// before it was recorded, which all used `hyper`).
     #[serde(default = "client_of_older_results")]
     pub http_client: HttpClient,
+    /// The HTTP version (absent in results from before HTTP/2: HTTP/1.1).
+    #[serde(default)]
+    pub protocol: Protocol,
+    /// HTTP/2: concurrent requests (streams) per connection; 1 for HTTP/1.1.
+    #[serde(default = "one")]
+    pub streams: usize,
+    /// Whether the connections used TLS (an `https://` URL).
+    #[serde(default)]
+    pub tls: bool,
+}
+
+fn one() -> usize {
+    1
 }
 
 /// One request template of a load run.
