@@ -55,7 +55,7 @@ fn request(c: &mut Criterion) {
     let (endpoint, path) = Endpoint::parse("http://127.0.0.1:8080/plaintext").unwrap();
     let mut t = RequestTemplate::get(&path).unwrap();
     t.add_header("Accept: text/plain").unwrap();
-    let p = Prepared::new(&t, &endpoint, true);
+    let p = Prepared::new(&t, &endpoint, true, claimbench::load::plan::Protocol::Http1);
     c.bench_function("build_request_hyper", |b| b.iter(|| black_box(p.request())));
     c.bench_function("encode_request_lean", |b| {
         b.iter(|| {

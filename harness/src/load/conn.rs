@@ -1,13 +1,16 @@
-//! One HTTP/1.1 exchange on a connection the caller owns: connect, send,
+//! One HTTP exchange on a connection the caller owns: connect, send,
 //! read the head and the body, validate, and report timings.
 //!
 //! Two clients speak HTTP/1.1 here, chosen per run ([`HttpClient`]):
 //! the lean client ([`super::lean`], the default) and hyper's
 //! connection-level client (`hyper::client::conn::http1`, no pool), the
-//! reference the lean one is tested against.
+//! reference the lean one is tested against. HTTP/2 goes through hyper's
+//! `http2` connection client: one connection is shared by the tasks of
+//! its streams (each holds a clone of its sender), its driver runs as a
+//! task of its own on the thread's `LocalSet`. All of them run over plain
+//! TCP or TLS ([`super::transport`]).
 
 use std::cell::RefCell;
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -16,13 +19,13 @@ use http::{Method, Request, Uri};
 use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
-use tokio::net::TcpStream;
 use tokio::time::Instant;
 
 use super::check::body_ok;
 use super::lean::{self, LeanConn};
-use super::plan::{BodyCheck, Endpoint, HttpClient, RequestTemplate};
+use super::plan::{BodyCheck, Endpoint, HttpClient, Protocol, RequestTemplate};
 use super::recorder::{ErrorClass, Recorder, Timing};
+use super::transport::{Connector, Stream};
 use super::wire;
 
 /// A request template with everything precomputed for the hot path.
@@ -41,20 +44,44 @@ pub struct Prepared {
 }
 
 impl Prepared {
-    /// Precomputes a template's request parts.
-    pub fn new(t: &RequestTemplate, endpoint: &Endpoint, keepalive: bool) -> Self {
+    /// Precomputes a template's request parts. HTTP/2 requests carry an
+    /// absolute URI (its `:scheme` and `:authority`, the latter from the
+    /// template's `Host` header when it has one) and no `Host` or
+    /// `Connection` header.
+    pub fn new(
+        t: &RequestTemplate,
+        endpoint: &Endpoint,
+        keepalive: bool,
+        protocol: Protocol,
+    ) -> Self {
+        let host = t
+            .headers
+            .iter()
+            .find(|(n, _)| n == HOST)
+            .map_or(&endpoint.authority, |(_, v)| v);
         let mut headers = HeaderMap::with_capacity(t.headers.len() + 2);
-        headers.insert(HOST, endpoint.authority.clone());
-        if !keepalive {
-            headers.insert(CONNECTION, HeaderValue::from_static("close"));
+        if protocol == Protocol::Http1 {
+            headers.insert(HOST, host.clone());
+            if !keepalive {
+                headers.insert(CONNECTION, HeaderValue::from_static("close"));
+            }
         }
-        for (n, v) in &t.headers {
+        for (n, v) in t.headers.iter().filter(|(n, _)| n != HOST) {
             headers.append(n.clone(), v.clone());
         }
         let path = t.path.path_and_query().map_or("/", |p| p.as_str());
+        let uri = match protocol {
+            Protocol::Http1 => t.path.clone(),
+            Protocol::Http2 => Uri::builder()
+                .scheme(if endpoint.tls { "https" } else { "http" })
+                .authority(host.as_bytes())
+                .path_and_query(path)
+                .build()
+                .unwrap_or_else(|_| t.path.clone()),
+        };
         Self {
             method: t.method.clone(),
-            uri: t.path.clone(),
+            uri,
             headers,
             wire: wire::encode_request(
                 &t.method,
@@ -90,7 +117,21 @@ impl Prepared {
 const HYPER_READ_BUF: usize = 4096;
 
 type Sender = SendRequest<Full<Bytes>>;
-type Driver = hyper::client::conn::http1::Connection<TokioIo<TcpStream>, Full<Bytes>>;
+type Driver = hyper::client::conn::http1::Connection<TokioIo<Stream>, Full<Bytes>>;
+type H2Sender = hyper::client::conn::http2::SendRequest<Full<Bytes>>;
+
+/// Runs hyper's HTTP/2 connection tasks on the generator thread's `LocalSet`.
+#[derive(Clone, Copy, Debug)]
+struct LocalExec;
+
+impl<F> hyper::rt::Executor<F> for LocalExec
+where
+    F: std::future::Future + 'static,
+{
+    fn execute(&self, fut: F) {
+        tokio::task::spawn_local(fut);
+    }
+}
 
 /// hyper's client: its dispatcher is polled inside the task that uses it
 /// (one task per connection, no cross-task wake-ups per request).
@@ -100,12 +141,14 @@ pub struct HyperConn {
     closed: bool,
 }
 
-/// An open HTTP/1.1 connection.
+/// An open connection.
 pub enum Conn {
-    /// The lean client.
+    /// HTTP/1.1, the lean client.
     Lean(LeanConn),
-    /// hyper's connection-level client (boxed: it is several times larger).
+    /// HTTP/1.1, hyper's connection-level client (boxed: it is several times larger).
     Hyper(Box<HyperConn>),
+    /// HTTP/2: one handle of a shared connection ([`Conn::share`]).
+    H2(H2Sender),
 }
 
 impl Conn {
@@ -114,6 +157,7 @@ impl Conn {
     pub async fn ready(&mut self) -> bool {
         match self {
             Conn::Lean(c) => c.reusable(),
+            Conn::H2(s) => !s.is_closed() && s.ready().await.is_ok(),
             Conn::Hyper(h) => {
                 if h.closed {
                     return false;
@@ -134,6 +178,12 @@ impl Conn {
     pub async fn closed_by_peer(&mut self) {
         match self {
             Conn::Lean(c) => c.closed_by_peer().await,
+            Conn::H2(s) => {
+                // The driver task notices the close; poll for it now and then.
+                while !s.is_closed() {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            }
             Conn::Hyper(h) => {
                 if !h.closed {
                     let _ = (&mut h.driver).await;
@@ -142,47 +192,65 @@ impl Conn {
             }
         }
     }
-}
 
-async fn open_stream(addrs: &[SocketAddr], timeout: Duration) -> std::io::Result<TcpStream> {
-    let stream = tokio::time::timeout(timeout, async {
-        let mut last = None;
-        for addr in addrs {
-            match TcpStream::connect(addr).await {
-                Ok(s) => return Ok(s),
-                Err(e) => last = Some(e),
-            }
+    /// Another handle on the same HTTP/2 connection (None for HTTP/1.1,
+    /// which carries one request at a time).
+    pub fn share(&self) -> Option<Conn> {
+        match self {
+            Conn::H2(s) => Some(Conn::H2(s.clone())),
+            _ => None,
         }
-        Err(last.unwrap_or_else(|| std::io::Error::other("no address")))
-    })
-    .await
-    .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "connect timed out"))??;
-    stream.set_nodelay(true)?;
-    Ok(stream)
+    }
 }
 
-/// Opens a connection (trying each address) with the given client.
+/// A connection just opened, and how long its TLS handshake took.
+pub struct Opened {
+    /// The connection.
+    pub conn: Conn,
+    /// TLS handshake time (None over plain TCP).
+    pub handshake: Option<Duration>,
+}
+
+/// Opens a connection with `connector` and starts `protocol` on it with
+/// the given HTTP/1.1 client (HTTP/2 always uses hyper's).
 pub async fn connect(
     client: HttpClient,
-    addrs: &[SocketAddr],
+    protocol: Protocol,
+    connector: &Connector,
     timeout: Duration,
-) -> std::io::Result<Conn> {
-    let stream = open_stream(addrs, timeout).await?;
-    match client {
-        HttpClient::Lean => Ok(Conn::Lean(LeanConn::new(stream, timeout))),
-        HttpClient::Hyper => {
+) -> std::io::Result<Opened> {
+    let opened = connector.connect().await?;
+    let handshake = opened.handshake;
+    let stream = opened.stream;
+    let conn = match (protocol, client) {
+        (Protocol::Http2, _) => {
+            if matches!(stream, Stream::Tls(_)) && !opened.h2 {
+                return Err(std::io::Error::other(
+                    "the server did not agree to h2 (ALPN)",
+                ));
+            }
+            let (sender, driver) = hyper::client::conn::http2::Builder::new(LocalExec)
+                .handshake::<_, Full<Bytes>>(TokioIo::new(stream))
+                .await
+                .map_err(std::io::Error::other)?;
+            tokio::task::spawn_local(driver);
+            Conn::H2(sender)
+        }
+        (Protocol::Http1, HttpClient::Lean) => Conn::Lean(LeanConn::new(stream, timeout)),
+        (Protocol::Http1, HttpClient::Hyper) => {
             let (sender, driver) = hyper::client::conn::http1::Builder::new()
                 .read_buf_exact_size(Some(HYPER_READ_BUF))
                 .handshake(TokioIo::new(stream))
                 .await
                 .map_err(std::io::Error::other)?;
-            Ok(Conn::Hyper(Box::new(HyperConn {
+            Conn::Hyper(Box::new(HyperConn {
                 sender,
                 driver,
                 closed: false,
-            })))
+            }))
         }
-    }
+    };
+    Ok(Opened { conn, handshake })
 }
 
 /// What one exchange produced, before recording.
@@ -271,6 +339,7 @@ pub async fn exchange(
             }
         }
         Conn::Hyper(h) => hyper_exchange(h, sent + timeout, &mut p).await,
+        Conn::H2(s) => h2_exchange(s, sent + timeout, &mut p).await,
     };
     let done = Instant::now();
     let Progress {
@@ -285,7 +354,13 @@ pub async fn exchange(
         (Ok(()), _) if tpl.needs_body && !body_ok(&tpl.check, buf) => Err(ErrorClass::BodyMismatch),
         (r, _) => r,
     };
-    if matches!(result, Err(ErrorClass::Read | ErrorClass::Timeout)) {
+    // A failed HTTP/1.1 connection is dropped; an HTTP/2 one carries on
+    // unless it has closed (a reset or timed-out stream leaves it usable).
+    let drop_conn = match slot.as_ref() {
+        Some(Conn::H2(s)) => s.is_closed(),
+        _ => matches!(result, Err(ErrorClass::Read | ErrorClass::Timeout)),
+    };
+    if drop_conn {
         *slot = None;
     }
     Exchange {
@@ -342,6 +417,52 @@ async fn hyper_exchange(
         Ok(r) => r,
         Err(_) => Err(ErrorClass::Timeout),
     }
+}
+
+/// The exchange over HTTP/2: the request goes to the connection's driver
+/// task, and its response body is read here.
+async fn h2_exchange(
+    sender: &mut H2Sender,
+    deadline: Instant,
+    p: &mut Progress<'_>,
+) -> Result<(), ErrorClass> {
+    let io = async {
+        let resp = sender
+            .send_request(p.tpl.request())
+            .await
+            .map_err(|e| h2_class(&e))?;
+        lean::Sink::head(p, resp.status().as_u16());
+        let mut body = resp.into_body();
+        while let Some(frame) = body.frame().await {
+            let frame = frame.map_err(|e| h2_class(&e))?;
+            if let Ok(data) = frame.into_data() {
+                lean::Sink::data(p, &data);
+            }
+        }
+        Ok::<(), ErrorClass>(())
+    };
+    match tokio::time::timeout_at(deadline, io).await {
+        Ok(r) => r,
+        Err(_) => Err(ErrorClass::Timeout),
+    }
+}
+
+/// The class of an HTTP/2 failure: a stream the server reset
+/// (RST_STREAM), a connection it ended (GOAWAY), or a transport failure.
+fn h2_class(e: &hyper::Error) -> ErrorClass {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(s) = source {
+        if let Some(h) = s.downcast_ref::<h2::Error>() {
+            if h.is_go_away() {
+                return ErrorClass::GoAway;
+            }
+            if h.is_reset() {
+                return ErrorClass::Reset;
+            }
+        }
+        source = s.source();
+    }
+    ErrorClass::Read
 }
 
 /// One request on an idle connection, not recorded; true if it succeeded

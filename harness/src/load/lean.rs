@@ -10,12 +10,13 @@
 
 use std::future::{Future, poll_fn};
 use std::pin::Pin;
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::TcpStream;
 use tokio::time::{Instant, Sleep};
+
+use super::transport::Stream;
 
 use super::wire::{self, Framing, WireError};
 
@@ -52,7 +53,7 @@ pub trait Sink {
 
 /// One keep-alive connection.
 pub struct LeanConn {
-    stream: TcpStream,
+    stream: Stream,
     buf: Box<[u8]>,
     /// Unconsumed bytes are `buf[start..end]`.
     start: usize,
@@ -65,7 +66,7 @@ pub struct LeanConn {
 
 impl LeanConn {
     /// Wraps a connected stream.
-    pub fn new(stream: TcpStream, timeout: Duration) -> Self {
+    pub fn new(stream: Stream, timeout: Duration) -> Self {
         Self {
             stream,
             buf: vec![0; READ_BUF].into_boxed_slice(),
@@ -77,42 +78,18 @@ impl LeanConn {
     }
 
     /// Whether the connection can take another request: it has not been
-    /// closed by a response, and the server has not closed it since (a
-    /// closed socket turns readable; that is checked without a system call
-    /// unless it did).
+    /// closed by a response, and the server has not closed it since (see
+    /// [`Stream::closed_while_idle`]).
     pub fn reusable(&mut self) -> bool {
-        if self.closed {
-            return false;
+        if !self.closed && self.stream.closed_while_idle() {
+            self.closed = true;
         }
-        let mut cx = Context::from_waker(Waker::noop());
-        if self.stream.poll_read_ready(&mut cx).is_pending() {
-            return true;
-        }
-        // Readable while idle: the server closed it, reset it, or sent
-        // something unasked. None of these leaves a usable connection.
-        let mut probe = [0u8; 1];
-        match self.stream.try_read(&mut probe) {
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => true,
-            _ => {
-                self.closed = true;
-                false
-            }
-        }
+        !self.closed
     }
 
     /// Resolves when the server closes the (idle) connection.
     pub async fn closed_by_peer(&mut self) {
-        let mut probe = [0u8; 64];
-        loop {
-            if self.stream.readable().await.is_err() {
-                break;
-            }
-            match self.stream.try_read(&mut probe) {
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
-                // Data nobody asked for also ends it: the stream is out of step.
-                _ => break,
-            }
-        }
+        self.stream.closed_by_peer().await;
         self.closed = true;
     }
 
@@ -267,7 +244,12 @@ impl LeanConn {
             .await?;
             bytes = &bytes[n..];
         }
-        Ok(())
+        // TLS may hold the last record back until flushed (TCP: a no-op).
+        poll_fn(|cx| match Pin::new(&mut *stream).poll_flush(cx) {
+            Poll::Ready(r) => Poll::Ready(r.map_err(|_| Failure::Io)),
+            Poll::Pending => expired(timer, deadline, cx).map(|()| Err(Failure::Timeout)),
+        })
+        .await
     }
 }
 
@@ -291,7 +273,7 @@ fn expired(timer: &mut Pin<Box<Sleep>>, deadline: Instant, cx: &mut Context<'_>)
 mod tests {
     use super::*;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    use tokio::net::TcpListener;
+    use tokio::net::{TcpListener, TcpStream};
 
     #[derive(Default)]
     struct Collect {
@@ -346,7 +328,7 @@ mod tests {
 
     async fn conn(addr: std::net::SocketAddr) -> LeanConn {
         LeanConn::new(
-            TcpStream::connect(addr).await.unwrap(),
+            Stream::Tcp(TcpStream::connect(addr).await.unwrap()),
             Duration::from_secs(5),
         )
     }
@@ -435,7 +417,10 @@ mod tests {
         // request 3 exactly at its own deadline.
         let addr = scripted_then(vec![EMPTY_200, EMPTY_200], 64, true).await;
         let timeout = Duration::from_secs(2);
-        let mut c = LeanConn::new(TcpStream::connect(addr).await.unwrap(), timeout);
+        let mut c = LeanConn::new(
+            Stream::Tcp(TcpStream::connect(addr).await.unwrap()),
+            timeout,
+        );
         for _ in 0..2 {
             let d = Instant::now() + timeout;
             c.exchange(GET, false, d, &mut Collect::default())
@@ -460,7 +445,10 @@ mod tests {
             .unwrap();
         // Wait until the close has reached this socket, then ask as the
         // engine does before reusing a connection.
-        tokio::time::timeout(Duration::from_secs(5), c.stream.readable())
+        let Stream::Tcp(tcp) = &c.stream else {
+            unreachable!("a plain connection")
+        };
+        tokio::time::timeout(Duration::from_secs(5), tcp.readable())
             .await
             .unwrap()
             .unwrap();

@@ -32,6 +32,8 @@ pub mod phase;
 pub mod plan;
 pub mod recorder;
 pub mod schedule;
+pub mod tls;
+pub mod transport;
 pub mod wire;
 mod worker;
 
@@ -86,6 +88,9 @@ pub enum LoadError {
         /// Hard limit.
         hard: u64,
     },
+    /// TLS could not be set up, or the server's certificate was refused.
+    #[error(transparent)]
+    Tls(#[from] tls::TlsError),
     /// A generator thread failed to start (runtime, pinning).
     #[error("generator thread {index} failed")]
     Thread {
@@ -150,7 +155,23 @@ pub fn run(
             hard: limit.hard,
         });
     }
-    probe(&plan.endpoint, plan.timeout.min(Duration::from_secs(5)))?;
+    let probe_timeout = plan.timeout.min(Duration::from_secs(5));
+    let reached = probe(&plan.endpoint, probe_timeout)?;
+    let tls = match plan.endpoint.tls {
+        false => None,
+        true => {
+            let config = tls::client_config(&plan.tls, plan.protocol)?;
+            let name = tls::server_name(&plan.endpoint.host)?;
+            tls::probe(
+                &config,
+                &plan.endpoint.host,
+                reached,
+                plan.protocol,
+                probe_timeout,
+            )?;
+            Some((config, name))
+        }
+    };
 
     let threads = plan.threads.min(connections).max(1);
     let plan = Arc::new(plan.clone());
@@ -184,6 +205,7 @@ pub fn run(
             ready: ready.clone(),
             start: rx,
             window: window.clone(),
+            tls: tls.clone(),
         };
         let h = std::thread::Builder::new()
             .name(format!("claimbench-gen-{index}"))
@@ -335,11 +357,13 @@ pub fn run(
     });
     let little = match plan.model {
         LoadModel::Closed { connections } if t1.is_some() && stopped_at.is_none() => {
+            // HTTP/2: each connection keeps `streams` requests in flight.
+            let connections = connections * plan.streams;
             let lw = merged.busy_us as f64 / 1e6 / duration_s;
             let ratio = lw / connections as f64;
             if (ratio - 1.0).abs() > LITTLE_TOLERANCE {
                 load_warnings.push(format!(
-                    "Little's law is off by {:+.0}%: {connections} connections, but throughput × mean latency is {lw:.1} ({} requests in flight at the end; a stall, a window too short for the latency, or an idle generator)",
+                    "Little's law is off by {:+.0}%: {connections} requests at once, but throughput × mean latency is {lw:.1} ({} requests in flight at the end; a stall, a window too short for the latency, or an idle generator)",
                     (ratio - 1.0) * 100.0,
                     summary.in_flight_at_end
                 ));
@@ -418,17 +442,19 @@ pub fn run(
             reconnects: merged.reconnects,
             idle_requested: plan.idle_connections,
             idle_held: merged.idle_held,
+            tls_handshake: plan.endpoint.tls.then(|| merged.handshake.percentiles()),
         },
     })
 }
 
 /// One blocking connect to check that something listens, so an unreachable
 /// target is one clear error rather than a run full of connect errors.
-fn probe(endpoint: &Endpoint, timeout: Duration) -> Result<(), LoadError> {
+/// Checks that something listens at the endpoint; returns the address that answered.
+fn probe(endpoint: &Endpoint, timeout: Duration) -> Result<std::net::SocketAddr, LoadError> {
     let mut last = None;
     for addr in &endpoint.addrs {
         match std::net::TcpStream::connect_timeout(addr, timeout) {
-            Ok(_) => return Ok(()),
+            Ok(_) => return Ok(*addr),
             // A peer that accepted and reset at once is there (a server that
             // resets connections is something to measure, not unreachable).
             Err(e)
@@ -437,7 +463,7 @@ fn probe(endpoint: &Endpoint, timeout: Duration) -> Result<(), LoadError> {
                     std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::ConnectionAborted
                 ) =>
             {
-                return Ok(());
+                return Ok(*addr);
             }
             Err(e) => last = Some(e),
         }

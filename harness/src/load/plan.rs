@@ -10,8 +10,8 @@ use bytes::Bytes;
 use http::header::{HeaderName, HeaderValue};
 use http::{Method, Uri};
 
-pub use crate::results::schema::{HttpClient, Protocol};
 use crate::results::schema::{Arrival, LoadModelKind, LoadOptions, TemplateOptions};
+pub use crate::results::schema::{HttpClient, Protocol};
 
 /// Why a plan is not runnable. Every variant names the offending input.
 #[derive(Debug, thiserror::Error)]
@@ -281,6 +281,10 @@ impl RequestTemplate {
         let name =
             HeaderName::from_bytes(name.trim().as_bytes()).map_err(|e| bad(&e.to_string()))?;
         let value = HeaderValue::from_str(value.trim()).map_err(|e| bad(&e.to_string()))?;
+        // One Host: a later one replaces the earlier (and the URL's).
+        if name == http::header::HOST {
+            self.headers.retain(|(n, _)| n != http::header::HOST);
+        }
         self.headers.push((name, value));
         Ok(())
     }
@@ -590,12 +594,21 @@ mod tests {
         assert_eq!(path, "/a?b=1");
         assert_eq!(e.base_url, "http://127.0.0.1:8080");
         assert_eq!(e.authority, "127.0.0.1:8080");
-        let (_, path) = Endpoint::parse("http://[::1]:9/").unwrap();
+        let (e, path) = Endpoint::parse("http://[::1]:9/").unwrap();
         assert_eq!(path, "/");
+        assert_eq!(e.addrs[0].port(), 9);
+        assert_eq!(e.host, "::1");
+        let (e, _) = Endpoint::parse("https://localhost/").unwrap();
+        assert!(e.tls);
+        assert_eq!(e.base_url, "https://localhost");
+        assert_eq!(e.host, "localhost");
+        assert!(e.addrs.iter().all(|a| a.port() == 443));
         for bad in [
             "127.0.0.1:80",
             "ftp://x/",
-            "https://127.0.0.1/",
+            "http://127.0.0.1:99999/",
+            "http://127.0.0.1:0/",
+            "http://user@127.0.0.1/",
             "http://",
             "not a url",
         ] {

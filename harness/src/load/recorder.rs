@@ -36,6 +36,10 @@ pub enum ErrorClass {
     Status,
     /// The body failed its check.
     BodyMismatch,
+    /// HTTP/2: the server reset the request's stream (RST_STREAM).
+    Reset,
+    /// HTTP/2: the server ended the connection (GOAWAY) before answering.
+    GoAway,
 }
 
 /// The timestamps of one finished request.
@@ -114,6 +118,7 @@ pub struct Recorder {
     ttfb: Latency,
     lag: Latency,
     chunk_gap: Latency,
+    handshake: Latency,
     templates: Vec<TemplateRec>,
     errors: ErrorCounts,
     status: Vec<u64>,
@@ -170,6 +175,7 @@ impl Recorder {
             ttfb: Latency::default(),
             lag: Latency::default(),
             chunk_gap: Latency::default(),
+            handshake: Latency::default(),
             templates: vec![TemplateRec::default(); templates],
             errors: ErrorCounts::default(),
             status: vec![0; STATUS_SLOTS],
@@ -348,6 +354,8 @@ impl Recorder {
             ErrorClass::Read => self.errors.read += 1,
             ErrorClass::Status => self.errors.status += 1,
             ErrorClass::BodyMismatch => self.errors.body_mismatch += 1,
+            ErrorClass::Reset => self.errors.reset += 1,
+            ErrorClass::GoAway => self.errors.goaway += 1,
         }
     }
 
@@ -358,6 +366,12 @@ impl Recorder {
         if done >= self.t0 && self.t1.is_none_or(|t1| done < t1) {
             self.busy_us += micros(done.saturating_duration_since(started));
         }
+    }
+
+    /// Records a TLS handshake's duration (every connection, warm-up included).
+    #[inline]
+    pub fn record_handshake(&mut self, took: Duration) {
+        self.handshake.record(micros(took));
     }
 
     /// Records how late a send ran behind its schedule (open loop).
@@ -395,6 +409,8 @@ pub struct Merged {
     pub lag: Latency,
     /// Chunk gaps.
     pub chunk_gap: Latency,
+    /// TLS handshake times.
+    pub handshake: Latency,
     /// Per template: (requests, ok, latency).
     pub templates: Vec<(u64, u64, Latency)>,
     /// Errors by class.
@@ -439,6 +455,7 @@ pub fn merge(mut recs: Vec<Recorder>) -> Merged {
         ttfb: Latency::default(),
         lag: Latency::default(),
         chunk_gap: Latency::default(),
+        handshake: Latency::default(),
         templates: (0..n_tpl).map(|_| (0, 0, Latency::default())).collect(),
         errors: ErrorCounts::default(),
         status: BTreeMap::new(),
@@ -470,6 +487,7 @@ pub fn merge(mut recs: Vec<Recorder>) -> Merged {
         m.ttfb.add(&r.ttfb);
         m.lag.add(&r.lag);
         m.chunk_gap.add(&r.chunk_gap);
+        m.handshake.add(&r.handshake);
         for (i, t) in r.templates.iter().enumerate() {
             m.templates[i].0 += t.requests;
             m.templates[i].1 += t.ok;

@@ -38,8 +38,10 @@ pub enum WireError {
 }
 
 /// Encodes one request in full (head and body), as hyper's client would
-/// send it: `Host` first, lower-case header names, and `content-length`
-/// whenever there is a body (or the method normally carries one).
+/// send it: `Host` first (the template's own `Host` header when it has
+/// one, else `host`: exactly one is sent), lower-case header names, and
+/// `content-length` whenever there is a body (or the method normally
+/// carries one).
 pub fn encode_request(
     method: &Method,
     path: &str,
@@ -53,13 +55,17 @@ pub fn encode_request(
     b.put_u8(b' ');
     b.put_slice(path.as_bytes());
     b.put_slice(b" HTTP/1.1\r\nhost: ");
+    let host = headers
+        .iter()
+        .find(|(n, _)| n == http::header::HOST)
+        .map_or(host, |(_, v)| v);
     b.put_slice(host.as_bytes());
     b.put_slice(b"\r\n");
     if !keepalive {
         b.put_slice(b"connection: close\r\n");
     }
     let mut has_length = false;
-    for (n, v) in headers {
+    for (n, v) in headers.iter().filter(|(n, _)| n != http::header::HOST) {
         if n == http::header::CONTENT_LENGTH || n == http::header::TRANSFER_ENCODING {
             has_length = true;
         }

@@ -21,9 +21,10 @@ use tokio::time::Instant;
 
 use super::conn::{self, Conn, Prepared};
 use super::phase::{SharedWindow, WarmWindow};
-use super::plan::{HttpClient, LoadModel, LoadPlan};
+use super::plan::{HttpClient, LoadModel, LoadPlan, Protocol};
 use super::recorder::{ErrorClass, Recorder, Timing};
 use super::schedule::{Schedule, dispatch};
+use super::transport::Connector;
 
 /// Counters a thread publishes for the live progress line.
 #[derive(Debug, Default)]
@@ -66,7 +67,17 @@ pub struct ThreadJob {
     pub start: mpsc::Receiver<std::time::Instant>,
     /// The measured window, as the coordinator decides it.
     pub window: Arc<SharedWindow>,
+    /// TLS client configuration and server name (`https://` endpoints).
+    pub tls: Option<(
+        Arc<rustls::ClientConfig>,
+        rustls::pki_types::ServerName<'static>,
+    )>,
 }
+
+/// The HTTP/2 connection the stream tasks of one connection share: the
+/// first task to find it closed opens the next one while the others wait,
+/// so `streams` tasks keep one connection, not one each.
+type Shared = Rc<tokio::sync::Mutex<Option<Conn>>>;
 
 /// What [`Ctx::ensure_conn`] achieved.
 enum Connected {
@@ -88,10 +99,11 @@ struct Ctx {
     templates: Vec<Prepared>,
     cumulative: Vec<u32>,
     total_weight: u32,
-    addrs: Vec<std::net::SocketAddr>,
+    connector: Connector,
     timeout: Duration,
     keepalive: bool,
     client: HttpClient,
+    protocol: Protocol,
     /// Start of the measured window (far ahead until decided).
     t0: Cell<Instant>,
     /// Its end (far ahead until decided; None in a run limited by a request count).
@@ -138,14 +150,39 @@ impl Ctx {
         self.cumulative.partition_point(|&c| c <= x)
     }
 
-    /// Makes sure `slot` holds an open connection. When none can be
-    /// opened, records a connect error for the request it was for: the one
-    /// intended at `intended` (open loop, already admitted), or (closed loop,
-    /// None) one admitted now by [`Ctx::may_start`], so failures count
-    /// against the budget and stop at the end like requests do.
+    /// Opens a connection into `slot` (and, HTTP/2, into the shared one)
+    /// and records it: opened, its TLS handshake, and (closed loop) the
+    /// time the task spent on it.
+    async fn open(
+        &self,
+        slot: &mut Option<Conn>,
+        shared: Option<&mut Option<Conn>>,
+    ) -> std::io::Result<()> {
+        let began = Instant::now();
+        let o = conn::connect(self.client, self.protocol, &self.connector, self.timeout).await?;
+        if let Some(shared) = shared {
+            *shared = o.conn.share();
+        }
+        *slot = Some(o.conn);
+        let mut rec = self.rec.borrow_mut();
+        rec.opened += 1;
+        rec.record_connect(began, Instant::now());
+        if let Some(h) = o.handshake {
+            rec.record_handshake(h);
+        }
+        Ok(())
+    }
+
+    /// Makes sure `slot` holds an open connection. HTTP/2 tasks take
+    /// theirs from `shared`, opening it again when it closed. When none can
+    /// be opened, records a connect error for the request it was for: the
+    /// one intended at `intended` (open loop, already admitted), or (closed
+    /// loop, None) one admitted now by [`Ctx::may_start`], so failures
+    /// count against the budget and stop at the end like requests do.
     async fn ensure_conn(
         &self,
         slot: &mut Option<Conn>,
+        shared: Option<&Shared>,
         intended: Option<Instant>,
         tpl: usize,
     ) -> Connected {
@@ -154,17 +191,27 @@ impl Ctx {
                 return Connected::Yes;
             }
             *slot = None;
-            self.rec.borrow_mut().reconnects += 1;
-        }
-        let began = Instant::now();
-        match conn::connect(self.client, &self.addrs, self.timeout).await {
-            Ok(s) => {
-                *slot = Some(s);
-                let mut rec = self.rec.borrow_mut();
-                rec.opened += 1;
-                rec.record_connect(began, Instant::now());
-                Connected::Yes
+            if shared.is_none() {
+                self.rec.borrow_mut().reconnects += 1;
             }
+        }
+        let opened = match shared {
+            None => self.open(slot, None).await,
+            Some(shared) => {
+                let mut guard = shared.lock().await;
+                if let Some(c) = guard.as_mut() {
+                    if c.ready().await {
+                        *slot = c.share();
+                        return Connected::Yes;
+                    }
+                    *guard = None;
+                    self.rec.borrow_mut().reconnects += 1;
+                }
+                self.open(slot, Some(&mut guard)).await
+            }
+        };
+        match opened {
+            Ok(()) => Connected::Yes,
             Err(e) => {
                 let now = Instant::now();
                 let intended = match intended {
@@ -252,14 +299,14 @@ impl Drop for ActiveGuard {
     }
 }
 
-async fn closed_connection(ctx: Rc<Ctx>, seed: u64, _guard: ActiveGuard) {
+async fn closed_connection(ctx: Rc<Ctx>, shared: Option<Shared>, seed: u64, _guard: ActiveGuard) {
     let mut rng = SmallRng::seed_from_u64(seed);
     let mut slot: Option<Conn> = None;
     let mut buf = Vec::new();
     while !ctx.stopped() {
         let tpl = ctx.pick(&mut rng);
         // Connect first: in closed loop the connect time is not request latency.
-        match ctx.ensure_conn(&mut slot, None, tpl).await {
+        match ctx.ensure_conn(&mut slot, shared.as_ref(), None, tpl).await {
             Connected::Yes => {}
             Connected::No => continue,
             Connected::End => return,
@@ -285,23 +332,34 @@ struct OpenQueue {
     done: Cell<bool>,
 }
 
-/// One connection of the open-loop pool: `preopened` (a connection sweep)
-/// or opened now, at the start (its failure is not a request's). Waiting
-/// connections take arrivals first come, first served (`Notify` wakes its
-/// waiters in FIFO order), so an idle pool is used in turn.
+/// One connection (HTTP/2: one stream of a `shared` connection) of the
+/// open-loop pool: `preopened` (a connection sweep) or opened now, at the
+/// start (its failure is not a request's). Waiting connections take
+/// arrivals first come, first served (`Notify` wakes its waiters in FIFO
+/// order), so an idle pool is used in turn.
 async fn open_connection(
     ctx: Rc<Ctx>,
     q: Rc<OpenQueue>,
     preopened: Option<Conn>,
+    shared: Option<Shared>,
     _guard: ActiveGuard,
 ) {
     let mut slot: Option<Conn> = preopened;
     let mut buf = Vec::new();
-    if slot.is_none()
-        && let Ok(s) = conn::connect(ctx.client, &ctx.addrs, ctx.timeout).await
-    {
-        slot = Some(s);
-        ctx.rec.borrow_mut().opened += 1;
+    match &shared {
+        None if slot.is_none() => {
+            let _ = ctx.open(&mut slot, None).await;
+        }
+        None => {}
+        Some(shared) => {
+            let mut guard = shared.lock().await;
+            match guard.as_ref() {
+                Some(c) => slot = c.share(),
+                None => {
+                    let _ = ctx.open(&mut slot, Some(&mut guard)).await;
+                }
+            }
+        }
     }
     loop {
         let job = loop {
@@ -317,7 +375,8 @@ async fn open_connection(
         let Some((intended, tpl)) = job else { return };
         ctx.in_flight.set(ctx.in_flight.get() + 1);
         if matches!(
-            ctx.ensure_conn(&mut slot, Some(intended), tpl).await,
+            ctx.ensure_conn(&mut slot, shared.as_ref(), Some(intended), tpl)
+                .await,
             Connected::Yes
         ) {
             ctx.request(&mut slot, tpl, intended, Instant::now(), &mut buf)
@@ -365,8 +424,8 @@ async fn open_dispatcher(
 /// it. Returns those that were opened (and served the ping) and how many
 /// were opened in all.
 async fn open_batched(
-    client: HttpClient,
-    addrs: &Rc<Vec<std::net::SocketAddr>>,
+    (client, protocol): (HttpClient, Protocol),
+    connector: &Connector,
     timeout: Duration,
     ping: Option<&Rc<Prepared>>,
     n: usize,
@@ -384,9 +443,12 @@ async fn open_batched(
         remaining -= batch;
         let mut tasks = Vec::with_capacity(batch);
         for _ in 0..batch {
-            let (addrs, tpl) = (addrs.clone(), ping.cloned());
+            let (connector, tpl) = (connector.clone(), ping.cloned());
             tasks.push(tokio::task::spawn_local(async move {
-                let mut slot = Some(conn::connect(client, &addrs, timeout).await.ok()?);
+                let opened = conn::connect(client, protocol, &connector, timeout)
+                    .await
+                    .ok()?;
+                let mut slot = Some(opened.conn);
                 let served = match tpl {
                     Some(tpl) => conn::ping(&mut slot, &tpl, timeout).await,
                     None => true,
@@ -459,7 +521,7 @@ pub fn run_thread(job: ThreadJob) -> std::io::Result<Recorder> {
         let templates: Vec<Prepared> = plan
             .templates
             .iter()
-            .map(|t| Prepared::new(t, &plan.endpoint, plan.keepalive))
+            .map(|t| Prepared::new(t, &plan.endpoint, plan.keepalive, plan.protocol))
             .collect();
         let mut cumulative = Vec::with_capacity(plan.templates.len());
         let mut acc = 0u32;
@@ -467,11 +529,12 @@ pub fn run_thread(job: ThreadJob) -> std::io::Result<Recorder> {
             acc += t.weight;
             cumulative.push(acc);
         }
-        let addrs = Rc::new(plan.endpoint.addrs.clone());
+        let connector = Connector::new(&plan.endpoint.addrs, plan.timeout, job.tls.clone());
+        let clients = (plan.http_client, plan.protocol);
         let alive = Rc::new(Cell::new(0usize));
         let (idle, opened_idle) = open_batched(
-            plan.http_client,
-            &addrs,
+            clients,
+            &connector,
             plan.timeout,
             Some(&Rc::new(templates[0].clone())),
             job.idle,
@@ -480,8 +543,8 @@ pub fn run_thread(job: ThreadJob) -> std::io::Result<Recorder> {
         .await;
         let (pool, opened_pool) = if open_loop && plan.preopen {
             open_batched(
-                plan.http_client,
-                &addrs,
+                clients,
+                &connector,
                 plan.timeout,
                 None,
                 job.connections,
@@ -524,10 +587,11 @@ pub fn run_thread(job: ThreadJob) -> std::io::Result<Recorder> {
             templates,
             cumulative,
             total_weight: acc,
-            addrs: (*addrs).clone(),
+            connector,
             timeout: plan.timeout,
             keepalive: plan.keepalive,
             client: plan.http_client,
+            protocol: plan.protocol,
             t0: Cell::new(t0),
             t1: Cell::new(t1),
             stop: job.stop.clone(),
@@ -543,24 +607,38 @@ pub fn run_thread(job: ThreadJob) -> std::io::Result<Recorder> {
 
         let seed = 0x5eed_0000 + job.index as u64;
         let queue = Rc::new(OpenQueue::default());
+        // HTTP/2: `streams` tasks per connection, sharing it; a pre-opened
+        // connection goes to its group. HTTP/1.1: one task per connection.
+        let mut pool = pool.into_iter();
+        let groups: Vec<Shared> = match plan.protocol {
+            Protocol::Http1 => Vec::new(),
+            Protocol::Http2 => (0..job.connections)
+                .map(|_| Rc::new(tokio::sync::Mutex::new(pool.next())))
+                .collect(),
+        };
+        let tasks = job.connections * plan.streams;
+        let shared_of = |i: usize| groups.get(i / plan.streams).cloned();
         match plan.model {
             LoadModel::Closed { .. } => {
                 tokio::time::sleep_until(start).await;
-                for i in 0..job.connections {
+                for i in 0..tasks {
                     tokio::task::spawn_local(closed_connection(
                         ctx.clone(),
+                        shared_of(i),
                         seed * 1_000_003 + i as u64,
                         ActiveGuard::new(&ctx),
                     ));
                 }
             }
             LoadModel::Open { arrival, .. } => {
-                let mut pool = pool.into_iter();
-                for _ in 0..job.connections {
+                for i in 0..tasks {
+                    let shared = shared_of(i);
+                    let preopened = if shared.is_some() { None } else { pool.next() };
                     tokio::task::spawn_local(open_connection(
                         ctx.clone(),
                         queue.clone(),
-                        pool.next(),
+                        preopened,
+                        shared,
                         ActiveGuard::new(&ctx),
                     ));
                 }

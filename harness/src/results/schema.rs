@@ -522,12 +522,24 @@ pub struct ErrorCounts {
     pub status: u64,
     /// The status was right but the body failed the check.
     pub body_mismatch: u64,
+    /// HTTP/2: the server reset the request's stream (RST_STREAM).
+    #[serde(default)]
+    pub reset: u64,
+    /// HTTP/2: the server ended the connection (GOAWAY) before answering.
+    #[serde(default)]
+    pub goaway: u64,
 }
 
 impl ErrorCounts {
     /// All errors.
     pub fn total(&self) -> u64 {
-        self.connect + self.timeout + self.read + self.status + self.body_mismatch
+        self.connect
+            + self.timeout
+            + self.read
+            + self.status
+            + self.body_mismatch
+            + self.reset
+            + self.goaway
     }
 }
 
@@ -538,6 +550,8 @@ impl std::ops::AddAssign for ErrorCounts {
         self.read += o.read;
         self.status += o.status;
         self.body_mismatch += o.body_mismatch;
+        self.reset += o.reset;
+        self.goaway += o.goaway;
     }
 }
 
@@ -586,7 +600,7 @@ pub struct GeneratorUsage {
 }
 
 /// Connection counts of a load run.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ConnectionStats {
     /// TCP connections opened (including reconnects and idle ones).
@@ -597,6 +611,11 @@ pub struct ConnectionStats {
     pub idle_requested: usize,
     /// Idle keep-alive connections actually held open at the end of the run.
     pub idle_held: usize,
+    /// TLS: how long each connection's handshake took (every connection
+    /// opened, warm-up included; None over plain TCP). Its `count` is the
+    /// number of handshakes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_handshake: Option<Percentiles>,
 }
 
 /// The target's own CPU and memory, summed over its whole process tree.

@@ -3,6 +3,7 @@
 
 mod compare;
 mod engine;
+mod protocols;
 mod report;
 mod suite;
 mod support;

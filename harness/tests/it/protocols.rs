@@ -1,0 +1,537 @@
+//! HTTPS and HTTP/2 against real in-process servers: rustls with
+//! certificates made at test time (rcgen), hyper's HTTP/1.1 and HTTP/2
+//! servers, and the h2 crate's server where a test needs resets and
+//! GOAWAY on cue. Counts are checked against what each server saw.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use bytes::Bytes;
+use claimbench::load::plan::{Protocol, TlsOptions};
+use claimbench::load::{self, Endpoint, LoadError, LoadPlan, RequestTemplate};
+use claimbench::results::schema::LoadResult;
+use http::{Request, Response};
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+
+/// A certificate authority and a server certificate it signed for
+/// `127.0.0.1` and `localhost`.
+struct Pki {
+    ca_pem: String,
+    chain: Vec<CertificateDer<'static>>,
+    key: PrivatePkcs8KeyDer<'static>,
+}
+
+fn pki() -> Pki {
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let mut ca = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca.distinguished_name
+        .push(rcgen::DnType::CommonName, "claimbench test CA");
+    let ca_cert = ca.self_signed(&ca_key).unwrap();
+    let key = rcgen::KeyPair::generate().unwrap();
+    let params =
+        rcgen::CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()])
+            .unwrap();
+    let cert = params.signed_by(&key, &ca_cert, &ca_key).unwrap();
+    Pki {
+        ca_pem: ca_cert.pem(),
+        chain: vec![cert.der().clone()],
+        key: PrivatePkcs8KeyDer::from(key.serialize_der()),
+    }
+}
+
+/// What a test server saw.
+#[derive(Default)]
+struct Seen {
+    requests: AtomicU64,
+    connections: AtomicU64,
+    /// Requests in progress on one connection at once, the most seen.
+    max_per_connection: AtomicUsize,
+    /// Streams reset by the server.
+    resets: AtomicU64,
+    /// Requests answered.
+    answered: AtomicU64,
+}
+
+/// A server on its own thread and runtime, stopped when dropped.
+struct Server {
+    addr: SocketAddr,
+    seen: Arc<Seen>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Starts `serve(listener, seen)` on a thread of its own.
+fn spawn<F, Fut>(serve: F) -> Server
+where
+    F: FnOnce(tokio::net::TcpListener, Arc<Seen>) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + 'static,
+{
+    let std_listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    std_listener.set_nonblocking(true).unwrap();
+    let addr = std_listener.local_addr().unwrap();
+    let seen = Arc::new(Seen::default());
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let s = seen.clone();
+    let thread = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let local = tokio::task::LocalSet::new();
+        local.block_on(&rt, async move {
+            let listener = tokio::net::TcpListener::from_std(std_listener).unwrap();
+            tokio::select! {
+                () = serve(listener, s) => {}
+                _ = rx => {}
+            }
+        });
+    });
+    Server {
+        addr,
+        seen,
+        stop: Some(tx),
+        thread: Some(thread),
+    }
+}
+
+/// The handler of the hyper servers: counts, tracks concurrency on the
+/// connection, waits `delay`, answers `Hello, World!`.
+async fn hello(
+    req: Request<Incoming>,
+    seen: Arc<Seen>,
+    on_conn: Arc<AtomicUsize>,
+    delay: Duration,
+) -> Result<Response<Full<Bytes>>, std::convert::Infallible> {
+    seen.requests.fetch_add(1, Ordering::SeqCst);
+    let now = on_conn.fetch_add(1, Ordering::SeqCst) + 1;
+    seen.max_per_connection.fetch_max(now, Ordering::SeqCst);
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
+    on_conn.fetch_sub(1, Ordering::SeqCst);
+    seen.answered.fetch_add(1, Ordering::SeqCst);
+    let host = req
+        .uri()
+        .authority()
+        .map(|a| a.to_string())
+        .or_else(|| {
+            req.headers()
+                .get(http::header::HOST)
+                .map(|h| String::from_utf8_lossy(h.as_bytes()).into_owned())
+        })
+        .unwrap_or_default();
+    // `/example.test`: only a request for that host is answered 200.
+    let status = if req.uri().path() == "/example.test" && host != "example.test" {
+        421
+    } else {
+        200
+    };
+    Ok(Response::builder()
+        .status(status)
+        .body(Full::new(Bytes::from_static(b"Hello, World!")))
+        .unwrap())
+}
+
+/// An HTTPS server (hyper over rustls): HTTP/2 when the client offers `h2`
+/// by ALPN and `h2` is allowed, else HTTP/1.1.
+fn https_server(pki: &Pki, allow_h2: bool, delay: Duration) -> Server {
+    let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(pki.chain.clone(), PrivateKeyDer::Pkcs8(pki.key.clone_key()))
+    .unwrap();
+    config.alpn_protocols = if allow_h2 {
+        vec![b"h2".to_vec(), b"http/1.1".to_vec()]
+    } else {
+        vec![b"http/1.1".to_vec()]
+    };
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    spawn(move |listener, seen| async move {
+        loop {
+            let Ok((tcp, _)) = listener.accept().await else {
+                return;
+            };
+            let (acceptor, seen) = (acceptor.clone(), seen.clone());
+            tokio::task::spawn_local(async move {
+                let Ok(tls) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                seen.connections.fetch_add(1, Ordering::SeqCst);
+                let h2 = tls.get_ref().1.alpn_protocol() == Some(b"h2");
+                let on_conn = Arc::new(AtomicUsize::new(0));
+                let svc = service_fn(move |req| hello(req, seen.clone(), on_conn.clone(), delay));
+                let io = TokioIo::new(tls);
+                if h2 {
+                    let _ = hyper::server::conn::http2::Builder::new(LocalExec)
+                        .serve_connection(io, svc)
+                        .await;
+                } else {
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(io, svc)
+                        .await;
+                }
+            });
+        }
+    })
+}
+
+#[derive(Clone, Copy)]
+struct LocalExec;
+
+impl<F: std::future::Future + 'static> hyper::rt::Executor<F> for LocalExec {
+    fn execute(&self, fut: F) {
+        tokio::task::spawn_local(fut);
+    }
+}
+
+/// A plain-text HTTP/2 server (prior knowledge) from the h2 crate: every
+/// `reset_every`-th stream is reset (RST_STREAM, INTERNAL_ERROR), the
+/// others answered after `delay`.
+fn h2c_server(reset_every: u64, delay: Duration) -> Server {
+    spawn(move |listener, seen| async move {
+        loop {
+            let Ok((tcp, _)) = listener.accept().await else {
+                return;
+            };
+            let seen = seen.clone();
+            tokio::task::spawn_local(async move {
+                let Ok(mut conn) = h2::server::handshake(tcp).await else {
+                    return;
+                };
+                seen.connections.fetch_add(1, Ordering::SeqCst);
+                while let Some(Ok((_req, mut respond))) = conn.accept().await {
+                    let n = seen.requests.fetch_add(1, Ordering::SeqCst) + 1;
+                    if n % reset_every == 0 {
+                        respond.send_reset(h2::Reason::INTERNAL_ERROR);
+                        seen.resets.fetch_add(1, Ordering::SeqCst);
+                        continue;
+                    }
+                    let seen = seen.clone();
+                    tokio::task::spawn_local(async move {
+                        tokio::time::sleep(delay).await;
+                        let resp = Response::builder().body(()).unwrap();
+                        if let Ok(mut body) = respond.send_response(resp, false)
+                            && body
+                                .send_data(Bytes::from_static(b"Hello, World!"), true)
+                                .is_ok()
+                        {
+                            seen.answered.fetch_add(1, Ordering::SeqCst);
+                        }
+                    });
+                }
+            });
+        }
+    })
+}
+
+/// A plain-text HTTP/2 server written frame by frame: it answers no
+/// request; once `streams` requests (HEADERS frames) have arrived on a
+/// connection it sends GOAWAY with last stream id 0, so every stream the
+/// client opened is refused, and closes when the client does. Returns its
+/// address and the count of HEADERS frames received.
+fn goaway_server(streams: u64) -> (SocketAddr, Arc<AtomicU64>) {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let headers = Arc::new(AtomicU64::new(0));
+    let seen = headers.clone();
+    std::thread::spawn(move || {
+        for s in listener.incoming() {
+            let Ok(mut s) = s else { return };
+            let seen = seen.clone();
+            std::thread::spawn(move || {
+                let _ = s.set_read_timeout(Some(Duration::from_secs(10)));
+                let mut preface = [0u8; 24];
+                if s.read_exact(&mut preface).is_err() {
+                    return; // the engine's probe
+                }
+                // An empty SETTINGS frame.
+                let _ = s.write_all(&[0, 0, 0, 4, 0, 0, 0, 0, 0]);
+                let mut on_conn = 0;
+                loop {
+                    let mut head = [0u8; 9];
+                    if s.read_exact(&mut head).is_err() {
+                        return;
+                    }
+                    let len = u32::from_be_bytes([0, head[0], head[1], head[2]]) as usize;
+                    let mut payload = vec![0u8; len];
+                    if s.read_exact(&mut payload).is_err() {
+                        return;
+                    }
+                    match head[3] {
+                        // SETTINGS without ACK: acknowledge it.
+                        4 if head[4] & 1 == 0 => {
+                            let _ = s.write_all(&[0, 0, 0, 4, 1, 0, 0, 0, 0]);
+                        }
+                        // HEADERS: a request.
+                        1 => {
+                            seen.fetch_add(1, Ordering::SeqCst);
+                            on_conn += 1;
+                            if on_conn == streams {
+                                // GOAWAY, last stream 0, NO_ERROR.
+                                let _ = s.write_all(&[
+                                    0, 0, 8, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+                                ]);
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+            });
+        }
+    });
+    (addr, headers)
+}
+
+fn plan(url: &str, connections: usize) -> LoadPlan {
+    let (endpoint, path) = Endpoint::parse(url).unwrap();
+    let mut p = LoadPlan::closed(
+        endpoint,
+        vec![RequestTemplate::get(&path).unwrap()],
+        connections,
+    );
+    p.duration = None;
+    p.max_requests = Some(2_000);
+    p.timeout = Duration::from_secs(5);
+    p
+}
+
+fn run(p: &LoadPlan) -> Result<LoadResult, LoadError> {
+    load::run(p, Arc::new(AtomicBool::new(false)), &mut |_| {})
+}
+
+fn trusting(pki: &Pki, dir: &tempfile::TempDir) -> TlsOptions {
+    let path = dir.path().join("ca.pem");
+    std::fs::write(&path, &pki.ca_pem).unwrap();
+    TlsOptions {
+        insecure: false,
+        cacert: Some(path),
+    }
+}
+
+#[test]
+fn https_counts_equal_what_the_server_saw_and_handshakes_are_timed() {
+    let pki = pki();
+    let dir = tempfile::tempdir().unwrap();
+    let server = https_server(&pki, false, Duration::ZERO);
+    let url = format!("https://127.0.0.1:{}/", server.addr.port());
+    for client in [
+        claimbench::results::schema::HttpClient::Lean,
+        claimbench::results::schema::HttpClient::Hyper,
+    ] {
+        let before = server.seen.requests.load(Ordering::SeqCst);
+        let mut p = plan(&url, 4);
+        p.http_client = client;
+        p.tls = trusting(&pki, &dir);
+        let r = run(&p).expect("https run");
+        let seen = server.seen.requests.load(Ordering::SeqCst) - before;
+        assert_eq!(r.summary.ok, 2_000, "{client:?}: {:?}", r.errors);
+        assert_eq!(r.summary.ok, seen, "{client:?}");
+        assert!(r.options.tls);
+        let hs = r
+            .connections
+            .tls_handshake
+            .as_ref()
+            .expect("handshakes timed");
+        assert_eq!(hs.count, r.connections.opened, "{client:?}");
+        assert!(hs.p50_us > 0);
+    }
+}
+
+#[test]
+fn https_without_keepalive_makes_a_full_handshake_per_request() {
+    let pki = pki();
+    let dir = tempfile::tempdir().unwrap();
+    let server = https_server(&pki, false, Duration::ZERO);
+    let mut p = plan(&format!("https://127.0.0.1:{}/", server.addr.port()), 2);
+    p.max_requests = Some(200);
+    p.keepalive = false;
+    p.tls = trusting(&pki, &dir);
+    let r = run(&p).expect("https run");
+    assert_eq!(r.summary.ok, 200);
+    // A new connection per request (a task may open one more and find the
+    // budget spent), each a full handshake the server accepted; plus the
+    // probe's handshake before the run.
+    let opened = r.connections.opened;
+    assert!((200..=202).contains(&opened), "{opened}");
+    assert_eq!(r.connections.tls_handshake.as_ref().unwrap().count, opened);
+    assert_eq!(server.seen.connections.load(Ordering::SeqCst), opened + 1);
+}
+
+#[test]
+fn an_untrusted_certificate_is_refused_before_any_load_and_insecure_accepts_it() {
+    let pki = pki();
+    let server = https_server(&pki, false, Duration::ZERO);
+    let url = format!("https://127.0.0.1:{}/", server.addr.port());
+    let p = plan(&url, 2);
+    let err = run(&p)
+        .expect_err("an unknown CA must be refused")
+        .to_string();
+    assert!(err.contains("certificate"), "{err}");
+    assert!(err.contains("UnknownIssuer"), "{err}");
+    assert!(err.contains("--cacert"), "{err}");
+    // Only the probe's handshake reached the server, and no request.
+    assert_eq!(server.seen.requests.load(Ordering::SeqCst), 0);
+    let mut p = plan(&url, 2);
+    p.tls.insecure = true;
+    p.max_requests = Some(50);
+    let r = run(&p).expect("--insecure accepts any certificate");
+    assert_eq!(r.summary.ok, 50);
+    // The certificate is for 127.0.0.1 and localhost, not another name.
+    let dir = tempfile::tempdir().unwrap();
+    let (mut endpoint, _) = Endpoint::parse(&url).unwrap();
+    endpoint.host = "example.org".into();
+    let mut p = plan(&url, 1);
+    p.endpoint = endpoint;
+    p.tls = trusting(&pki, &dir);
+    let err = run(&p)
+        .expect_err("a wrong name must be refused")
+        .to_string();
+    assert!(err.contains("not valid for name \"example.org\""), "{err}");
+}
+
+#[test]
+fn http2_over_tls_keeps_n_streams_in_flight_per_connection() {
+    let pki = pki();
+    let dir = tempfile::tempdir().unwrap();
+    let server = https_server(&pki, true, Duration::from_millis(20));
+    let mut p = plan(&format!("https://127.0.0.1:{}/", server.addr.port()), 2);
+    p.protocol = Protocol::Http2;
+    p.streams = 8;
+    p.max_requests = Some(400);
+    p.tls = trusting(&pki, &dir);
+    let r = run(&p).expect("h2 run");
+    assert_eq!(r.summary.ok, 400, "{:?}", r.errors);
+    assert_eq!(server.seen.requests.load(Ordering::SeqCst), 400);
+    assert_eq!(server.seen.max_per_connection.load(Ordering::SeqCst), 8);
+    // Two connections (plus the probe's), however many streams.
+    assert_eq!(r.connections.opened, 2);
+    assert_eq!(server.seen.connections.load(Ordering::SeqCst), 3);
+    // Little's law: 2 × 8 requests at once, each 20 ms: about 800 req/s.
+    let little = r.little.as_ref();
+    assert!(little.is_none_or(|l| l.connections == 16), "{little:?}");
+}
+
+#[test]
+fn http2_needs_the_server_to_agree_by_alpn() {
+    let pki = pki();
+    let dir = tempfile::tempdir().unwrap();
+    let server = https_server(&pki, false, Duration::ZERO);
+    let mut p = plan(&format!("https://127.0.0.1:{}/", server.addr.port()), 1);
+    p.protocol = Protocol::Http2;
+    p.tls = trusting(&pki, &dir);
+    let err = run(&p).expect_err("no h2 by ALPN").to_string();
+    assert!(err.contains("does not speak HTTP/2"), "{err}");
+}
+
+#[test]
+fn h2c_resets_are_their_own_error_class_and_match_the_server() {
+    let server = h2c_server(5, Duration::from_millis(1));
+    let mut p = plan(&format!("http://127.0.0.1:{}/", server.addr.port()), 2);
+    p.protocol = Protocol::Http2;
+    p.streams = 4;
+    p.max_requests = Some(500);
+    let r = run(&p).expect("h2c run");
+    let resets = server.seen.resets.load(Ordering::SeqCst);
+    assert_eq!(r.errors.reset, resets, "{:?}", r.errors);
+    assert_eq!(resets, 100);
+    assert_eq!(r.summary.ok, server.seen.answered.load(Ordering::SeqCst));
+    assert_eq!(r.summary.ok + r.errors.reset, 500, "{:?}", r.errors);
+}
+
+#[test]
+fn h2c_goaway_is_counted_and_the_connection_opened_again() {
+    let (addr, headers) = goaway_server(4);
+    let mut p = plan(&format!("http://{addr}/"), 1);
+    p.protocol = Protocol::Http2;
+    p.streams = 4;
+    p.max_requests = Some(40);
+    let r = run(&p).expect("h2c run");
+    // Every request the server received was refused by its GOAWAY, and
+    // each was counted as such; the connection was opened again each time.
+    assert_eq!(
+        r.errors.goaway,
+        headers.load(Ordering::SeqCst),
+        "{:?}",
+        r.errors
+    );
+    assert_eq!(r.errors.goaway, 40, "{:?}", r.errors);
+    assert_eq!(r.summary.ok, 0);
+    assert!(r.connections.reconnects >= 9, "{:?}", r.connections);
+}
+
+#[test]
+fn a_host_override_is_sent_once_and_becomes_the_h2_authority() {
+    let pki = pki();
+    let dir = tempfile::tempdir().unwrap();
+    // HTTP/1.1 on the wire: one Host header, the override.
+    let (tx, rx) = std::sync::mpsc::channel::<Vec<u8>>();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let t = std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        // The first connection is the engine's probe, which sends nothing.
+        let (mut s, got) = loop {
+            let (mut s, _) = listener.accept().unwrap();
+            let mut buf = vec![0u8; 4096];
+            let mut got = Vec::new();
+            while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+                let n = s.read(&mut buf).unwrap_or(0);
+                if n == 0 {
+                    break;
+                }
+                got.extend_from_slice(&buf[..n]);
+            }
+            if !got.is_empty() {
+                break (s, got);
+            }
+        };
+        tx.send(got).unwrap();
+        s.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok")
+            .unwrap();
+    });
+    let mut p = plan(&format!("http://{addr}/"), 1);
+    p.max_requests = Some(1);
+    p.templates[0].add_header("Host: example.test").unwrap();
+    let r = run(&p).expect("one request");
+    assert_eq!(r.summary.ok, 1);
+    let head = String::from_utf8(rx.recv().unwrap())
+        .unwrap()
+        .to_lowercase();
+    t.join().unwrap();
+    assert_eq!(head.matches("host:").count(), 1, "{head}");
+    assert!(head.contains("host: example.test\r\n"), "{head}");
+    // HTTP/2: the override is the :authority the server sees.
+    let server = https_server(&pki, true, Duration::ZERO);
+    let url = format!("https://127.0.0.1:{}/example.test", server.addr.port());
+    let mut p = plan(&url, 1);
+    p.protocol = Protocol::Http2;
+    p.max_requests = Some(3);
+    p.tls = trusting(&pki, &dir);
+    let r = run(&p).expect("h2 request");
+    assert_eq!(r.errors.status, 3, "without the override: 421");
+    p.templates[0].add_header("Host: example.test").unwrap();
+    let r = run(&p).expect("h2 request");
+    assert_eq!(r.summary.ok, 3, "{:?}", r.errors);
+}
