@@ -74,6 +74,9 @@ fn options() -> LoadOptions {
         idle_connections: 0,
         preopen: false,
         http_client: HttpClient::Lean,
+        protocol: Default::default(),
+        streams: 1,
+        tls: false,
     }
 }
 
