@@ -1439,6 +1439,9 @@ pub(crate) mod tests {
             idle_connections: 0,
             preopen: false,
             http_client: HttpClient::Lean,
+            protocol: Default::default(),
+            streams: 1,
+            tls: false,
         };
         Measurement {
             target: target.into(),
