@@ -1,7 +1,8 @@
 //! Thresholds such as `p99 < 50ms` or `error_rate < 0.1%`: parsed from
-//! scenario files, checked against the median over a target's repetitions.
+//! scenario files, checked against the median over a target's repetitions;
+//! and from `bench --threshold`, checked against the one run.
 
-use crate::results::schema::Measurement;
+use crate::results::schema::{LoadResult, Measurement};
 
 /// What a threshold constrains.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -120,7 +121,13 @@ impl Threshold {
 
     /// The metric's value in one measurement, in the base unit.
     pub fn measure(&self, m: &Measurement) -> f64 {
-        let s = &m.load.summary;
+        self.measure_load(&m.load)
+    }
+
+    /// The metric's value in one load result (e.g. a `bench` run), in the
+    /// base unit.
+    pub fn measure_load(&self, load: &LoadResult) -> f64 {
+        let s = &load.summary;
         match self.metric {
             ThresholdMetric::Latency(p) => {
                 (match p {

@@ -397,8 +397,8 @@ fn bad_input_is_one_clear_error_with_exit_code_2() {
             "unsupported scheme",
         ),
         (
-            vec!["bench".into(), "https://127.0.0.1/".into()],
-            "https is not supported",
+            vec!["bench".into(), "http://127.0.0.1:99999/".into()],
+            "out of range",
         ),
         (
             vec![

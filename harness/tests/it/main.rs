@@ -1,6 +1,7 @@
 //! All integration tests, in one binary to keep link time down.
 //! Each module owns one area; shared helpers live in `support`.
 
+mod bench_cli;
 mod compare;
 mod engine;
 mod protocols;
