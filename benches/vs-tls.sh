@@ -38,6 +38,8 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
   -addext "subjectAltName=IP:127.0.0.1,DNS:localhost" 2>/dev/null
 mkdir -p "$OUT/www"
 printf 'Hello, World!' >"$OUT/www/hello.txt"
+# nginx's worker runs as an unprivileged user: it must read the file.
+chmod 755 "$OUT" "$OUT/www" && chmod 644 "$OUT/www/hello.txt"
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 cat >"$OUT/nginx.conf" <<EOF
 worker_processes 1;
@@ -101,6 +103,7 @@ for i in range(1, pairs + 1):
     t = open(f"{out}/wrk-{i}.txt").read()
     w_rps = float(re.search(r"Requests/sec:\s+([\d.]+)", t).group(1))
     w_n = int(re.search(r"(\d+) requests in", t).group(1))
+    assert "Non-2xx" not in t, f"wrk saw error statuses:\n{t}"
     c_rps, c_ok, c_err = cb(f"cb1-{i}")
     w_cpu, c_cpu = cpu(f"wrk-{i}") / w_n * 1e6, cpu(f"cb1-{i}") / max(c_ok, 1) * 1e6
     print(f"{i:>4}  {w_rps:>9.0f}  {c_rps:>16.0f}  {c_rps / w_rps:>5.3f}   {w_cpu:>14.2f}  {c_cpu:>21.2f}  {c_cpu / w_cpu:>5.3f}"
@@ -112,6 +115,7 @@ for i in range(1, pairs + 1):
     t = open(f"{out}/h2l-{i}.txt").read()
     h_rps = float(re.search(r"finished in [\d.]+\w+, ([\d.]+) req/s", t).group(1))
     h_n = int(re.search(r"requests: \d+ total, \d+ started, (\d+) done", t).group(1))
+    assert re.search(r"status codes: \d+ 2xx, 0 3xx, 0 4xx, 0 5xx", t), f"h2load saw error statuses:\n{t}"
     c_rps, c_ok, c_err = cb(f"cb2-{i}")
     h_cpu, c_cpu = cpu(f"h2l-{i}") / h_n * 1e6, cpu(f"cb2-{i}") / max(c_ok, 1) * 1e6
     print(f"{i:>4}  {h_rps:>12.0f}  {c_rps:>16.0f}  {c_rps / h_rps:>5.3f}   {h_cpu:>17.2f}  {c_cpu:>21.2f}  {c_cpu / h_cpu:>5.3f}"

@@ -898,9 +898,16 @@ pub fn render_summary(url: &str, r: &LoadResult) -> String {
     let e = &r.errors;
     if e.total() > 0 {
         out.push_str(&format!(
-            "  errors: connect {}, timeout {}, read {}, status {}, body-mismatch {}\n",
+            "  errors: connect {}, timeout {}, read {}, status {}, body-mismatch {}",
             e.connect, e.timeout, e.read, e.status, e.body_mismatch
         ));
+        if o.protocol == Protocol::Http2 {
+            out.push_str(&format!(
+                ", stream reset {}, refused by GOAWAY {}",
+                e.reset, e.goaway
+            ));
+        }
+        out.push('\n');
     }
     let codes: Vec<String> = r
         .status_codes
@@ -924,6 +931,15 @@ pub fn render_summary(url: &str, r: &LoadResult) -> String {
         out.push_str(&format!(", idle held {}/{}", c.idle_held, c.idle_requested));
     }
     out.push('\n');
+    if let Some(h) = &c.tls_handshake {
+        out.push_str(&format!(
+            "  TLS handshakes: {} (every connection, warm-up included): p50 {}  p99 {}  max {}\n",
+            h.count,
+            ms(h.p50_us),
+            ms(h.p99_us),
+            ms(h.max_us)
+        ));
+    }
     let g = &r.generator;
     out.push_str(&format!(
         "  generator: {:.0}% CPU of {} thread(s) on CPU(s) {}, {:.1} MB max RSS\n",
