@@ -10,7 +10,9 @@
 //! task of its own on the thread's `LocalSet`. All of them run over plain
 //! TCP or TLS ([`super::transport`]).
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
+use std::future::poll_fn;
+use std::rc::Rc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -99,6 +101,16 @@ impl Prepared {
         }
     }
 
+    /// Builds one HTTP/2 request head (its body is sent apart).
+    #[inline]
+    pub fn h2_request(&self) -> Request<()> {
+        let mut req = Request::new(());
+        *req.method_mut() = self.method.clone();
+        *req.uri_mut() = self.uri.clone();
+        *req.headers_mut() = self.headers.clone();
+        req
+    }
+
     /// Builds one request for hyper from the precomputed parts (the
     /// per-request cost is a few reference-count bumps and one header-map copy).
     #[inline]
@@ -118,19 +130,15 @@ const HYPER_READ_BUF: usize = 4096;
 
 type Sender = SendRequest<Full<Bytes>>;
 type Driver = hyper::client::conn::http1::Connection<TokioIo<Stream>, Full<Bytes>>;
-type H2Sender = hyper::client::conn::http2::SendRequest<Full<Bytes>>;
 
-/// Runs hyper's HTTP/2 connection tasks on the generator thread's `LocalSet`.
-#[derive(Clone, Copy, Debug)]
-struct LocalExec;
-
-impl<F> hyper::rt::Executor<F> for LocalExec
-where
-    F: std::future::Future + 'static,
-{
-    fn execute(&self, fut: F) {
-        tokio::task::spawn_local(fut);
-    }
+/// One handle on an HTTP/2 connection (the `h2` crate's client, the
+/// engine under hyper's, used directly: no dispatcher task or channel
+/// between a request and the connection).
+#[derive(Clone)]
+pub struct H2Conn {
+    send: h2::client::SendRequest<Bytes>,
+    /// Set by the connection's driver task when the connection has ended.
+    closed: Rc<Cell<bool>>,
 }
 
 /// hyper's client: its dispatcher is polled inside the task that uses it
@@ -148,7 +156,7 @@ pub enum Conn {
     /// HTTP/1.1, hyper's connection-level client (boxed: it is several times larger).
     Hyper(Box<HyperConn>),
     /// HTTP/2: one handle of a shared connection ([`Conn::share`]).
-    H2(H2Sender),
+    H2(H2Conn),
 }
 
 impl Conn {
@@ -157,7 +165,7 @@ impl Conn {
     pub async fn ready(&mut self) -> bool {
         match self {
             Conn::Lean(c) => c.reusable(),
-            Conn::H2(s) => !s.is_closed() && s.ready().await.is_ok(),
+            Conn::H2(h) => !h.closed.get() && poll_fn(|cx| h.send.poll_ready(cx)).await.is_ok(),
             Conn::Hyper(h) => {
                 if h.closed {
                     return false;
@@ -178,9 +186,9 @@ impl Conn {
     pub async fn closed_by_peer(&mut self) {
         match self {
             Conn::Lean(c) => c.closed_by_peer().await,
-            Conn::H2(s) => {
-                // The driver task notices the close; poll for it now and then.
-                while !s.is_closed() {
+            Conn::H2(h) => {
+                // The driver task notices the close; look for it now and then.
+                while !h.closed.get() {
                     tokio::time::sleep(Duration::from_millis(100)).await;
                 }
             }
@@ -197,7 +205,7 @@ impl Conn {
     /// which carries one request at a time).
     pub fn share(&self) -> Option<Conn> {
         match self {
-            Conn::H2(s) => Some(Conn::H2(s.clone())),
+            Conn::H2(h) => Some(Conn::H2(h.clone())),
             _ => None,
         }
     }
@@ -229,12 +237,17 @@ pub async fn connect(
                     "the server did not agree to h2 (ALPN)",
                 ));
             }
-            let (sender, driver) = hyper::client::conn::http2::Builder::new(LocalExec)
-                .handshake::<_, Full<Bytes>>(TokioIo::new(stream))
+            let (send, connection) = h2::client::Builder::new()
+                .handshake::<_, Bytes>(stream)
                 .await
                 .map_err(std::io::Error::other)?;
-            tokio::task::spawn_local(driver);
-            Conn::H2(sender)
+            let closed = Rc::new(Cell::new(false));
+            let flag = closed.clone();
+            tokio::task::spawn_local(async move {
+                let _ = connection.await;
+                flag.set(true);
+            });
+            Conn::H2(H2Conn { send, closed })
         }
         (Protocol::Http1, HttpClient::Lean) => Conn::Lean(LeanConn::new(stream, timeout)),
         (Protocol::Http1, HttpClient::Hyper) => {
@@ -339,7 +352,7 @@ pub async fn exchange(
             }
         }
         Conn::Hyper(h) => hyper_exchange(h, sent + timeout, &mut p).await,
-        Conn::H2(s) => h2_exchange(s, sent + timeout, &mut p).await,
+        Conn::H2(h) => h2_exchange(h, sent + timeout, &mut p).await,
     };
     let done = Instant::now();
     let Progress {
@@ -357,7 +370,7 @@ pub async fn exchange(
     // A failed HTTP/1.1 connection is dropped; an HTTP/2 one carries on
     // unless it has closed (a reset or timed-out stream leaves it usable).
     let drop_conn = match slot.as_ref() {
-        Some(Conn::H2(s)) => s.is_closed(),
+        Some(Conn::H2(h)) => h.closed.get(),
         _ => matches!(result, Err(ErrorClass::Read | ErrorClass::Timeout)),
     };
     if drop_conn {
@@ -419,25 +432,34 @@ async fn hyper_exchange(
     }
 }
 
-/// The exchange over HTTP/2: the request goes to the connection's driver
-/// task, and its response body is read here.
+/// The exchange over HTTP/2: the request opens a stream (its body, if
+/// any, sent with it), the response is read here; the connection's own
+/// task does the I/O. A stream given up at the deadline is reset (CANCEL)
+/// when its handles drop.
 async fn h2_exchange(
-    sender: &mut H2Sender,
+    h: &mut H2Conn,
     deadline: Instant,
     p: &mut Progress<'_>,
 ) -> Result<(), ErrorClass> {
     let io = async {
-        let resp = sender
-            .send_request(p.tpl.request())
-            .await
+        let tpl = p.tpl;
+        let end = tpl.body.is_empty();
+        let (response, mut body_out) = h
+            .send
+            .send_request(tpl.h2_request(), end)
             .map_err(|e| h2_class(&e))?;
+        if !end {
+            body_out
+                .send_data(tpl.body.clone(), true)
+                .map_err(|e| h2_class(&e))?;
+        }
+        let resp = response.await.map_err(|e| h2_class(&e))?;
         lean::Sink::head(p, resp.status().as_u16());
         let mut body = resp.into_body();
-        while let Some(frame) = body.frame().await {
-            let frame = frame.map_err(|e| h2_class(&e))?;
-            if let Ok(data) = frame.into_data() {
-                lean::Sink::data(p, &data);
-            }
+        while let Some(data) = body.data().await {
+            let data = data.map_err(|e| h2_class(&e))?;
+            let _ = body.flow_control().release_capacity(data.len());
+            lean::Sink::data(p, &data);
         }
         Ok::<(), ErrorClass>(())
     };
@@ -448,21 +470,15 @@ async fn h2_exchange(
 }
 
 /// The class of an HTTP/2 failure: a stream the server reset
-/// (RST_STREAM), a connection it ended (GOAWAY), or a transport failure.
-fn h2_class(e: &hyper::Error) -> ErrorClass {
-    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
-    while let Some(s) = source {
-        if let Some(h) = s.downcast_ref::<h2::Error>() {
-            if h.is_go_away() {
-                return ErrorClass::GoAway;
-            }
-            if h.is_reset() {
-                return ErrorClass::Reset;
-            }
-        }
-        source = s.source();
+/// (RST_STREAM), one its GOAWAY refused, or a transport failure.
+fn h2_class(e: &h2::Error) -> ErrorClass {
+    if e.is_go_away() && e.is_remote() {
+        ErrorClass::GoAway
+    } else if e.is_reset() && e.is_remote() {
+        ErrorClass::Reset
+    } else {
+        ErrorClass::Read
     }
-    ErrorClass::Read
 }
 
 /// One request on an idle connection, not recorded; true if it succeeded

@@ -155,8 +155,11 @@ impl Latency {
             return self.max_seen_us;
         }
         // Express the rank as a quantile of the in-range histogram alone.
+        // A bucket's highest equivalent value may lie above the largest
+        // value recorded: no percentile is reported above the maximum.
         let in_q = rank as f64 / h.len() as f64;
         h.value_at_quantile(in_q.min(1.0))
+            .min(self.max_seen_us.max(1))
     }
 
     /// Summary figures of this distribution.
