@@ -4,10 +4,11 @@
 //! Two clients speak HTTP/1.1 here, chosen per run ([`HttpClient`]):
 //! the lean client ([`super::lean`], the default) and hyper's
 //! connection-level client (`hyper::client::conn::http1`, no pool), the
-//! reference the lean one is tested against. HTTP/2 goes through hyper's
-//! `http2` connection client: one connection is shared by the tasks of
-//! its streams (each holds a clone of its sender), its driver runs as a
-//! task of its own on the thread's `LocalSet`. All of them run over plain
+//! reference the lean one is tested against. HTTP/2 goes through the `h2`
+//! crate's client (hyper's HTTP/2 engine, without hyper's dispatcher): one
+//! connection is shared by the tasks of its streams (each holds a clone of
+//! its sender), its driver runs as a task of its own on the thread's
+//! `LocalSet`. All of them run over plain
 //! TCP or TLS ([`super::transport`]).
 
 use std::cell::{Cell, RefCell};
@@ -220,7 +221,7 @@ pub struct Opened {
 }
 
 /// Opens a connection with `connector` and starts `protocol` on it with
-/// the given HTTP/1.1 client (HTTP/2 always uses hyper's).
+/// the given HTTP/1.1 client (HTTP/2 always uses the `h2` crate's).
 pub async fn connect(
     client: HttpClient,
     protocol: Protocol,

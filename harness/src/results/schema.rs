@@ -247,7 +247,7 @@ pub enum Protocol {
     #[default]
     Http1,
     /// HTTP/2 (ALPN `h2` over TLS, prior knowledge `h2c` over plain TCP),
-    /// through hyper's client: each connection carries up to `streams`
+    /// through the `h2` crate's client: each connection carries up to `streams`
     /// requests at once.
     Http2,
 }
