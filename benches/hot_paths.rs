@@ -95,7 +95,7 @@ fn schedule(c: &mut Criterion) {
         ("poisson", Arrival::Poisson),
     ] {
         g.bench_function(name, |b| {
-            let mut s = Schedule::new(Instant::now(), 10_000.0, arrival, 0.0, 7);
+            let mut s = Schedule::new(Instant::now(), 10_000.0, arrival, 7);
             b.iter(|| black_box(s.next_due()))
         });
     }

@@ -141,6 +141,9 @@ pub struct BenchArgs {
     /// max, ttfb_p99, throughput, error_rate. Exit code 1 if one is broken.
     #[arg(long = "threshold", value_name = "EXPR", value_parser = parse_threshold)]
     pub thresholds: Vec<Threshold>,
+    /// One shard of a load spread over several generators.
+    #[command(flatten)]
+    pub sharding: crate::shard::ShardArgs,
     /// After the summary, print the latency distribution as wrk2's
     /// `--latency` does: percentiles, then the detailed spectrum.
     #[arg(long)]
@@ -337,6 +340,13 @@ pub fn plan_from_args(args: &BenchArgs) -> anyhow::Result<LoadPlan> {
     plan.tls = tls_options(args)?;
     plan.idle_connections = args.idle_connections;
     plan.idle_ping = args.idle_ping;
+    if let Some(spec) = &args.sharding.shard {
+        let env = std::env::var("JOB_COMPLETION_INDEX").ok();
+        plan.shard =
+            Some(crate::shard::parse_shard(spec, env.as_deref()).map_err(anyhow::Error::msg)?);
+    }
+    plan.start_at = args.sharding.start_at;
+    plan.start_tolerance = args.sharding.start_tolerance;
     plan.validate()?;
     Ok(plan)
 }
@@ -535,7 +545,7 @@ fn host_header(args: &BenchArgs) -> anyhow::Result<Option<HeaderValue>> {
 }
 
 /// Whether `--json` names standard output (`-`).
-fn is_stdout(path: &Path) -> bool {
+pub fn is_stdout(path: &Path) -> bool {
     path.as_os_str() == "-"
 }
 
@@ -544,8 +554,30 @@ fn is_stdout(path: &Path) -> bool {
 /// broken or no request succeeded.
 pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     let plan = plan_from_args(&args)?;
+    let clock = crate::shard::clock_sync();
+    if plan.shard.is_some()
+        && !args.sharding.allow_unsynced_clock
+        && let Some(c) = clock.filter(|c| !c.synchronized)
+    {
+        anyhow::bail!(
+            "the system clock is not synchronised (adjtimex: TIME_ERROR, max error {:.1} s), so the shards' start alignment is unknown: synchronise it (NTP) or pass --allow-unsynced-clock",
+            c.maxerror_us as f64 / 1e6
+        );
+    }
     let started_at = chrono::Utc::now();
-    let (result, interrupted) = run_load(&plan, args.quiet)?;
+    let (mut result, interrupted) = match run_load(&plan, args.quiet) {
+        Err(e) => {
+            if let Some(late @ load::LoadError::LateStart { .. }) =
+                e.downcast_ref::<load::LoadError>()
+            {
+                eprintln!("error: {late}");
+                return Ok(ExitCode::from(crate::shard::EXIT_LATE_START));
+            }
+            return Err(e);
+        }
+        Ok(r) => r,
+    };
+    result.shard = crate::shard::info(&plan, &result, args.sharding.run_id.as_deref(), clock);
     let json_to_stdout = args.json.as_deref().is_some_and(is_stdout);
     let mut human: Box<dyn Write> = if json_to_stdout {
         Box::new(std::io::stderr().lock())

@@ -17,6 +17,8 @@ pub struct Cli {
 pub enum Command {
     /// Load one URL, like wrk or oha: closed loop (-c) or open loop (--rate).
     Bench(Box<crate::bench::BenchArgs>),
+    /// Merge the shards of one run (`bench --shard`) into one result, exactly.
+    Merge(crate::merge::MergeArgs),
     /// Run the claims suite over the targets and write results, verdicts and reports.
     Run(crate::runner::RunArgs),
     /// Redraw charts and reports from a results directory, without measuring.

@@ -33,10 +33,12 @@ pub mod cli;
 pub mod compare;
 pub mod downstream;
 pub mod load;
+pub mod merge;
 pub mod report;
 pub mod results;
 pub mod runner;
 pub mod scenario;
+pub mod shard;
 pub mod sys;
 pub mod target;
 
@@ -54,6 +56,7 @@ pub const EXIT_GATE_FAILED: u8 = 1;
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         cli::Command::Bench(args) => bench::run(*args),
+        cli::Command::Merge(args) => merge::run(args),
         cli::Command::Run(args) => runner::run(args),
         cli::Command::Report(args) => report::run(args),
         cli::Command::Compare(args) => compare::run(args),

@@ -91,6 +91,17 @@ pub enum LoadError {
     /// TLS could not be set up, or the server's certificate was refused.
     #[error(transparent)]
     Tls(#[from] tls::TlsError),
+    /// The run was to start at a wall-clock time already past by more than
+    /// the tolerance: nothing was sent (a shard never catches up by bursting).
+    #[error(
+        "the start time is {late_ms:.0} ms past (tolerance {tolerance_ms:.0} ms): nothing was sent"
+    )]
+    LateStart {
+        /// How late, ms.
+        late_ms: f64,
+        /// The tolerance, ms.
+        tolerance_ms: f64,
+    },
     /// A generator thread failed to start (runtime, pinning).
     #[error("generator thread {index} failed")]
     Thread {
@@ -137,6 +148,27 @@ pub fn run(
     on_progress: &mut dyn FnMut(Progress),
 ) -> Result<LoadResult, LoadError> {
     plan.validate()?;
+    // The wall clock is read once; the wait for `start_at` runs on the
+    // monotonic clock from here.
+    let (wall0, mono0) = (std::time::SystemTime::now(), Instant::now());
+    let start_deadline = plan.start_at.map(|at| {
+        match at.duration_since(wall0) {
+            Ok(ahead) => mono0 + ahead,
+            // Already past: the deadline lies behind `mono0`.
+            Err(e) => mono0.checked_sub(e.duration()).unwrap_or(mono0),
+        }
+    });
+    let late = |now: Instant| -> Option<LoadError> {
+        let deadline = start_deadline?;
+        let late = now.saturating_duration_since(deadline);
+        (late > plan.start_tolerance).then_some(LoadError::LateStart {
+            late_ms: late.as_secs_f64() * 1e3,
+            tolerance_ms: plan.start_tolerance.as_secs_f64() * 1e3,
+        })
+    };
+    if let Some(e) = late(mono0) {
+        return Err(e);
+    }
     let (connections, rate, max_conns) = match plan.model {
         LoadModel::Closed { connections } => (connections, 0.0, connections),
         LoadModel::Open {
@@ -145,6 +177,11 @@ pub fn run(
             ..
         } => (max_connections, rate, max_connections),
     };
+    // A shard drives its share of the connections (and of the budget
+    // below); its threads take its stripes of the global schedule.
+    let (shard, shards) = plan.shard.map_or((0, 1), |s| (s.index, s.count));
+    let local = |n: usize| plan.shard.map_or(n, |s| s.share(n as u64) as usize);
+    let (connections, max_conns) = (local(connections), local(max_conns));
     let needed = (max_conns + plan.idle_connections) as u64 + 64;
     let limit = crate::sys::raise_fd_limit(needed)
         .map_err(|source| LoadError::Thread { index: 0, source })?;
@@ -175,7 +212,9 @@ pub fn run(
 
     let threads = plan.threads.min(connections).max(1);
     let plan = Arc::new(plan.clone());
-    let budget = plan.max_requests.map(|n| Arc::new(AtomicU64::new(n)));
+    let budget = plan
+        .max_requests
+        .map(|n| Arc::new(AtomicU64::new(plan.shard.map_or(n, |s| s.share(n)))));
     let ready = Arc::new(Barrier::new(threads + 1));
     let window = Arc::new(phase::SharedWindow::default());
     let mut handles = Vec::with_capacity(threads);
@@ -189,11 +228,11 @@ pub fn run(
         let share = |n: usize| n / threads + usize::from(index < n % threads);
         let job = worker::ThreadJob {
             index,
-            threads,
             plan: plan.clone(),
             connections: share(connections),
             idle: share(plan.idle_connections),
-            rate: rate / threads as f64,
+            rate,
+            stripe: ((shards * threads) as u64, (shard + shards * index) as u64),
             pin: if plan.pin_cpus.is_empty() {
                 Vec::new()
             } else {
@@ -230,10 +269,26 @@ pub fn run(
         decided = Some((plan.warmup, t1));
     }
     ready.wait();
-    let start = Instant::now() + Duration::from_millis(5);
+    let start = match start_deadline {
+        None => Instant::now() + Duration::from_millis(5),
+        Some(deadline) => {
+            // Setting up (idle connections, a pre-opened pool) may have
+            // taken us past the start: then stop every thread unsent.
+            if let Some(e) = late(Instant::now()) {
+                stop.store(true, Ordering::Relaxed);
+                drop(starts);
+                for h in handles {
+                    let _ = h.join();
+                }
+                return Err(e);
+            }
+            deadline.max(Instant::now())
+        }
+    };
     for tx in &starts {
         let _ = tx.send(start);
     }
+    let started_wall = wall0 + start.saturating_duration_since(mono0);
     let mut warm = WarmUp::default();
     let mut phases: Option<Phases> = None;
 
@@ -357,8 +412,9 @@ pub fn run(
     });
     let little = match plan.model {
         LoadModel::Closed { connections } if t1.is_some() && stopped_at.is_none() => {
-            // HTTP/2: each connection keeps `streams` requests in flight.
-            let connections = connections * plan.streams;
+            // HTTP/2: each connection keeps `streams` requests in flight;
+            // a shard drives its share of the connections.
+            let connections = local(connections) * plan.streams;
             let lw = merged.busy_us as f64 / 1e6 / duration_s;
             let ratio = lw / connections as f64;
             if (ratio - 1.0).abs() > LITTLE_TOLERANCE {
@@ -414,6 +470,9 @@ pub fn run(
     }
     let names: Vec<String> = plan.templates.iter().map(|t| t.name.clone()).collect();
     Ok(LoadResult {
+        started_wall: Some(started_wall.into()),
+        shard: None,
+        merged: None,
         phases,
         little,
         warnings: load_warnings,

@@ -374,6 +374,35 @@ pub struct LoadPlan {
     pub streams: usize,
     /// Certificate checks of `https://` endpoints.
     pub tls: TlsOptions,
+    /// This process runs one shard of a load spread over several
+    /// generators: its share of the connections and request budget, and
+    /// (open loop) its stripe of the global schedule.
+    pub shard: Option<Shard>,
+    /// Start at this wall-clock time (all shards of a run share it): the
+    /// run waits for it on the monotonic clock, and refuses to start
+    /// ([`super::LoadError::LateStart`]) once it is more than
+    /// `start_tolerance` past.
+    pub start_at: Option<std::time::SystemTime>,
+    /// How late after `start_at` a run may still start.
+    pub start_tolerance: Duration,
+}
+
+/// Shard `index` of `count` ([`LoadPlan::shard`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Shard {
+    /// 0-based index.
+    pub index: usize,
+    /// Number of shards.
+    pub count: usize,
+}
+
+impl Shard {
+    /// This shard's part of `total`, split as evenly as possible (the
+    /// first `total mod count` shards get one more).
+    pub fn share(&self, total: u64) -> u64 {
+        let n = self.count as u64;
+        total / n + u64::from((self.index as u64) < total % n)
+    }
 }
 
 /// The most HTTP/2 streams per connection asked for (servers commonly
@@ -407,6 +436,9 @@ impl LoadPlan {
             protocol: Protocol::Http1,
             streams: 1,
             tls: TlsOptions::default(),
+            shard: None,
+            start_at: None,
+            start_tolerance: Duration::from_millis(500),
         }
     }
 
@@ -526,6 +558,45 @@ impl LoadPlan {
                 "--streams",
                 format!("must be between 1 and {MAX_STREAMS}, got {}", self.streams),
             );
+        }
+        if let Some(sh) = self.shard {
+            if sh.count == 0 || sh.index >= sh.count {
+                return bad(
+                    "--shard",
+                    format!(
+                        "shard {}/{} does not exist (shards are 0..N-1)",
+                        sh.index, sh.count
+                    ),
+                );
+            }
+            let conns = match self.model {
+                LoadModel::Closed { connections } => connections,
+                LoadModel::Open {
+                    max_connections, ..
+                } => max_connections,
+            };
+            if conns < sh.count {
+                return bad(
+                    "--shard",
+                    format!(
+                        "{conns} connections cannot be split over {} shards: shard {} would get none",
+                        sh.count,
+                        sh.count - 1
+                    ),
+                );
+            }
+            if let Some(n) = self.max_requests.filter(|&n| n < sh.count as u64) {
+                return bad(
+                    "--shard",
+                    format!("{n} requests cannot be split over {} shards", sh.count),
+                );
+            }
+            if self.warmup_max.is_some() || self.max_duration.is_some() {
+                return bad(
+                    "--shard",
+                    "a shard needs a fixed warm-up and duration (not `auto`), so all shards measure the same window".into(),
+                );
+            }
         }
         if self.streams > 1 && self.protocol != Protocol::Http2 {
             return bad(

@@ -43,16 +43,16 @@ pub struct ThreadProgress {
 pub struct ThreadJob {
     /// Thread index.
     pub index: usize,
-    /// Total generator threads.
-    pub threads: usize,
     /// The plan.
     pub plan: Arc<LoadPlan>,
     /// Connections this thread drives (closed loop) or may open (open loop).
     pub connections: usize,
     /// Idle connections this thread holds.
     pub idle: usize,
-    /// Requests per second this thread schedules (open loop).
+    /// Open loop: the global rate (all threads, all shards), requests per second.
     pub rate: f64,
+    /// Open loop: this thread's stripe of the global schedule (stride, offset).
+    pub stripe: (u64, u64),
     /// CPUs to pin this thread to.
     pub pin: Vec<usize>,
     /// Set to stop early.
@@ -92,6 +92,8 @@ enum Connected {
 /// Pause after a failed connect before the same task retries, so a
 /// refused port does not turn the generator into a busy loop.
 const CONNECT_BACKOFF: Duration = Duration::from_millis(10);
+/// The seed of the open-loop Poisson schedule, shared by all threads and shards.
+const SCHEDULE_SEED: u64 = 0x5eed_0000;
 /// How many idle connections are opened at once.
 const IDLE_OPEN_CONCURRENCY: usize = 64;
 
@@ -642,8 +644,10 @@ pub fn run_thread(job: ThreadJob) -> std::io::Result<Recorder> {
                         ActiveGuard::new(&ctx),
                     ));
                 }
-                let phase = job.index as f64 / job.threads as f64;
-                let schedule = Schedule::new(start, job.rate, arrival, phase, seed);
+                // One seed for every thread and shard: they take stripes of one schedule.
+                let (stride, offset) = job.stripe;
+                let schedule =
+                    Schedule::striped(start, job.rate, arrival, stride, offset, SCHEDULE_SEED);
                 // The dispatcher stops at the window's end through `may_start`.
                 tokio::task::spawn_local(open_dispatcher(
                     ctx.clone(),

@@ -301,6 +301,32 @@ mod tests {
         assert_eq!(merged2.percentiles(), merged.percentiles());
     }
 
+    proptest::proptest! {
+        /// Values spread over any number of shards, each written to a file
+        /// and read back, add up to exactly the one recording of them all.
+        #[test]
+        fn shards_merge_into_exactly_one_recording(
+            values in proptest::collection::vec(
+                (0u64..HIGHEST_US * 2, 0usize..5), 0..400),
+            shards in 1usize..5,
+        ) {
+            let mut one = Latency::default();
+            let mut parts = vec![Latency::default(); shards];
+            for &(v, s) in &values {
+                one.record(v);
+                parts[s % shards].record(v);
+            }
+            let mut merged = Latency::default();
+            for p in &parts {
+                let back: Latency =
+                    serde_json::from_str(&serde_json::to_string(p).unwrap()).unwrap();
+                merged.add(&back);
+            }
+            proptest::prop_assert_eq!(merged.hist(), one.hist());
+            proptest::prop_assert_eq!(merged.percentiles(), one.percentiles());
+        }
+    }
+
     #[test]
     fn quantiles_include_overflow() {
         let mut l = Latency::default();

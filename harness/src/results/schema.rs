@@ -384,6 +384,65 @@ pub struct LoadResult {
     /// off); the suite excludes such a measurement from verdicts with the reason.
     #[serde(default)]
     pub warnings: Vec<String>,
+    /// The wall-clock time of the run's start (the first send of a closed
+    /// loop, the schedule's origin of an open loop), read once from the
+    /// system clock and carried on by the monotonic one. Absent in older files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_wall: Option<chrono::DateTime<chrono::Utc>>,
+    /// One shard of a load spread over several generators (`bench --shard`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<ShardInfo>,
+    /// The shards this result was merged from (`claimbench merge`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merged: Option<MergedInfo>,
+}
+
+/// How a merged result came about.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MergedInfo {
+    /// Shards the run had.
+    pub count: usize,
+    /// Some shards were missing (`merge --allow-partial`).
+    pub partial: bool,
+    /// Latest minus earliest start of a shard's measured window, by each
+    /// host's own clock, ms.
+    pub max_start_skew_ms: f64,
+    /// The window every shard was measuring: the latest start...
+    pub overlap_start: chrono::DateTime<chrono::Utc>,
+    /// ...to the earliest end.
+    pub overlap_end: chrono::DateTime<chrono::Utc>,
+    /// Each merged shard's record, by index.
+    pub shards: Vec<ShardInfo>,
+}
+
+/// What a shard records so `merge` can check and combine the set.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ShardInfo {
+    /// 0-based index of this shard.
+    pub index: usize,
+    /// Number of shards.
+    pub count: usize,
+    /// The run all shards belong to (`--run-id`, or derived from the options).
+    pub run_id: String,
+    /// SHA-256 of every option that must be the same on all shards.
+    pub options_hash: String,
+    /// When all shards were to start (`--start-at`).
+    pub start_at: chrono::DateTime<chrono::Utc>,
+    /// How late this shard's start came after `start_at` by its own clock, ms
+    /// (negative: early).
+    pub start_lag_ms: f64,
+    /// The measured window by this host's wall clock.
+    pub window_start: chrono::DateTime<chrono::Utc>,
+    /// Its end.
+    pub window_end: chrono::DateTime<chrono::Utc>,
+    /// The kernel's clock state (`adjtimex`): false when unsynchronised.
+    pub clock_synchronized: bool,
+    /// The kernel's maximum clock error estimate, µs.
+    pub clock_maxerror_us: i64,
+    /// The kernel's estimated clock error, µs.
+    pub clock_esterror_us: i64,
 }
 
 /// The warm-up and the measured phase as they were run.

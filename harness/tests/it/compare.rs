@@ -140,6 +140,9 @@ fn load_result(r: Rep) -> LoadResult {
         phases: None,
         little: None,
         warnings: vec![],
+        started_wall: None,
+        shard: None,
+        merged: None,
     }
 }
 

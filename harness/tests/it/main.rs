@@ -6,6 +6,7 @@ mod compare;
 mod engine;
 mod protocols;
 mod report;
+mod shards;
 mod suite;
 mod support;
 mod targets;

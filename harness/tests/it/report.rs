@@ -208,6 +208,9 @@ fn measurement(
             phases: None,
             little: None,
             warnings: vec![],
+            started_wall: None,
+            shard: None,
+            merged: None,
         },
         resources: Some(ResourceUsage {
             interval_ms: 500,
