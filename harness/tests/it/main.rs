@@ -4,6 +4,7 @@
 mod bench_cli;
 mod compare;
 mod engine;
+mod netns;
 mod protocols;
 mod report;
 mod shards;
