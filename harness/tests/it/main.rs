@@ -3,6 +3,7 @@
 
 mod bench_cli;
 mod compare;
+mod deploy;
 mod engine;
 mod netns;
 mod protocols;
