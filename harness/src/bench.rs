@@ -579,6 +579,14 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     };
     result.shard = crate::shard::info(&plan, &result, args.sharding.run_id.as_deref(), clock);
     let json_to_stdout = args.json.as_deref().is_some_and(is_stdout);
+    // The results file first: a closed pipe on the terminal output
+    // (`| head`) must not lose what was measured.
+    let mut written = None;
+    if let Some(path) = args.json.as_deref().filter(|p| !is_stdout(p)) {
+        let file = results_file(&args.url, started_at, &result, interrupted);
+        crate::results::io::write(path, &file)?;
+        written = Some(path);
+    }
     let mut human: Box<dyn Write> = if json_to_stdout {
         Box::new(std::io::stderr().lock())
     } else {
@@ -590,17 +598,14 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     }
     let outcome = judge(&args.thresholds, &result);
     write!(human, "{}", outcome.report)?;
-    if let Some(path) = &args.json {
+    if json_to_stdout {
         let file = results_file(&args.url, started_at, &result, interrupted);
-        if json_to_stdout {
-            let mut out = std::io::stdout().lock();
-            out.write_all(&crate::results::io::to_json(&file))?;
-            out.flush()?;
-            writeln!(human, "results written to standard output")?;
-        } else {
-            crate::results::io::write(path, &file)?;
-            writeln!(human, "results written to {}", path.display())?;
-        }
+        let mut out = std::io::stdout().lock();
+        out.write_all(&crate::results::io::to_json(&file))?;
+        out.flush()?;
+        writeln!(human, "results written to standard output")?;
+    } else if let Some(path) = written {
+        writeln!(human, "results written to {}", path.display())?;
     }
     human.flush()?;
     Ok(if outcome.passed {

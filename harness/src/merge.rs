@@ -378,18 +378,23 @@ pub fn run(args: MergeArgs) -> anyhow::Result<ExitCode> {
     human.push_str(&crate::bench::render_summary(&load.options.base_url, load));
     let outcome = crate::bench::judge(&args.thresholds, load);
     human.push_str(&outcome.report);
+    use std::io::Write;
+    // Writes, not `print!`: a closed pipe (`| head`) is an error, not a panic.
     if to_stdout {
-        eprint!("{human}");
-        use std::io::Write;
+        let mut err = std::io::stderr().lock();
+        err.write_all(human.as_bytes())?;
         let mut out = std::io::stdout().lock();
         out.write_all(&crate::results::io::to_json(&file))?;
         out.flush()?;
     } else {
-        print!("{human}");
+        // The file first: a closed terminal pipe must not lose it.
         if let Some(path) = &args.json {
             crate::results::io::write(path, &file)?;
-            println!("results written to {}", path.display());
+            human.push_str(&format!("results written to {}\n", path.display()));
         }
+        let mut out = std::io::stdout().lock();
+        out.write_all(human.as_bytes())?;
+        out.flush()?;
     }
     Ok(if outcome.passed {
         ExitCode::SUCCESS

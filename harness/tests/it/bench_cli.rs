@@ -635,3 +635,34 @@ fn latency_flag_prints_the_distribution_and_the_spectrum() {
     let plain = short_run(&server.url("/"), &[]);
     assert!(!text(&plain.stdout).contains("Detailed Percentile spectrum"));
 }
+
+#[test]
+fn a_closed_output_pipe_loses_no_results_and_does_not_panic() {
+    let server = TestServer::start(Behavior::Ok);
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("r.json");
+    // `| head -0`: the reader is gone before the summary is printed.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_claimbench"))
+        .args([
+            "bench",
+            &server.url("/"),
+            "-d",
+            "0.3s",
+            "-c",
+            "2",
+            "-q",
+            "--json",
+        ])
+        .arg(&out)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let o = child.wait_with_output().unwrap();
+    let err = text(&o.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+    assert_ne!(o.status.code(), Some(101), "{err}");
+    let file = claimbench::results::io::read(&out).expect("the results file was written");
+    assert!(file.measurements[0].load.summary.ok > 0);
+}
