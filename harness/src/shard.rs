@@ -122,10 +122,12 @@ pub fn clock_sync() -> Option<ClockSync> {
 }
 
 /// SHA-256 (hex) of every option that must be the same on all shards: the
-/// load options (but not the CPUs this host pins to), N and the start time.
+/// load options (but not this host's threads and the CPUs it pins them to:
+/// a shard's threads split only its own stripe), N and the start time.
 pub fn options_hash(plan: &LoadPlan) -> String {
     let mut options = plan.options();
     options.pin_cpus.clear();
+    options.threads = 0;
     let start_ms = plan
         .start_at
         .and_then(|t| t.duration_since(SystemTime::UNIX_EPOCH).ok())
