@@ -12,7 +12,7 @@
 //!   parent-death signal, log file, readiness probe), [`RunningTarget`]
 //!   (stop with SIGTERM → SIGKILL over the whole group, kill on drop,
 //!   wait-until-idle), and the process-wide registry for Ctrl-C
-//!   ([`kill_all_registered`], [`install_ctrlc_cleanup`]).
+//!   ([`kill_all_registered`]).
 //! - [`sampler`]: CPU, RSS, threads and processes of a process group from
 //!   `/proc`, on a fixed interval, into a [`crate::results::ResourceUsage`].
 //! - [`check`](mod@check): validates every contract endpoint of a running target, and an
@@ -32,9 +32,9 @@
 //!   or [`BetweenRuns::Idle`] ([`RunningTarget::wait_idle`]); record which in
 //!   `Measurement::clean_state`.
 //! - [`RunningTarget::info`] gives the results file's `TargetInfo`.
-//! - Ctrl-C: call [`install_ctrlc_cleanup`] once, or call
-//!   [`kill_all_registered`] from your own handler. A SIGKILLed harness is
-//!   covered by each target's guardian process (see [`process`]).
+//! - Ctrl-C: call [`kill_all_registered`] from the handler (the runner
+//!   does). A SIGKILLed harness is covered by each target's guardian
+//!   process (see [`process`]).
 //!
 //! # Typical use (what the runner does)
 //!
@@ -73,9 +73,7 @@ pub use manifest::{
     BetweenRuns, ConcurrencyModel, Language, Manifest, Placeholders, TargetId, TargetSpec,
     WorkersSpec, discover, find,
 };
-pub use process::{
-    RunningTarget, StartOptions, StopOutcome, install_ctrlc_cleanup, kill_all_registered, start,
-};
+pub use process::{RunningTarget, StartOptions, StopOutcome, kill_all_registered, start};
 pub use sampler::{GroupSnapshot, GroupTracker, Sampler, SamplerHandle};
 pub use setup::{SetupOptions, SetupOutcome, is_set_up, setup, versions};
 

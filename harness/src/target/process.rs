@@ -128,10 +128,6 @@ impl RunningTarget {
     pub fn ready_after(&self) -> Duration {
         self.ready_after
     }
-    /// How long it has been running.
-    pub fn uptime(&self) -> Duration {
-        self.started_at.elapsed()
-    }
     /// The last `n` lines this start wrote to the log.
     pub fn log_tail(&self, n: usize) -> Vec<String> {
         read_tail(&self.log_path, self.log_offset, n)
@@ -157,10 +153,6 @@ impl RunningTarget {
             supervised: true,
             url: self.url(),
         }
-    }
-    /// Whether the started process is still running.
-    pub fn is_running(&mut self) -> bool {
-        matches!(self.child.try_wait(), Ok(None))
     }
 
     /// Stops the target: SIGTERM to the group, up to `stop_grace_s` for every
@@ -811,23 +803,6 @@ pub fn kill_all_registered() -> usize {
         signal_group(g, libc::SIGKILL);
     }
     groups.len()
-}
-
-/// Installs a Ctrl-C (SIGINT) handler that kills every registered
-/// target group and exits with status 130. Optional: without it, an
-/// interrupted harness dies and each target's guardian kills its group. Does nothing if this process
-/// already has a handler installed by the `ctrlc` crate; returns whether
-/// this call installed it.
-pub fn install_ctrlc_cleanup() -> bool {
-    static INSTALLED: OnceLock<bool> = OnceLock::new();
-    *INSTALLED.get_or_init(|| {
-        ctrlc::set_handler(|| {
-            let n = kill_all_registered();
-            eprintln!("interrupted: killed {n} target process group(s)");
-            std::process::exit(130);
-        })
-        .is_ok()
-    })
 }
 
 #[cfg(test)]
