@@ -163,14 +163,10 @@ fn check_set(shards: &[Loaded<'_>], allow_partial: bool) -> Result<(), MergeErro
     Ok(())
 }
 
-fn add(into: &mut Latency, other: &Latency) {
-    into.add(other);
-}
-
 fn sum_hist<'a>(parts: impl Iterator<Item = &'a Latency>) -> Latency {
     let mut acc = Latency::default();
     for p in parts {
-        add(&mut acc, p);
+        acc.add(p);
     }
     acc
 }
