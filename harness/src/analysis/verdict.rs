@@ -23,11 +23,11 @@
 //!    wholly below `1 / (1 + min_effect)`; anything else is
 //!    [`PairResult::NoDifference`]. One repetition per side gives no interval,
 //!    hence no difference.
-//! 4. The **outcome** ([`decide`]): every comparison a win → `supported`;
-//!    no win and at least one loss → `refuted` (no pair supports the claim);
-//!    wins together with losses or no-differences → `mixed` (it holds for some
-//!    pairs and not for others); only no-differences, or no data at all →
-//!    `inconclusive`. For claims that say a stack "performs well"
+//! 4. The **outcome** ([`decide`]), symmetric in the two roles: every
+//!    comparison a win → `supported`; every comparison a loss → `refuted`;
+//!    at least one win or loss together with anything else → `mixed` (the
+//!    claim is shown for some pairs and not for others); only
+//!    no-differences, or no data at all → `inconclusive`. For claims that say a stack "performs well"
 //!    ([`ClaimSpec::parity_holds`]), a pair whose whole interval lies inside
 //!    the equivalence band `[1/(1+e), 1+e]` counts as holding too (parity
 //!    proven, not merely "inside the noise").

@@ -176,7 +176,9 @@ pub struct Measurement {
 
 /// What the rest of the machine did during a measured window: the kernel's
 /// count of busy CPU time (`/proc/stat`) minus claimbench's, its children's
-/// and the target's own (`/proc/PID/stat`).
+/// and the target's own (`/proc/PID/stat`); the time the hypervisor took
+/// from this virtual machine; and how fast a fixed CPU loop ran around the
+/// measurement.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HostLoad {
@@ -184,6 +186,16 @@ pub struct HostLoad {
     pub other_cpus: f64,
     /// Length of the window it was counted over, seconds.
     pub window_s: f64,
+    /// Mean CPUs the hypervisor ran something else on instead of this
+    /// machine (`/proc/stat`'s steal time) during the window (absent in
+    /// results written before this was counted).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub steal_cpus: Option<f64>,
+    /// A fixed CPU loop's time on the measurement's CPUs, before the target
+    /// started and after it stopped, as a multiple of its median time in
+    /// the two minutes before (1.0 = full speed; the slowest CPU counts).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slowdown: Option<f64>,
 }
 
 /// A load level: concurrency for closed loop, arrival rate for open loop.

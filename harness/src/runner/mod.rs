@@ -33,6 +33,7 @@ pub mod downstream;
 pub mod host_load;
 pub mod output;
 pub mod schedule;
+pub mod speed;
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::IsTerminal;
@@ -711,6 +712,7 @@ impl Runner {
         };
         let jobs = self.jobs.clone();
         let mut skipped_noted: Vec<String> = Vec::new();
+        let mut speed = speed::SpeedCheck::default();
         // The bar counts estimated milliseconds, so its ETA is in time, and it
         // moves within a measurement too.
         let mut done_ms = 0u64;
@@ -783,7 +785,7 @@ impl Runner {
             };
             // A measurement another process disturbed is measured again
             // once the machine is quiet (kept in `skipped` with the reason).
-            let mut outcome = self.measure(job, stop, &tick);
+            let mut outcome = self.measure_checked(job, stop, &tick, &mut speed);
             let mut again = 0;
             while again < host_load::MAX_REMEASURE && !stop.load(Ordering::SeqCst) {
                 let Ok(m) = &outcome else { break };
@@ -808,7 +810,12 @@ impl Runner {
                     .flat_map(|s| s.running.values().map(|t| t.pgid()))
                     .collect();
                 host_load::wait_quiet(&groups, Duration::from_secs(60));
-                outcome = self.measure(job, stop, &tick);
+                speed.wait_fast(
+                    &self.probe_cpus(),
+                    Duration::from_secs(5),
+                    Duration::from_secs(30),
+                );
+                outcome = self.measure_checked(job, stop, &tick, &mut speed);
             }
             match outcome {
                 Ok(m) => {
@@ -864,6 +871,42 @@ impl Runner {
             Some(t) => *t = info,
             None => self.results.targets.push(info),
         }
+    }
+
+    /// The CPUs the speed check probes: the generator's and the targets'.
+    fn probe_cpus(&self) -> Vec<usize> {
+        let mut cpus = self.setup.generator_cpus.clone();
+        cpus.extend(&self.setup.target_cpus);
+        cpus.sort_unstable();
+        cpus.dedup();
+        cpus
+    }
+
+    /// One measurement, with the machine's speed probed before the target
+    /// starts and after it stops ([`speed`]); a slow machine excludes it.
+    fn measure_checked(
+        &mut self,
+        job: &Job,
+        stop: &Arc<AtomicBool>,
+        tick: &dyn Fn(),
+        speed: &mut speed::SpeedCheck,
+    ) -> Result<Measurement, Failure> {
+        let cpus = self.probe_cpus();
+        let before = speed.probe(&cpus);
+        let mut outcome = self.measure(job, stop, tick);
+        let after = speed.probe(&cpus);
+        if let Ok(m) = &mut outcome
+            && let Some(host) = &mut m.host
+        {
+            host.slowdown = speed.slowdown(&[&before, &after]);
+            if let Some(slow) = host.slowdown.and_then(speed::slow) {
+                m.excluded = Some(match m.excluded.take() {
+                    Some(e) => format!("{e}; {slow}"),
+                    None => slow,
+                });
+            }
+        }
+        outcome
     }
 
     /// One measurement.

@@ -675,7 +675,9 @@ fn ctrl_c_keeps_what_was_measured_and_leaves_no_target_running() {
         std::thread::sleep(Duration::from_millis(50));
     };
     assert_eq!(first.measurements.len(), 1);
-    std::thread::sleep(Duration::from_millis(500));
+    // Into the second's 2 s window: before it, the machine's speed is
+    // probed (about 0.2 s) and the target started.
+    std::thread::sleep(Duration::from_millis(1500));
     // SAFETY: signalling the child this test started, by its PID.
     unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
     let deadline = Instant::now() + Duration::from_secs(60);
