@@ -794,7 +794,7 @@ impl Runner {
                 };
                 again += 1;
                 say(&format!(
-                    "[{}/{total}] {scenario_name} #{} {}: {busy}; waiting for a quiet machine to measure it again",
+                    "[{}/{total}] {scenario_name} #{} {}: {busy}; waiting for the machine to be quiet and at full speed to measure it again",
                     i + 1,
                     job.repetition,
                     job.instance()
@@ -892,9 +892,9 @@ impl Runner {
         speed: &mut speed::SpeedCheck,
     ) -> Result<Measurement, Failure> {
         let cpus = self.probe_cpus();
-        let before = speed.probe(&cpus);
+        let before = speed.probe_settled(&cpus);
         let mut outcome = self.measure(job, stop, tick);
-        let after = speed.probe(&cpus);
+        let after = speed.probe_settled(&cpus);
         if let Ok(m) = &mut outcome
             && let Some(host) = &mut m.host
         {

@@ -8,7 +8,9 @@
 //! The check is a fixed piece of work timed on each CPU the measurement uses,
 //! before the target starts and after it stops (so it competes with
 //! nothing of ours): a chain of dependent multiply-adds, the median of
-//! [`PROBE_REPEATS`] tries of about 3 ms. The result is compared with the
+//! [`PROBE_REPEATS`] tries of about 3 ms, taken again a second later if it
+//! comes out slow (a passing disturbance is gone by then). The result is
+//! compared with the
 //! median probe of the last [`LOOK_BACK`] on the same CPU. A measurement
 //! whose probe is more than [`MAX_SLOWDOWN`] times that is excluded and
 //! measured again. The look-back is a window, not the whole run: a machine
@@ -27,6 +29,9 @@ pub const MAX_SLOWDOWN: f64 = 1.20;
 
 /// How far back the reference (the median probe) is taken from.
 pub const LOOK_BACK: Duration = Duration::from_secs(120);
+
+/// How long a slow probe waits to be taken again ([`SpeedCheck::probe_settled`]).
+pub const SETTLE: Duration = Duration::from_secs(1);
 
 /// Tries per probe; the median counts.
 pub const PROBE_REPEATS: usize = 10;
@@ -129,6 +134,28 @@ impl SpeedCheck {
             .max_by(f64::total_cmp)
     }
 
+    /// Probes `cpus`; a probe that comes out slow is taken again after
+    /// [`SETTLE`] and the second one counts: a passing disturbance is gone
+    /// by then, a slow machine is not. (In two default runs, the only
+    /// measurements flagged without this were next to a sweep over 1,000
+    /// connections, at 1.25x and 1.41x.)
+    pub fn probe_settled(&mut self, cpus: &[usize]) -> Probe {
+        let first = self.probe(cpus);
+        self.settled(first, |s| {
+            std::thread::sleep(SETTLE);
+            s.probe(cpus)
+        })
+    }
+
+    /// `first`, or when it is slow, what `again` probes.
+    fn settled(&mut self, first: Probe, again: impl FnOnce(&mut Self) -> Probe) -> Probe {
+        if self.slowdown(&[&first]).is_some_and(|s| s > MAX_SLOWDOWN) {
+            again(self)
+        } else {
+            first
+        }
+    }
+
     /// Probes `cpus` every `every` until none is slow, or `max` has passed.
     /// Returns the last slowdown.
     pub fn wait_fast(&mut self, cpus: &[usize], every: Duration, max: Duration) -> Option<f64> {
@@ -180,6 +207,26 @@ mod tests {
         let fast = probe(1, 2.0);
         assert!((s.slowdown(&[&fast, &p]).unwrap() - 1.3).abs() < 1e-12);
         assert_eq!(s.slowdown(&[&Probe::default()]), None);
+    }
+
+    #[test]
+    fn a_slow_probe_is_taken_again_and_the_second_counts() {
+        let t0 = Instant::now();
+        let mut s = SpeedCheck::default();
+        for i in 0..4 {
+            s.record(0, t0 + Duration::from_secs(i), 3.0);
+        }
+        // Fast: kept, no second probe.
+        let kept = s.settled(probe(0, 3.1), |_| panic!("probed again"));
+        assert_eq!(kept, probe(0, 3.1));
+        // Slow, then fast a second later: the second counts.
+        let mut again = 0;
+        let settled = s.settled(probe(0, 4.2), |_| {
+            again += 1;
+            probe(0, 3.05)
+        });
+        assert_eq!((again, &settled), (1, &probe(0, 3.05)));
+        assert!(s.slowdown(&[&settled]).unwrap() <= MAX_SLOWDOWN);
     }
 
     #[test]
