@@ -63,6 +63,8 @@ pub struct Settings {
     pub gate: Vec<Metric>,
     /// Whether a `noisy` measurement fails the gate too.
     pub fail_on_noisy: bool,
+    /// Never pair the sides' repetitions by number (`--unpaired`).
+    pub unpaired: bool,
 }
 
 impl Settings {
@@ -492,7 +494,11 @@ fn compare_pair(
         let b: Vec<f64> = sb.iter().map(|x| x.1).collect();
         let c: Vec<f64> = sc.iter().map(|x| x.1).collect();
         let gated = s.gate.contains(&metric);
-        let rounds = stats::in_same_rounds(&sb, &sc);
+        let rounds = if s.unpaired {
+            None
+        } else {
+            stats::in_same_rounds(&sb, &sc)
+        };
         let (ratio, mut note) = if b.is_empty() || c.is_empty() {
             let side = if b.is_empty() { "baseline" } else { "current" };
             (None, Some(format!("no valid repetition in the {side}")))

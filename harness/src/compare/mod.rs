@@ -83,6 +83,12 @@ pub struct CompareArgs {
     /// Also fail the gate (exit 1) when a measurement is `noisy`.
     #[arg(long)]
     pub fail_on_noisy: bool,
+    /// Never pair repetition i of one side with repetition i of the other:
+    /// for sides that were not measured in alternating rounds (a stored
+    /// baseline against a new run), whose repetition numbers mean nothing
+    /// to each other.
+    #[arg(long)]
+    pub unpaired: bool,
     /// When a gated test has too few repetitions for its interval (see
     /// --confidence), pass with a loud NOT GATED instead of exiting 2.
     #[arg(long)]
@@ -124,6 +130,7 @@ impl CompareArgs {
             seed: self.seed,
             gate,
             fail_on_noisy: self.fail_on_noisy,
+            unpaired: self.unpaired,
         }
     }
 }

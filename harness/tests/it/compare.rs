@@ -852,6 +852,7 @@ fn terminal_and_markdown_snapshots() {
         seed: claimbench::compare::DEFAULT_SEED,
         gate: claimbench::compare::Metric::DEFAULT_GATE.to_vec(),
         fail_on_noisy: false,
+        unpaired: false,
     };
     let report = compare(
         &Input::single(Path::new("base.json"), b),
