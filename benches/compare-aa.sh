@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# The CI gate's false-alarm rate over the whole quick suite, measured with the
-# workflow's own loop (.github/workflows/benchmark.yml).
+# The CI gate's false-alarm rate over a whole suite (the gate suite,
+# scenarios/suites/gate.toml, by default), measured with the workflow's own
+# loop (.github/workflows/benchmark.yml).
 #
-# One comparison = ROUNDS rounds of `claimbench run --quick`, each round
+# One comparison = ROUNDS rounds of `claimbench run --suite SUITE`, each round
 # running the "base" and the "head" side once, in ABBA order (odd rounds base
 # first, even rounds head first), then `claimbench compare base1,.. head1,..`
 # with the workflow's settings. Both sides are the SAME build, so any exit 1
@@ -10,20 +11,24 @@
 #
 # With SLOW_TARGET=<target id> and SLOW_PCT=<p> (detection mode), the head
 # side measures that target with p% more CPU work per request: its process
-# group gets a CPU quota of 100/(1 + p/100)% of one CPU through cgroup v2
-# (`cpu.max`), so a target that is CPU-bound is p% slower; every exit 1 is
-# then a detection. Needs root and a writable /sys/fs/cgroup.
+# group gets a CPU quota of 100/(1 + p/100)% of one CPU through the kernel's
+# CFS bandwidth control (cgroup v2 `cpu.max`, or cgroup v1
+# `cpu.cfs_quota_us` where only v1's CPU controller is mounted, as on the
+# reference machine), so a target that is CPU-bound is p% slower; every exit
+# 1 is then a detection. Needs root and a writable /sys/fs/cgroup.
 #
 # Usage: benches/compare-aa.sh [N]
 # Environment (defaults in brackets):
 #   N [10]  ROUNDS [5]  MAX_REGRESSION [the compare defaults]
+#   SUITE [scenarios/suites/gate.toml; "quick" for `run --quick`]
 #   SLOW_TARGET []  SLOW_PCT [10]
 #   OUT [target/compare-aa/<utc time>]  NO_BUILD [0]
 # Output: OUT/summary.txt (one line per comparison: exit code, counts) and
 # every run and compare report under OUT/<i>/.
 #
-# Each comparison takes ROUNDS x 2 quick runs (about 2.5 min each on the
-# 2-CPU reference machine): 25 minutes with the defaults. Do not run it
+# Each comparison takes ROUNDS x 2 runs of the suite (the gate suite: about
+# 1 minute each on the 2-CPU reference machine, so 10 to 11 minutes with the
+# defaults; the quick suite: 2.5 minutes, 25 minutes). Do not run it
 # while other builds or benchmarks use the machine (claimbench would measure
 # those runs again as "host busy", and the point is the gate's own noise).
 set -euo pipefail
@@ -34,6 +39,8 @@ N=${1:-${N:-10}}
 ROUNDS=${ROUNDS:-5}
 SLOW_TARGET=${SLOW_TARGET:-}
 SLOW_PCT=${SLOW_PCT:-10}
+SUITE=${SUITE:-scenarios/suites/gate.toml}
+if [ "$SUITE" = quick ]; then suite_args=(--quick); else suite_args=(--suite "$SUITE"); fi
 OUT=${OUT:-$ROOT/target/compare-aa/$(date -u +%Y%m%dT%H%M%SZ)}
 CB=$ROOT/target/release/claimbench
 
@@ -50,32 +57,51 @@ summary=$OUT/summary.txt
 # run goes on; the quota is per period, so it binds while the target works).
 slow_group=""
 if [ -n "$SLOW_TARGET" ]; then
-    slow_group=/sys/fs/cgroup/claimbench-slow-$$
-    mkdir "$slow_group"
     period=100000
     quota=$(awk -v p="$SLOW_PCT" -v per="$period" 'BEGIN { printf "%d", per / (1 + p / 100) }')
-    echo "$quota $period" >"$slow_group/cpu.max"
+    if [ -f /sys/fs/cgroup/cgroup.controllers ]; then
+        slow_group=/sys/fs/cgroup/claimbench-slow-$$
+        mkdir "$slow_group"
+        echo "$quota $period" >"$slow_group/cpu.max"
+    elif [ -f /sys/fs/cgroup/cpu/cpu.cfs_quota_us ]; then
+        slow_group=/sys/fs/cgroup/cpu/claimbench-slow-$$
+        mkdir "$slow_group"
+        echo "$period" >"$slow_group/cpu.cfs_period_us"
+        echo "$quota" >"$slow_group/cpu.cfs_quota_us"
+    else
+        echo "error: no CFS bandwidth control (neither cgroup v2 cpu.max nor v1 cpu.cfs_quota_us) to slow $SLOW_TARGET with" >&2
+        exit 2
+    fi
     trap 'rmdir "$slow_group" 2>/dev/null || true' EXIT
+    echo "slowing $SLOW_TARGET on the head side: quota $quota us per $period us ($slow_group)"
 fi
 
-# Runs the quick suite for one side; in detection mode the head side's slow
+# Runs the suite for one side; in detection mode the head side's slow
 # target is throttled.
 run_side() {
     local side=$1 out=$2
     if [ -n "$slow_group" ] && [ "$side" = head ]; then
-        "$CB" run --quick --no-report -q --out "$out" >"$out.log" 2>&1 &
+        "$CB" run "${suite_args[@]}" --no-report -q --out "$out" >"$out.log" 2>&1 &
         local run_pid=$!
         local folder=${SLOW_TARGET%%:*}
         while kill -0 "$run_pid" 2>/dev/null; do
-            # Processes started from the slow target's folder.
-            for pid in $(pgrep -f "targets/$folder/" || true); do
-                echo "$pid" >"$slow_group/cgroup.procs" 2>/dev/null || true
+            # Processes running in the slow target's folder (a target's
+            # command may be relative to it, e.g. node_modules/.../node, so
+            # the working directory tells, not the command line). Every
+            # 0.2 s: the 2 s warm-up absorbs the delay, and a faster poll
+            # would show on the host check as another process's CPU.
+            for pid in $(pgrep -f "$folder|node_modules|\.venv" || true); do
+                case "$(readlink "/proc/$pid/cwd" 2>/dev/null)" in
+                "$ROOT/targets/$folder" | "$ROOT/targets/$folder/"*)
+                    echo "$pid" >"$slow_group/cgroup.procs" 2>/dev/null || true
+                    ;;
+                esac
             done
-            sleep 0.05
+            sleep 0.2
         done
         wait "$run_pid" || true
     else
-        "$CB" run --quick --no-report -q --out "$out" >"$out.log" 2>&1 || true
+        "$CB" run "${suite_args[@]}" --no-report -q --out "$out" >"$out.log" 2>&1 || true
     fi
     test -s "$out/results.json" || { echo "error: no results in $out (see $out.log)" >&2; exit 2; }
 }

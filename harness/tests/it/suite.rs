@@ -66,7 +66,7 @@ fn shipped_scenarios_suites_and_claims_parse() {
         );
     }
     let check = known_targets();
-    for suite in ["default", "quick", "full"] {
+    for suite in ["default", "quick", "full", "gate"] {
         let s = scenario::load_suite(&dir.join(format!("suites/{suite}.toml")), &check)
             .unwrap_or_else(|e| panic!("{e}"));
         assert!(!s.entries.is_empty());
