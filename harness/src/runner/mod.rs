@@ -102,6 +102,11 @@ pub struct RunArgs {
     /// clock; the seed used is recorded in the results as `order_seed`).
     #[arg(long, value_name = "N")]
     pub order_seed: Option<u64>,
+    /// Skip the quiet-machine, steal and speed checks (no measurement is
+    /// excluded or measured again for them, and none records `host`): for a
+    /// machine you know is shared, such as a test run beside other tests.
+    #[arg(long)]
+    pub no_host_check: bool,
 }
 
 /// The Ctrl-C flag shared with the load engine.
@@ -254,6 +259,7 @@ pub struct Setup {
     out: PathBuf,
     link_latest: bool,
     order_seed: u64,
+    host_check: bool,
 }
 
 /// `NAME=VALUE` pairs from repeatable flags.
@@ -477,6 +483,7 @@ impl Setup {
                     .duration_since(std::time::UNIX_EPOCH)
                     .map_or(0, |d| d.as_nanos() as u64)
             }),
+            host_check: !args.no_host_check,
         })
     }
 }
@@ -891,6 +898,9 @@ impl Runner {
         tick: &dyn Fn(),
         speed: &mut speed::SpeedCheck,
     ) -> Result<Measurement, Failure> {
+        if !self.setup.host_check {
+            return self.measure(job, stop, tick);
+        }
         let cpus = self.probe_cpus();
         let before = speed.probe_settled(&cpus);
         let mut outcome = self.measure(job, stop, tick);
@@ -987,6 +997,7 @@ impl Runner {
             let mut probe = None;
             let mut host = None;
             let groups: Vec<i32> = pgid.into_iter().collect();
+            let host_check = self.setup.host_check;
             let load = load::run(&plan, stop.clone(), &mut |p| {
                 tick();
                 match p.phase {
@@ -995,7 +1006,7 @@ impl Runner {
                         // Without the target's process group (an external
                         // target given without --target-pid) its CPU cannot be
                         // told from other processes': no check.
-                        if !groups.is_empty() {
+                        if host_check && !groups.is_empty() {
                             probe = host_load::Probe::start(&groups);
                         }
                         if let Some(g) = pgid {
