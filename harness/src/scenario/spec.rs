@@ -22,6 +22,10 @@ pub const DEFAULT_WARMUP_MAX: Duration = Duration::from_secs(30);
 /// The longest the measured phase is stretched to (to last 20 warm-up
 /// medians) when `max_duration` does not say.
 pub const DEFAULT_MAX_DURATION: Duration = Duration::from_secs(30);
+
+/// How many times the measured window of a connection sweep goes round
+/// every pre-opened connection, at least.
+pub const MEASURED_ROUNDS: f64 = 2.0;
 /// Default measured duration when a scenario does not say.
 pub const DEFAULT_DURATION: Duration = Duration::from_secs(3);
 /// Default per-request timeout.
@@ -267,6 +271,26 @@ impl Scenario {
         {
             let round = Duration::from_secs_f64(max_connections as f64 / rate);
             p.warmup = p.warmup.max(round).min(max);
+        }
+        // The measured window over pre-opened connections covers every
+        // connection [`MEASURED_ROUNDS`] times (at 10,000 connections and
+        // 3000 req/s a 3 s window would leave a tenth of them unmeasured,
+        // and the p99 would rest on whichever stalls fell in it).
+        if p.preopen
+            && let LoadModel::Open {
+                rate,
+                max_connections,
+                ..
+            } = p.model
+            && rate > 0.0
+        {
+            let rounds = Duration::from_secs_f64(
+                (MEASURED_ROUNDS * max_connections as f64 / rate)
+                    .min(crate::load::plan::MAX_DURATION.as_secs_f64()),
+            );
+            let d = p.duration.unwrap_or_default().max(rounds);
+            p.duration = Some(d);
+            p.max_duration = p.max_duration.map(|m| m.max(d));
         }
         p.timeout = self.timeout;
         p.threads = threads;
@@ -798,6 +822,17 @@ path = "/plaintext"
             Duration::from_secs(4)
         );
         assert_eq!(s.plan(ep.clone(), &l[0], 1, &[]).warmup, AUTO_WARMUP_MIN);
+        // The measured window goes twice round the pool: 8 s at 10,000
+        // connections and 2500 req/s (its cap grows with it); 100 keep the
+        // configured length.
+        s.duration = Duration::from_secs(3);
+        s.max_duration = Duration::from_secs(6);
+        let p = s.plan(ep.clone(), &l[2], 1, &[]);
+        assert_eq!(p.duration, Some(Duration::from_secs(8)));
+        assert_eq!(p.max_duration, Some(Duration::from_secs(8)));
+        let p = s.plan(ep.clone(), &l[0], 1, &[]);
+        assert_eq!(p.duration, Some(Duration::from_secs(3)));
+        assert_eq!(p.max_duration, Some(Duration::from_secs(6)));
         // A fixed warm-up is the user's choice and stays as written.
         s.warmup_max = None;
         s.warmup = Duration::from_secs(1);
