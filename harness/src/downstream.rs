@@ -3,6 +3,10 @@
 //! `{"delayed_ms":N}` after N milliseconds (a non-blocking timer), and
 //! `GET /health` with `ok`. On start it prints one line,
 //! `listening on http://ADDR`, so a parent process can read the port.
+//!
+//! The one implementation ([`serve`]) runs as that command, as the runner's
+//! child process (`runner/downstream.rs`), or in-process on a thread of its
+//! own ([`LocalDownstream`], for `targets check`/`start` and tests).
 
 use std::convert::Infallible;
 use std::io::Write;
@@ -116,4 +120,75 @@ pub fn query_u64(query: Option<&str>, key: &str) -> Option<u64> {
         .filter_map(|kv| kv.split_once('='))
         .find(|(k, _)| *k == key)
         .and_then(|(_, v)| v.parse().ok())
+}
+
+/// The downstream delay service ([`serve`]) on
+/// 127.0.0.1, run in-process on its own thread until dropped.
+pub struct LocalDownstream {
+    url: String,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl LocalDownstream {
+    /// Binds a free port on 127.0.0.1 and starts serving, pinned to `cpus`
+    /// when given (empty: not pinned).
+    pub fn start(cpus: &[usize]) -> std::io::Result<LocalDownstream> {
+        let listener = std::net::TcpListener::bind(("127.0.0.1", 0))?;
+        listener.set_nonblocking(true)?;
+        let url = format!("http://{}", listener.local_addr()?);
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let cpus = cpus.to_vec();
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel::<std::io::Result<()>>();
+        let thread = std::thread::Builder::new()
+            .name("claimbench-downstream".into())
+            .spawn(move || {
+                let setup = (|| {
+                    crate::sys::pin_current_thread(&cpus)?;
+                    let rt = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()?;
+                    let listener = {
+                        let _guard = rt.enter();
+                        tokio::net::TcpListener::from_std(listener)?
+                    };
+                    Ok::<_, std::io::Error>((rt, listener))
+                })();
+                match setup {
+                    Ok((rt, listener)) => {
+                        let _ = ready_tx.send(Ok(()));
+                        rt.block_on(serve(listener, async {
+                            let _ = rx.await;
+                        }));
+                    }
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(e));
+                    }
+                }
+            })?;
+        ready_rx
+            .recv()
+            .map_err(|_| std::io::Error::other("the downstream thread died"))??;
+        Ok(LocalDownstream {
+            url,
+            shutdown: Some(tx),
+            thread: Some(thread),
+        })
+    }
+
+    /// Its base URL, `http://127.0.0.1:PORT` (pass as `downstream_url`).
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+}
+
+impl Drop for LocalDownstream {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
 }

@@ -32,6 +32,7 @@ pub mod bench;
 pub mod cli;
 pub mod compare;
 pub mod downstream;
+pub mod interrupt;
 pub mod load;
 pub mod merge;
 pub mod report;
@@ -41,6 +42,7 @@ pub mod scenario;
 pub mod shard;
 pub mod sys;
 pub mod target;
+pub mod toml_pos;
 
 use std::process::ExitCode;
 

@@ -66,6 +66,16 @@ impl std::str::FromStr for CpuList {
     }
 }
 
+/// A CPU set in every output: a compact list (`0-2,5`), or `unpinned` when
+/// empty.
+pub fn describe_cpus(cpus: &[usize]) -> String {
+    if cpus.is_empty() {
+        "unpinned".into()
+    } else {
+        format_cpu_list(cpus)
+    }
+}
+
 /// Formats CPU numbers as a compact list, e.g. `0-2,5`.
 pub fn format_cpu_list(cpus: &[usize]) -> String {
     let mut out: Vec<String> = Vec::new();
@@ -132,6 +142,14 @@ pub fn pin_pid(pid: libc::pid_t, cpus: &[usize]) -> std::io::Result<()> {
         }
     }
     Ok(())
+}
+
+/// The process group of a process, if it exists (an external target's, to
+/// sample its CPU and memory).
+pub fn process_group_of(pid: libc::pid_t) -> Option<libc::pid_t> {
+    // SAFETY: getpgid takes a plain integer and only reads kernel state.
+    let pgid = unsafe { libc::getpgid(pid) };
+    (pgid > 0).then_some(pgid)
 }
 
 /// Reads the affinity of a process or thread id.

@@ -2,7 +2,16 @@
 //!
 //! - [`stats`]: medians and bootstrap confidence intervals of a ratio of
 //!   medians, shared by `compare` and the claim verdicts.
-//! - [`verdict`]: claim definitions (resolved) and the verdict rules.
+//! - [`claim`]: claims as the verdicts read them (metric, level, sides) and
+//!   the rules every verdict shares.
+//! - [`verdict`]: the verdict rules: which measurements count, the
+//!   comparisons, and the outcome.
+//! - [`wording`]: a verdict's answer, sentences, conditions and summary.
+//! - [`checks`]: why a measurement is excluded, and a run's threshold
+//!   breaches.
 
+pub mod checks;
+pub mod claim;
 pub mod stats;
 pub mod verdict;
+pub mod wording;

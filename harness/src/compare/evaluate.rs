@@ -7,8 +7,8 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
+use super::gate::{self, Change, Direction, MaxRegression, Metric};
 use super::matching::{self, ExcludedRepetition, Input, Key, Pair};
-use super::verdict::{self, Direction, MaxRegression, Metric, Verdict};
 use crate::analysis::stats::{self, RatioCi};
 use crate::results::schema::{LoadOptions, RunKind};
 
@@ -53,7 +53,7 @@ pub struct Settings {
     /// Largest tolerated rise in error rate, percentage points (e.g. 1).
     pub max_error_increase_pp: f64,
     /// Confidence that every gated test holds at once (e.g. 0.95): each
-    /// interval is at [`verdict::per_test_confidence`] of it.
+    /// interval is at [`gate::per_test_confidence`] of it.
     pub confidence: f64,
     /// Bootstrap resamples per interval.
     pub resamples: usize,
@@ -228,7 +228,7 @@ pub struct Listed {
     pub repetitions: usize,
 }
 
-/// Verdict counts over the shared measurements.
+/// Change counts over the shared measurements.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Counts {
     /// Measurements that regressed.
@@ -270,7 +270,7 @@ pub struct MeasurementComparison {
     pub error_rate: ErrorRateComparison,
     /// The overall verdict; `None` when no gated metric could be compared
     /// (no valid repetition on one side) and the error rate did not regress.
-    pub verdict: Option<Verdict>,
+    pub verdict: Option<Change>,
     /// Why the verdict is what it is, one short phrase per deciding check.
     pub reasons: Vec<String>,
 }
@@ -291,7 +291,7 @@ pub struct MetricComparison {
     /// current / baseline with its interval; `None` when it could not be computed.
     pub ratio: Option<RatioCi>,
     /// The metric's verdict; `None` when it could not be compared.
-    pub verdict: Option<Verdict>,
+    pub verdict: Option<Change>,
     /// Why it could not be compared, when it could not.
     pub note: Option<String>,
     /// Whether repetition i of one side was paired with repetition i of the
@@ -309,7 +309,7 @@ pub struct ErrorRateComparison {
     /// `current - baseline`, percentage points.
     pub change_pp: f64,
     /// `regressed` or `unchanged`.
-    pub verdict: Verdict,
+    pub verdict: Change,
 }
 
 /// Compares two sides (each one results file, or several merged). The paths
@@ -365,12 +365,12 @@ pub fn compare(
                 .count()
         })
         .sum();
-    let per_test = verdict::per_test_confidence(settings.confidence, tests);
+    let per_test = gate::per_test_confidence(settings.confidence, tests);
     let family = Family {
         method: "bonferroni",
         tests,
         per_test_confidence: per_test,
-        min_repetitions: verdict::min_repetitions(per_test),
+        min_repetitions: gate::min_repetitions(per_test),
     };
     let order = run_order(baseline_input, current_input);
     if let Some(w) = order_warning(&order) {
@@ -386,10 +386,10 @@ pub fn compare(
         }
         let mc = compare_pair(p, settings, &family, &mut not_gated);
         match mc.verdict {
-            Some(Verdict::Regressed) => counts.regressed += 1,
-            Some(Verdict::Noisy) => counts.noisy += 1,
-            Some(Verdict::Improved) => counts.improved += 1,
-            Some(Verdict::Unchanged) => counts.unchanged += 1,
+            Some(Change::Regressed) => counts.regressed += 1,
+            Some(Change::Noisy) => counts.noisy += 1,
+            Some(Change::Improved) => counts.improved += 1,
+            Some(Change::Unchanged) => counts.unchanged += 1,
             None => counts.not_compared += 1,
         }
         measurements.push(mc);
@@ -519,7 +519,7 @@ fn compare_pair(
         let enough = n >= family.min_repetitions;
         let mut v = ratio
             .as_ref()
-            .map(|ci| verdict::classify_ci(ci, metric.direction(), t));
+            .map(|ci| gate::classify_ci(ci, metric.direction(), t));
         if gated && ratio.is_some() && !enough {
             short = true;
             note = Some(format!(
@@ -538,7 +538,7 @@ fn compare_pair(
             ));
             // Shown, but a verdict from an interval this thin would be the
             // point estimate in disguise.
-            if v == Some(Verdict::Regressed) {
+            if v == Some(Change::Regressed) {
                 reasons.push(format!(
                     "{} looks {} but is not gated (too few repetitions)",
                     metric.name(),
@@ -549,7 +549,7 @@ fn compare_pair(
         }
         if gated && let (Some(v), Some(ci)) = (v, &ratio) {
             gated_verdicts.push(v);
-            if matches!(v, Verdict::Regressed | Verdict::Noisy | Verdict::Improved) {
+            if matches!(v, Change::Regressed | Change::Noisy | Change::Improved) {
                 reasons.push(format!(
                     "{} {} {}",
                     metric.name(),
@@ -577,14 +577,14 @@ fn compare_pair(
         stats::median(&v).unwrap_or(0.0)
     };
     let (eb, ec) = (rate(&p.baseline), rate(&p.current));
-    let ev = verdict::classify_error_rate(eb, ec, s.max_error_increase_pp);
+    let ev = gate::classify_error_rate(eb, ec, s.max_error_increase_pp);
     let error_rate = ErrorRateComparison {
         baseline: eb,
         current: ec,
         change_pp: (ec - eb) * 100.0,
         verdict: ev,
     };
-    if ev == Verdict::Regressed {
+    if ev == Change::Regressed {
         reasons.push(format!(
             "error rate {:.2}% -> {:.2}% (+{:.2} pp, limit {} pp)",
             eb * 100.0,
@@ -594,8 +594,8 @@ fn compare_pair(
         ));
     }
 
-    let verdict = if ev == Verdict::Regressed {
-        Some(Verdict::Regressed)
+    let verdict = if ev == Change::Regressed {
+        Some(Change::Regressed)
     } else if gated_verdicts.is_empty() {
         reasons.push(if valid_b.is_empty() || valid_c.is_empty() {
             "every repetition on one side was excluded".to_string()
@@ -609,7 +609,7 @@ fn compare_pair(
         });
         None
     } else {
-        Some(verdict::overall(gated_verdicts.iter().copied()))
+        Some(gate::overall(gated_verdicts.iter().copied()))
     };
     MeasurementComparison {
         key: p.key.clone(),

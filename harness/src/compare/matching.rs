@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::results::schema::{Level, Measurement, ResultsFile};
+use crate::sys::describe_cpus;
 
 /// What identifies a measurement across two runs: target, scenario and level.
 /// Repetitions of the same key are the samples the intervals come from.
@@ -211,14 +212,18 @@ pub fn environment_differences(baseline: &ResultsFile, current: &ResultsFile) ->
     diff("kernel", q(&hb.kernel), q(&hc.kernel));
     diff(
         "generator CPUs",
-        cpus(&hb.generator_cpus),
-        cpus(&hc.generator_cpus),
+        describe_cpus(&hb.generator_cpus),
+        describe_cpus(&hc.generator_cpus),
     );
-    diff("target CPUs", cpus(&hb.target_cpus), cpus(&hc.target_cpus));
+    diff(
+        "target CPUs",
+        describe_cpus(&hb.target_cpus),
+        describe_cpus(&hc.target_cpus),
+    );
     diff(
         "downstream CPUs",
-        cpus(&hb.downstream_cpus),
-        cpus(&hc.downstream_cpus),
+        describe_cpus(&hb.downstream_cpus),
+        describe_cpus(&hc.downstream_cpus),
     );
     diff(
         "claimbench version",
@@ -248,7 +253,11 @@ pub fn environment_differences(baseline: &ResultsFile, current: &ResultsFile) ->
             tb.workers.map_or("(unknown)".into(), |w| w.to_string()),
             tc.workers.map_or("(unknown)".into(), |w| w.to_string()),
         );
-        diff(&format!("{id}: CPUs"), cpus(&tb.cpus), cpus(&tc.cpus));
+        diff(
+            &format!("{id}: CPUs"),
+            describe_cpus(&tb.cpus),
+            describe_cpus(&tc.cpus),
+        );
     }
     out
 }
@@ -256,15 +265,6 @@ pub fn environment_differences(baseline: &ResultsFile, current: &ResultsFile) ->
 /// Quoted, for values that may be empty or hold spaces.
 fn q(s: &str) -> String {
     format!("{s:?}")
-}
-
-/// A CPU list as `[0, 1]`, or `unpinned`.
-fn cpus(c: &[usize]) -> String {
-    if c.is_empty() {
-        "unpinned".into()
-    } else {
-        format!("{c:?}")
-    }
 }
 
 /// One side of a comparison: one or more results files merged into one.

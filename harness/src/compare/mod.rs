@@ -6,16 +6,16 @@
 //!
 //! The flow: read both files → pair their measurements by (target, scenario,
 //! level) ([`matching`]) → per pair and metric, a ratio of medians with a
-//! bootstrap interval and a verdict ([`evaluate`], rules in [`verdict`]) →
+//! bootstrap interval and a verdict ([`evaluate`], rules in [`gate`]) →
 //! terminal table, Markdown, JSON ([`render`]) → exit code 0 (nothing
 //! regressed), 1 (something regressed) or 2 (usage or input error, via `Err`;
 //! or too few repetitions to gate, unless `--allow-ungated`).
-//! The rules are spelled out in `docs/compare.md` and in [`verdict`].
+//! The rules are spelled out in `docs/compare.md` and in [`gate`].
 
 pub mod evaluate;
+pub mod gate;
 pub mod matching;
 pub mod render;
-pub mod verdict;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -24,8 +24,8 @@ use anyhow::Context as _;
 
 use crate::results::io;
 pub use evaluate::{CompareError, CompareReport, Settings, compare};
+pub use gate::{Change, MaxRegression, Metric};
 use matching::Input;
-pub use verdict::{MaxRegression, Metric, Verdict};
 
 /// The default bootstrap seed: fixed, so the same two files always give the
 /// same verdict.

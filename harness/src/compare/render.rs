@@ -3,11 +3,11 @@
 //! functions from the report to text; the caller writes the files.
 
 use super::evaluate::{CompareReport, MeasurementComparison, MetricComparison, pct};
-use super::verdict::{Metric, Verdict};
+use super::gate::{Change, Metric};
 
 /// The verdict of a measurement as shown (`not compared` for `None`).
-fn verdict_name(v: Option<Verdict>) -> &'static str {
-    v.map_or("not compared", Verdict::name)
+fn verdict_name(v: Option<Change>) -> &'static str {
+    v.map_or("not compared", Change::name)
 }
 
 /// A metric value with its unit: throughput in requests/s, latency in µs/ms/s.
@@ -343,7 +343,7 @@ pub fn markdown(r: &CompareReport) -> String {
                         None => format!("{} (no interval)", pct(ci.ratio)),
                     };
                     match m.verdict {
-                        Some(Verdict::Regressed) => format!("**{text}**"),
+                        Some(Change::Regressed) => format!("**{text}**"),
                         _ => text,
                     }
                 }
@@ -353,13 +353,13 @@ pub fn markdown(r: &CompareReport) -> String {
         }
         let e = &mc.error_rate;
         let err = format!("{:+.2} pp", e.change_pp);
-        let err = if e.verdict == Verdict::Regressed {
+        let err = if e.verdict == Change::Regressed {
             format!("**{err}**")
         } else {
             err
         };
         let v = verdict_name(mc.verdict);
-        let v = if mc.verdict == Some(Verdict::Regressed) {
+        let v = if mc.verdict == Some(Change::Regressed) {
             format!("**{v}**")
         } else {
             v.to_string()
@@ -373,7 +373,7 @@ pub fn markdown(r: &CompareReport) -> String {
     let flagged: Vec<&MeasurementComparison> = r
         .measurements
         .iter()
-        .filter(|m| !m.reasons.is_empty() && m.verdict != Some(Verdict::Unchanged))
+        .filter(|m| !m.reasons.is_empty() && m.verdict != Some(Change::Unchanged))
         .collect();
     if !flagged.is_empty() {
         out.push_str("\n### Why\n\n");

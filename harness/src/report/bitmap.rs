@@ -1,5 +1,5 @@
 //! The PNG side: plotters' bitmap backend with its text drawing replaced by
-//! the same glyph layout the SVG backend uses ([`super::svg`]), rasterised
+//! the same glyph layout the SVG backend uses ([`super::glyphs`]), rasterised
 //! with ab_glyph at sub-pixel positions and alpha-blended. plotters' own
 //! bitmap text rounds every glyph to whole pixels, which leaves uneven gaps
 //! ("pyth on") and misplaced punctuation at small sizes.
@@ -18,7 +18,7 @@ use plotters_backend::{
     BackendColor, BackendCoord, BackendStyle, BackendTextStyle, DrawingErrorKind,
 };
 
-use super::svg::{layout, place_text};
+use super::glyphs::{FontError, layout, place_text};
 
 type Error = <BitMapBackend<'static> as DrawingBackend>::ErrorType;
 
@@ -91,7 +91,7 @@ fn palette(rgb: &[u8]) -> Option<(Vec<u8>, Vec<u8>)> {
     Some((palette, indices))
 }
 
-fn font_error(e: super::svg::SvgError) -> DrawingErrorKind<Error> {
+fn font_error(e: FontError) -> DrawingErrorKind<Error> {
     DrawingErrorKind::FontError(Box::new(e))
 }
 

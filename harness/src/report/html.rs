@@ -11,7 +11,8 @@ use std::fmt::Write as _;
 
 use super::Context;
 use super::charts::{ChartFile, ChartKind};
-use super::svg::{share_text, xml_escape as esc};
+use super::svg::xml_escape as esc;
+use super::svg_page::share_text;
 use super::tables::{self, Table};
 use crate::results::schema::Outcome;
 

@@ -11,9 +11,10 @@
 //! [`style`] holds the font, the colour of each target and the provenance
 //! footer; [`charts`] has one file per chart kind; [`tables`] builds the
 //! tables both text reports show; [`summary_md`], [`html`] and [`csv`] write
-//! the text reports; [`svg`] is the SVG backend that draws
-//! text as glyph outlines so charts look the same without system fonts, and
-//! [`bitmap`] rasterises the same glyph layout into the PNGs.
+//! the text reports; [`glyphs`] lays text out as glyphs of the embedded
+//! font, which [`svg`] (the SVG backend) writes as outlines so charts look
+//! the same without system fonts ([`svg_page`] shares their text across the
+//! charts of one HTML page), and [`bitmap`] rasterises into the PNGs.
 //!
 //! This module must not touch the results schema or the measuring code.
 
@@ -21,10 +22,12 @@ pub mod bitmap;
 pub mod charts;
 pub mod csv;
 pub mod data;
+pub mod glyphs;
 pub mod html;
 pub mod style;
 pub mod summary_md;
 pub mod svg;
+pub mod svg_page;
 pub mod tables;
 
 use std::path::{Path, PathBuf};

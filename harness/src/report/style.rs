@@ -9,7 +9,7 @@ use std::sync::OnceLock;
 use plotters::style::{FontStyle, RGBColor};
 
 use crate::results::schema::{Level, ResultsFile};
-use crate::sys::format_cpu_list;
+use crate::sys::describe_cpus;
 
 /// The font family every chart asks for; registered with DejaVu Sans.
 pub const FONT: &str = "sans-serif";
@@ -201,8 +201,8 @@ pub fn footer_lines(results: &ResultsFile, scope: &Scope<'_>, max_chars: usize) 
     let h = &results.host;
     let split = format!(
         "generator CPUs {} / target CPUs {}",
-        cpus_or(&h.generator_cpus),
-        cpus_or(&h.target_cpus)
+        describe_cpus(&h.generator_cpus),
+        describe_cpus(&h.target_cpus)
     );
     let mut parts = vec![
         format!(
@@ -239,14 +239,6 @@ pub fn footer_lines(results: &ResultsFile, scope: &Scope<'_>, max_chars: usize) 
 
 fn short(commit: &str) -> &str {
     commit.get(..10).unwrap_or(commit)
-}
-
-fn cpus_or(cpus: &[usize]) -> String {
-    if cpus.is_empty() {
-        "unpinned".into()
-    } else {
-        format_cpu_list(cpus)
-    }
 }
 
 /// Joins parts with ` · ` into lines of at most `max_chars` (a part longer

@@ -7,7 +7,7 @@ use super::charts::claim::outcome_word;
 use super::data::{Model, Stat, metric_display};
 use super::style::{fmt_num, level_label};
 use crate::results::schema::{Comparison, Outcome, PairResult, ResultsFile, Verdict};
-use crate::sys::format_cpu_list;
+use crate::sys::describe_cpus;
 
 /// A table of text cells.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -274,11 +274,7 @@ pub fn targets(results: &ResultsFile) -> Table {
                     t.workers
                         .map(|w| w.to_string())
                         .unwrap_or_else(|| "–".into()),
-                    if t.cpus.is_empty() {
-                        "unpinned".into()
-                    } else {
-                        format_cpu_list(&t.cpus)
-                    },
+                    describe_cpus(&t.cpus),
                     t.versions
                         .iter()
                         .map(|(k, v)| format!("{k} {v}"))
@@ -294,13 +290,7 @@ pub fn targets(results: &ResultsFile) -> Table {
 pub fn environment(results: &ResultsFile) -> Vec<(String, String)> {
     let h = &results.host;
     let t = &results.tool;
-    let cpus = |c: &[usize]| {
-        if c.is_empty() {
-            "unpinned".to_string()
-        } else {
-            format_cpu_list(c)
-        }
-    };
+    let cpus = describe_cpus;
     let mut out = vec![
         ("Run id".into(), results.run_id.clone()),
         (

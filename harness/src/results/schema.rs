@@ -59,6 +59,35 @@ pub struct ResultsFile {
     pub verdicts: Vec<Verdict>,
 }
 
+impl ResultsFile {
+    /// A new file of this kind started now-ish at `started_at`, with no
+    /// targets, measurements or verdicts yet, `complete: false`, and this
+    /// process's command line: the one skeleton `run` and `bench` fill in.
+    pub fn new(
+        kind: RunKind,
+        started_at: DateTime<Utc>,
+        tool: ToolInfo,
+        host: HostInfo,
+    ) -> ResultsFile {
+        ResultsFile {
+            schema_version: SCHEMA_VERSION,
+            order_seed: None,
+            kind,
+            run_id: started_at.format("%Y%m%dT%H%M%SZ").to_string(),
+            started_at,
+            finished_at: None,
+            complete: false,
+            command_line: std::env::args().collect(),
+            tool,
+            host,
+            targets: Vec::new(),
+            measurements: Vec::new(),
+            skipped: Vec::new(),
+            verdicts: Vec::new(),
+        }
+    }
+}
+
 /// What produced a results file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
@@ -131,6 +160,25 @@ pub struct TargetInfo {
     pub supervised: bool,
     /// Base URL the load went to.
     pub url: String,
+}
+
+impl TargetInfo {
+    /// A server claimbench did not start (`bench`, `run --target-url`):
+    /// nothing known about it but where it answers.
+    pub fn external(id: &str, url: &str, server: String) -> TargetInfo {
+        TargetInfo {
+            id: id.to_string(),
+            language: "unknown".into(),
+            framework: "unknown".into(),
+            server,
+            concurrency_model: "unknown".into(),
+            workers: None,
+            cpus: Vec::new(),
+            versions: BTreeMap::new(),
+            supervised: false,
+            url: url.to_string(),
+        }
+    }
 }
 
 /// A planned measurement or target that did not run.

@@ -20,7 +20,7 @@ use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use crate::results::schema::HostLoad;
-use crate::target::sampler::{ProcStat, scan_proc};
+use crate::target::procfs::{ProcStat, scan_proc};
 
 /// Other processes may use at most this much CPU (in CPUs: 0.1 = a tenth of
 /// one CPU, on average over the measured window) before a measurement counts

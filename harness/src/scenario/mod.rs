@@ -27,6 +27,7 @@ pub mod spec;
 pub mod suite;
 pub mod threshold;
 
+use crate::toml_pos::locate;
 use std::path::{Path, PathBuf};
 
 pub use claims::{Claims, load_claims, parse_claims};
@@ -90,8 +91,8 @@ impl<'a> Source<'a> {
     ) -> ScenarioError {
         let (line, guessed) = match offset {
             Some(o) => {
-                let (l, k) = locate(self.text, o);
-                (Some(l), k)
+                let p = locate(self.text, o);
+                (Some(p.line), p.key)
             }
             None => (None, None),
         };
@@ -121,55 +122,13 @@ impl<'a> Source<'a> {
             let key = message
                 .strip_prefix("unknown field `")
                 .and_then(|r| r.split('`').next())
-                .map(|k| match offset.map(|o| locate(self.text, o).1) {
+                .map(|k| match offset.map(|o| locate(self.text, o).key) {
                     Some(Some(full)) if full.ends_with(k) => full,
                     _ => k.to_string(),
                 });
             self.error_at(offset, key.as_deref(), message)
         })
     }
-}
-
-/// The 1-based line of byte `offset` in `text`, and the dotted key defined on
-/// that line (the enclosing `[table]` header joined with the key before `=`),
-/// or the table header itself when the line is one.
-pub fn locate(text: &str, offset: usize) -> (usize, Option<String>) {
-    let offset = offset.min(text.len());
-    let before = &text[..offset];
-    let line_no = before.matches('\n').count() + 1;
-    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-    let line_end = text[offset..].find('\n').map_or(text.len(), |i| offset + i);
-    let line = text[line_start..line_end].trim();
-    let header = |l: &str| -> Option<String> {
-        let l = l.trim();
-        let inner = l
-            .strip_prefix("[[")
-            .and_then(|r| r.split("]]").next())
-            .or_else(|| l.strip_prefix('[').and_then(|r| r.split(']').next()))?;
-        Some(inner.trim().to_string())
-    };
-    if let Some(h) = header(line) {
-        return (line_no, Some(h));
-    }
-    // The nearest table header above this line.
-    let table = text[..line_start].lines().rev().find_map(|l| {
-        if l.trim_start().starts_with('[') {
-            header(l)
-        } else {
-            None
-        }
-    });
-    let key = line
-        .split_once('=')
-        .map(|(k, _)| k.trim().trim_matches('"').to_string())
-        .filter(|k| !k.is_empty() && !k.starts_with('#'));
-    let full = match (table, key) {
-        (Some(t), Some(k)) => Some(format!("{t}.{k}")),
-        (None, Some(k)) => Some(k),
-        (Some(t), None) => Some(t),
-        (None, None) => None,
-    };
-    (line_no, full)
 }
 
 /// Reads a file into a string, as a [`ScenarioError::Read`] on failure.
@@ -203,23 +162,4 @@ pub fn parse_warmup(
     parse_duration(src, v)
         .map(Some)
         .map_err(|_| src.error_span(v, "is neither a duration like 1s nor `auto`"))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn locate_finds_lines_and_dotted_keys() {
-        let text = "name = \"x\"\n\n[load]\nmodel = \"closed\"\nconcurrency = [1]\n\n[[request]]\npath = \"/\"\n";
-        assert_eq!(locate(text, 0), (1, Some("name".into())));
-        let o = text.find("concurrency").unwrap();
-        assert_eq!(locate(text, o), (5, Some("load.concurrency".into())));
-        let o = text.find("[1]").unwrap() + 1;
-        assert_eq!(locate(text, o), (5, Some("load.concurrency".into())));
-        let o = text.find("[[request]]").unwrap();
-        assert_eq!(locate(text, o), (7, Some("request".into())));
-        let o = text.find("path").unwrap();
-        assert_eq!(locate(text, o), (8, Some("request.path".into())));
-    }
 }

@@ -5,9 +5,6 @@
 //! wait that lasted, the right echo summary, the right stream of events, the
 //! 400s and 404).
 //!
-//! Also [`LocalDownstream`]: the downstream delay service run in-process on
-//! a thread of its own, for `check`, `targets start` and tests.
-//!
 //! Uses hyper's connection-level client, one connection per case; sends no load.
 
 use std::net::{SocketAddr, ToSocketAddrs};
@@ -752,77 +749,6 @@ fn contains_value(v: &Value, key: &str, want: u64) -> bool {
     }
 }
 
-/// The downstream delay service ([`crate::downstream::serve`]) on
-/// 127.0.0.1, run in-process on its own thread until dropped.
-pub struct LocalDownstream {
-    url: String,
-    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl LocalDownstream {
-    /// Binds a free port on 127.0.0.1 and starts serving, pinned to `cpus`
-    /// when given (empty: not pinned).
-    pub fn start(cpus: &[usize]) -> std::io::Result<LocalDownstream> {
-        let listener = std::net::TcpListener::bind(("127.0.0.1", 0))?;
-        listener.set_nonblocking(true)?;
-        let url = format!("http://{}", listener.local_addr()?);
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let cpus = cpus.to_vec();
-        let (ready_tx, ready_rx) = std::sync::mpsc::channel::<std::io::Result<()>>();
-        let thread = std::thread::Builder::new()
-            .name("claimbench-downstream".into())
-            .spawn(move || {
-                let setup = (|| {
-                    crate::sys::pin_current_thread(&cpus)?;
-                    let rt = tokio::runtime::Builder::new_current_thread()
-                        .enable_all()
-                        .build()?;
-                    let listener = {
-                        let _guard = rt.enter();
-                        tokio::net::TcpListener::from_std(listener)?
-                    };
-                    Ok::<_, std::io::Error>((rt, listener))
-                })();
-                match setup {
-                    Ok((rt, listener)) => {
-                        let _ = ready_tx.send(Ok(()));
-                        rt.block_on(crate::downstream::serve(listener, async {
-                            let _ = rx.await;
-                        }));
-                    }
-                    Err(e) => {
-                        let _ = ready_tx.send(Err(e));
-                    }
-                }
-            })?;
-        ready_rx
-            .recv()
-            .map_err(|_| std::io::Error::other("the downstream thread died"))??;
-        Ok(LocalDownstream {
-            url,
-            shutdown: Some(tx),
-            thread: Some(thread),
-        })
-    }
-
-    /// Its base URL, `http://127.0.0.1:PORT` (pass as `downstream_url`).
-    pub fn url(&self) -> &str {
-        &self.url
-    }
-}
-
-impl Drop for LocalDownstream {
-    fn drop(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -882,7 +808,7 @@ mod tests {
 
     #[test]
     fn local_downstream_answers() {
-        let d = LocalDownstream::start(&[]).unwrap();
+        let d = crate::downstream::LocalDownstream::start(&[]).unwrap();
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()

@@ -223,7 +223,7 @@ pub fn run(args: TargetsArgs) -> anyhow::Result<ExitCode> {
                 downstream.as_deref().unwrap_or("-"),
                 running.log_path().display()
             );
-            let interrupt = Interrupt::register()?;
+            let interrupt = crate::interrupt::Signals::register()?;
             println!("  press Ctrl-C to stop");
             interrupt.wait();
             let outcome = running.stop()?;
@@ -238,38 +238,6 @@ pub fn run(args: TargetsArgs) -> anyhow::Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
-    }
-}
-
-/// SIGINT/SIGTERM listeners, registered when created (so a signal that
-/// arrives right after the "press Ctrl-C" line is not lost).
-struct Interrupt {
-    rt: tokio::runtime::Runtime,
-    int: tokio::signal::unix::Signal,
-    term: tokio::signal::unix::Signal,
-}
-
-impl Interrupt {
-    fn register() -> anyhow::Result<Interrupt> {
-        use tokio::signal::unix::{SignalKind, signal};
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .context("starting the runtime")?;
-        let _guard = rt.enter();
-        let int = signal(SignalKind::interrupt()).context("listening for Ctrl-C")?;
-        let term = signal(SignalKind::terminate()).context("listening for SIGTERM")?;
-        drop(_guard);
-        Ok(Interrupt { rt, int, term })
-    }
-
-    fn wait(mut self) {
-        self.rt.block_on(async {
-            tokio::select! {
-                _ = self.int.recv() => {}
-                _ = self.term.recv() => {}
-            }
-        });
     }
 }
 

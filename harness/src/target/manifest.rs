@@ -58,104 +58,13 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::TargetError;
+use super::raw::{RawManifest, RawStart, RawVariant};
 
 /// How long one setup command may run when the manifest does not say.
 pub const DEFAULT_SETUP_TIMEOUT: Duration = Duration::from_secs(900);
 
 /// The manifest file name inside each target folder.
 pub const MANIFEST_FILE: &str = "target.toml";
-
-// ---------------------------------------------------------------------------
-// Raw types: exactly what the author writes.
-
-/// `target.toml` as written.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawManifest {
-    name: String,
-    language: Language,
-    framework: String,
-    server: String,
-    description: String,
-    concurrency_model: ConcurrencyModel,
-    #[serde(default)]
-    setup: RawSetup,
-    start: RawStart,
-    versions: Option<RawVersions>,
-    #[serde(default)]
-    variants: BTreeMap<String, RawVariant>,
-}
-
-#[derive(Clone, Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawSetup {
-    #[serde(default)]
-    requires: Vec<String>,
-    #[serde(default)]
-    hint: String,
-    #[serde(default)]
-    preflight: Vec<Vec<String>>,
-    #[serde(default)]
-    timeout_s: Option<f64>,
-    #[serde(default)]
-    inputs: Vec<String>,
-    #[serde(default)]
-    outputs: Vec<String>,
-    #[serde(default)]
-    commands: Vec<Vec<String>>,
-}
-
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawStart {
-    command: Vec<String>,
-    #[serde(default)]
-    env: BTreeMap<String, String>,
-    #[serde(default = "default_workers")]
-    workers: String,
-    #[serde(default = "default_ready_path")]
-    ready_path: String,
-    #[serde(default = "default_ready_timeout")]
-    ready_timeout_s: f64,
-    #[serde(default = "default_stop_grace")]
-    stop_grace_s: f64,
-    #[serde(default)]
-    between_runs: BetweenRuns,
-}
-
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawVersions {
-    command: Vec<String>,
-}
-
-#[derive(Clone, Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawVariant {
-    description: Option<String>,
-    server: Option<String>,
-    concurrency_model: Option<ConcurrencyModel>,
-    command: Option<Vec<String>>,
-    env: Option<BTreeMap<String, String>>,
-    workers: Option<String>,
-    ready_path: Option<String>,
-    ready_timeout_s: Option<f64>,
-    stop_grace_s: Option<f64>,
-    between_runs: Option<BetweenRuns>,
-}
-
-fn default_workers() -> String {
-    "cpus".into()
-}
-fn default_ready_path() -> String {
-    "/health".into()
-}
-fn default_ready_timeout() -> f64 {
-    30.0
-}
-fn default_stop_grace() -> f64 {
-    5.0
-}
 
 // ---------------------------------------------------------------------------
 // Small value types.
@@ -764,8 +673,8 @@ fn start_section(
 fn parse_error(path: &Path, text: &str, e: &toml::de::Error) -> TargetError {
     let (line, column, key) = match e.span() {
         Some(span) => {
-            let (line, column) = line_col(text, span.start);
-            (Some(line), Some(column), key_at(text, span.start))
+            let p = crate::toml_pos::locate(text, span.start);
+            (Some(p.line), Some(p.column), p.key)
         }
         None => (None, None, None),
     };
@@ -775,58 +684,6 @@ fn parse_error(path: &Path, text: &str, e: &toml::de::Error) -> TargetError {
         column,
         key,
         message: e.message().trim().to_string(),
-    }
-}
-
-/// 1-based line and column of a byte offset.
-fn line_col(text: &str, offset: usize) -> (usize, usize) {
-    let offset = offset.min(text.len());
-    let before = &text[..offset];
-    let line = before.matches('\n').count() + 1;
-    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-    (line, col)
-}
-
-/// The dotted key whose line contains `offset` (`start.workers`), or the
-/// table header there, when it can be told from the text.
-fn key_at(text: &str, offset: usize) -> Option<String> {
-    let offset = offset.min(text.len());
-    let line_start = text[..offset].rfind('\n').map_or(0, |i| i + 1);
-    let line_end = text[offset..].find('\n').map_or(text.len(), |i| offset + i);
-    let line = text[line_start..line_end].trim();
-    let header = |l: &str| -> Option<String> {
-        let l = l.trim();
-        (l.starts_with('[') && l.ends_with(']'))
-            .then(|| l.trim_matches(|c| c == '[' || c == ']').trim().to_string())
-    };
-    if let Some(h) = header(line) {
-        return Some(h);
-    }
-    // The key on this line, or (for a multi-line array) the nearest line above with `=`.
-    let mut key = None;
-    for l in text[..line_end].lines().rev() {
-        let l = l.trim();
-        if header(l).is_some() {
-            break;
-        }
-        if let Some((k, _)) = l.split_once('=') {
-            let k = k.trim();
-            if !k.is_empty() && !k.starts_with('#') && !k.contains(['"', '[', '{', ',']) {
-                key = Some(k.to_string());
-                break;
-            }
-        }
-    }
-    let table = text[..line_start]
-        .lines()
-        .rev()
-        .find_map(header)
-        .filter(|t| !t.is_empty());
-    match (table, key) {
-        (Some(t), Some(k)) => Some(format!("{t}.{k}")),
-        (None, Some(k)) => Some(k),
-        (Some(t), None) => Some(t),
-        (None, None) => None,
     }
 }
 

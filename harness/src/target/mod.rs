@@ -65,10 +65,13 @@ pub mod check;
 pub mod cli;
 pub mod manifest;
 pub mod process;
+pub mod procfs;
+mod raw;
 pub mod sampler;
 pub mod setup;
 
-pub use check::{EndpointCheck, LocalDownstream, check, check_url, check_url_async};
+pub use crate::downstream::LocalDownstream;
+pub use check::{EndpointCheck, check, check_url, check_url_async};
 pub use manifest::{
     BetweenRuns, ConcurrencyModel, Language, Manifest, Placeholders, TargetId, TargetSpec,
     WorkersSpec, discover, find,

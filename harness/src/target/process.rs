@@ -33,6 +33,7 @@ use std::time::{Duration, Instant};
 
 use super::TargetError;
 use super::manifest::{Placeholders, TargetSpec, resolve_program};
+use super::procfs::{group_holds_listener, group_pids, open_connections};
 use super::sampler::{GroupTracker, cpu_percent_between};
 
 /// The host targets listen on.
@@ -506,96 +507,6 @@ fn probe(addr: SocketAddr, path: &str) -> Result<u16, String> {
         .ok_or_else(|| format!("not an HTTP response: {line:?}"))
 }
 
-/// Whether a process of group `pgid` holds the socket listening on `port`
-/// (from `/proc/net/tcp{,6}` and `/proc/PID/fd`), so that a readiness answer
-/// from some other server on that port is not taken for the target's. When
-/// it cannot be told (no `/proc/net`, unreadable fds) the answer is yes.
-pub fn group_holds_listener(pgid: i32, port: u16) -> bool {
-    let inodes = listening_inodes(port);
-    if inodes.is_empty() {
-        return true;
-    }
-    let pids = group_pids(pgid);
-    if pids.is_empty() {
-        return false;
-    }
-    let mut readable = false;
-    for pid in pids {
-        let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
-            continue;
-        };
-        readable = true;
-        for fd in fds.filter_map(Result::ok) {
-            if let Ok(link) = std::fs::read_link(fd.path())
-                && let Some(inode) = link
-                    .to_str()
-                    .and_then(|l| l.strip_prefix("socket:["))
-                    .and_then(|l| l.strip_suffix(']'))
-                    .and_then(|n| n.parse::<u64>().ok())
-                && inodes.contains(&inode)
-            {
-                return true;
-            }
-        }
-    }
-    !readable
-}
-
-/// Server-side TCP connections on `port` that a server still has to serve
-/// or close (ESTABLISHED, SYN_RECV, CLOSE_WAIT, including those waiting in
-/// the accept queue), from `/proc/net/tcp{,6}`.
-pub fn open_connections(port: u16) -> usize {
-    ["/proc/net/tcp", "/proc/net/tcp6"]
-        .iter()
-        .filter_map(|f| std::fs::read_to_string(f).ok())
-        .map(|t| parse_open_connections(&t, port))
-        .sum()
-}
-
-fn parse_open_connections(table: &str, port: u16) -> usize {
-    table
-        .lines()
-        .skip(1)
-        .filter(|line| {
-            let f: Vec<&str> = line.split_whitespace().collect();
-            let local_port = f
-                .get(1)
-                .and_then(|a| a.rsplit(':').next())
-                .and_then(|p| u16::from_str_radix(p, 16).ok());
-            // 01 ESTABLISHED, 03 SYN_RECV, 08 CLOSE_WAIT.
-            local_port == Some(port) && matches!(f.get(3), Some(&"01" | &"03" | &"08"))
-        })
-        .count()
-}
-
-/// Inodes of the TCP sockets listening on `port` (IPv4 and IPv6).
-fn listening_inodes(port: u16) -> Vec<u64> {
-    let mut out = Vec::new();
-    for file in ["/proc/net/tcp", "/proc/net/tcp6"] {
-        let Ok(text) = std::fs::read_to_string(file) else {
-            continue;
-        };
-        out.extend(parse_listening_inodes(&text, port));
-    }
-    out
-}
-
-/// Parses a `/proc/net/tcp`-style table for sockets in state LISTEN (`0A`) on `port`.
-fn parse_listening_inodes(table: &str, port: u16) -> Vec<u64> {
-    table
-        .lines()
-        .skip(1)
-        .filter_map(|line| {
-            let f: Vec<&str> = line.split_whitespace().collect();
-            let local_port = f.get(1)?.rsplit(':').next()?;
-            let listening = *f.get(3)? == "0A";
-            (listening && u16::from_str_radix(local_port, 16).ok()? == port)
-                .then(|| f.get(9)?.parse().ok())
-                .flatten()
-        })
-        .collect()
-}
-
 /// A port that was free a moment ago on 127.0.0.1.
 pub fn free_port() -> std::io::Result<u16> {
     Ok(TcpListener::bind((HOST, 0))?.local_addr()?.port())
@@ -732,15 +643,6 @@ fn signal_group(pgid: i32, sig: i32) {
     }
 }
 
-/// Live (non-zombie) processes whose process group is `pgid`, from `/proc`.
-pub fn group_pids(pgid: i32) -> Vec<i32> {
-    super::sampler::scan_proc()
-        .into_iter()
-        .filter(|p| p.pgrp == pgid && p.state != 'Z' && p.state != 'X')
-        .map(|p| p.pid)
-        .collect()
-}
-
 fn read_tail(path: &Path, offset: u64, n: usize) -> Vec<String> {
     let mut text = String::new();
     if let Ok(mut f) = File::open(path)
@@ -808,27 +710,6 @@ pub fn kill_all_registered() -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn listening_sockets_are_found_and_owned() {
-        let table = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
-   0: 0100007F:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 12345 1 0000000000000000 100 0 0 10 0
-   1: 0100007F:1F90 0100007F:D431 01 00000000:00000000 00:00000000 00000000     0        0 99999 1 0000000000000000 20 4 30 10 -1
-   2: 00000000:0050 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 777 1 0000000000000000 100 0 0 10 0
-";
-        assert_eq!(parse_listening_inodes(table, 8080), vec![12345]);
-        assert_eq!(parse_listening_inodes(table, 80), vec![777]);
-        assert!(parse_listening_inodes(table, 81).is_empty());
-        assert_eq!(parse_open_connections(table, 8080), 1);
-        assert_eq!(parse_open_connections(table, 80), 0);
-        // A listener in this process: ours (our group), and not another group's.
-        let l = TcpListener::bind((HOST, 0)).unwrap();
-        let port = l.local_addr().unwrap().port();
-        // SAFETY: getpgrp is always safe.
-        let pgid = unsafe { libc::getpgrp() };
-        assert!(group_holds_listener(pgid, port));
-        assert!(!group_holds_listener(i32::MAX - 7, port));
-    }
 
     #[test]
     fn free_ports_are_nonzero() {

@@ -17,65 +17,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use super::procfs::{ProcStat, read_stat, scan_proc};
 use crate::results::schema::{ResourceSample, ResourceUsage};
-
-/// One line of `/proc/PID/stat`, the fields the supervisor needs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ProcStat {
-    /// Process id.
-    pub pid: i32,
-    /// State letter (`R`, `S`, `Z`, ...).
-    pub state: char,
-    /// Parent pid.
-    pub ppid: i32,
-    /// Process group id.
-    pub pgrp: i32,
-    /// utime + stime, clock ticks.
-    pub cpu_ticks: u64,
-    /// Threads.
-    pub num_threads: u64,
-    /// Start time since boot, clock ticks (tells a reused pid apart).
-    pub start_ticks: u64,
-    /// Resident set, pages.
-    pub rss_pages: u64,
-}
-
-/// Parses the contents of `/proc/PID/stat`. The command name may contain
-/// spaces and parentheses, so fields are counted from the last `)`.
-pub fn parse_stat(text: &str) -> Option<ProcStat> {
-    let open = text.find('(')?;
-    let close = text.rfind(')')?;
-    let pid = text[..open].trim().parse().ok()?;
-    let f: Vec<&str> = text.get(close + 1..)?.split_whitespace().collect();
-    // f[0] is field 3 (state) of proc(5).
-    let num = |i: usize| f.get(i).and_then(|s| s.parse::<u64>().ok());
-    Some(ProcStat {
-        pid,
-        state: f.first()?.chars().next()?,
-        ppid: f.get(1)?.parse().ok()?,
-        pgrp: f.get(2)?.parse().ok()?,
-        cpu_ticks: num(11)? + num(12)?,
-        num_threads: num(17)?,
-        start_ticks: num(19)?,
-        rss_pages: f.get(21)?.parse::<i64>().ok()?.max(0) as u64,
-    })
-}
-
-/// Every process in `/proc` (processes that vanish while reading are skipped).
-pub fn scan_proc() -> Vec<ProcStat> {
-    let Ok(dir) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    dir.filter_map(Result::ok)
-        .filter(|e| {
-            e.file_name()
-                .to_str()
-                .is_some_and(|n| n.bytes().all(|b| b.is_ascii_digit()))
-        })
-        .filter_map(|e| std::fs::read_to_string(e.path().join("stat")).ok())
-        .filter_map(|t| parse_stat(&t))
-        .collect()
-}
 
 /// The resources of one process group at one moment.
 #[derive(Clone, Debug)]
@@ -191,11 +134,6 @@ impl GroupTracker {
         }
         out
     }
-}
-
-/// Reads and parses `/proc/PID/stat` (None if the process is gone).
-pub fn read_stat(pid: i32) -> Option<ProcStat> {
-    parse_stat(&std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?)
 }
 
 /// CPU ticks used between two snapshots: per process, the increase since
@@ -347,31 +285,6 @@ pub fn summarize(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn stat_lines_parse_even_with_odd_names() {
-        let line = "4242 (my (odd) name) S 1 4240 4240 0 -1 4194560 100 0 0 0 \
-                    250 50 0 0 20 0 3 0 987654 123456789 2048 18446744073709551615 \
-                    1 1 0 0 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0\n";
-        let p = parse_stat(line).unwrap();
-        assert_eq!(p.pid, 4242);
-        assert_eq!(p.state, 'S');
-        assert_eq!(p.ppid, 1);
-        assert_eq!(p.pgrp, 4240);
-        assert_eq!(p.cpu_ticks, 300);
-        assert_eq!(p.num_threads, 3);
-        assert_eq!(p.start_ticks, 987654);
-        assert_eq!(p.rss_pages, 2048);
-        assert!(parse_stat("garbage").is_none());
-    }
-
-    #[test]
-    fn this_process_is_found_in_proc() {
-        let me = std::process::id() as i32;
-        let p = scan_proc().into_iter().find(|p| p.pid == me).unwrap();
-        assert!(p.num_threads >= 1);
-        assert!(p.rss_pages > 0);
-    }
 
     fn stat(pid: i32, pgrp: i32, ticks: u64, rss: u64, state: char) -> ProcStat {
         ProcStat {

@@ -5,6 +5,7 @@ mod bench_cli;
 mod compare;
 mod deploy;
 mod engine;
+mod layering;
 mod netns;
 mod protocols;
 mod report;

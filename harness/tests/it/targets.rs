@@ -73,7 +73,7 @@ fn alive(pids: &[i32]) -> Vec<i32> {
         .filter(|p| {
             std::fs::read_to_string(format!("/proc/{p}/stat"))
                 .ok()
-                .and_then(|s| target::sampler::parse_stat(&s))
+                .and_then(|s| target::procfs::parse_stat(&s))
                 .is_some_and(|st| st.state != 'Z' && st.state != 'X')
         })
         .collect()
@@ -364,7 +364,7 @@ fn stop_leaves_no_process_in_the_group() {
     assert_eq!(pids.len(), 4, "master + 3 workers: {pids:?}");
     let outcome = running.stop().unwrap();
     assert!(outcome.graceful, "{outcome:?}");
-    assert!(target::process::group_pids(pgid).is_empty());
+    assert!(target::procfs::group_pids(pgid).is_empty());
     assert!(alive(&pids).is_empty());
     assert!(!target::process::registered_groups().contains(&pgid));
 }
@@ -386,7 +386,7 @@ fn stop_escalates_to_sigkill_when_sigterm_is_ignored() {
     assert!(!outcome.graceful, "{outcome:?}");
     assert!(outcome.elapsed >= Duration::from_millis(500), "{outcome:?}");
     assert!(outcome.status.contains("signal 9"), "{outcome:?}");
-    assert!(target::process::group_pids(pgid).is_empty());
+    assert!(target::procfs::group_pids(pgid).is_empty());
     assert!(alive(&pids).is_empty());
 }
 
@@ -400,7 +400,7 @@ fn dropping_a_running_target_kills_its_group() {
     assert_eq!(pids.len(), 3);
     drop(running);
     assert!(alive(&pids).is_empty());
-    assert!(target::process::group_pids(pgid).is_empty());
+    assert!(target::procfs::group_pids(pgid).is_empty());
     assert!(!target::process::registered_groups().contains(&pgid));
 }
 
@@ -1005,7 +1005,7 @@ fn cli_start(
 fn wait_gone(pgid: i32, limit: Duration) -> Vec<i32> {
     let deadline = Instant::now() + limit;
     loop {
-        let left = target::process::group_pids(pgid);
+        let left = target::procfs::group_pids(pgid);
         if left.is_empty() || Instant::now() >= deadline {
             return left;
         }
@@ -1017,7 +1017,7 @@ fn wait_gone(pgid: i32, limit: Duration) -> Vec<i32> {
 fn cli_start_stops_the_whole_group_on_ctrl_c() {
     let logs = tempfile::tempdir().unwrap();
     let (mut cli, _out, pgid) = cli_start("fixture-forker:stubborn", logs.path());
-    assert_eq!(target::process::group_pids(pgid).len(), 3);
+    assert_eq!(target::procfs::group_pids(pgid).len(), 3);
     unsafe { libc::kill(cli.id() as i32, libc::SIGINT) };
     let status = cli.wait().unwrap();
     assert!(status.success(), "{status:?}");
@@ -1031,7 +1031,7 @@ fn a_sigkilled_harness_leaves_no_target_process() {
     // their master, like gunicorn's or uvicorn's would for a while).
     let logs = tempfile::tempdir().unwrap();
     let (mut cli, _out, pgid) = cli_start("fixture-forker:stubborn", logs.path());
-    assert_eq!(target::process::group_pids(pgid).len(), 3);
+    assert_eq!(target::procfs::group_pids(pgid).len(), 3);
     cli.kill().unwrap();
     cli.wait().unwrap();
     assert_eq!(wait_gone(pgid, Duration::from_secs(3)), Vec::<i32>::new());
@@ -1097,14 +1097,14 @@ fn wait_idle_sees_the_stale_gunicorn_queue() {
         write!(s, "GET /io/sleep?ms=150 HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
     }
     std::thread::sleep(Duration::from_millis(100));
-    assert!(target::process::open_connections(running.port()) > 0);
+    assert!(target::procfs::open_connections(running.port()) > 0);
     let waited = running.wait_idle(Duration::from_secs(15)).unwrap();
     eprintln!("stale gunicorn queue drained after {waited:.2?}");
     assert!(
         waited >= Duration::from_millis(1000),
         "waited only {waited:?}"
     );
-    assert_eq!(target::process::open_connections(running.port()), 0);
+    assert_eq!(target::procfs::open_connections(running.port()), 0);
     running.stop().unwrap();
 }
 
@@ -1213,7 +1213,7 @@ fn an_interrupted_check_leaves_no_target_process() {
     let cli_pid = cli.id() as i32;
     let deadline = Instant::now() + Duration::from_secs(10);
     let target_pid = loop {
-        let found = target::sampler::scan_proc().into_iter().find(|p| {
+        let found = target::procfs::scan_proc().into_iter().find(|p| {
             p.ppid == cli_pid
                 && std::fs::read(format!("/proc/{}/cmdline", p.pid))
                     .is_ok_and(|c| String::from_utf8_lossy(&c).contains("never-ready-marker"))
@@ -1225,7 +1225,7 @@ fn an_interrupted_check_leaves_no_target_process() {
         std::thread::sleep(Duration::from_millis(20));
     };
     // (python3 may be a pyenv shim: its helpers are in the group for a moment.)
-    assert!(target::process::group_pids(target_pid).contains(&target_pid));
+    assert!(target::procfs::group_pids(target_pid).contains(&target_pid));
     unsafe { libc::kill(cli_pid, libc::SIGINT) };
     let status = cli.wait().unwrap();
     assert!(!status.success());

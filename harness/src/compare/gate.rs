@@ -1,5 +1,5 @@
-//! The rules of the gate: how a ratio and its interval become a verdict, per
-//! metric and per measurement. Pure functions over numbers already extracted
+//! The rules of the gate: how a ratio and its interval become a [`Change`],
+//! per metric and per measurement. Pure functions over numbers already extracted
 //! from the results; no I/O, no formatting.
 //!
 //! # The rules (`t` = `--max-regression` / 100, e.g. 0.05)
@@ -237,10 +237,12 @@ pub enum Direction {
     LowerIsBetter,
 }
 
-/// The verdict on one metric or one measurement.
+/// What the gate says of one metric or one measurement: how it changed
+/// (the word "verdict" is kept for the claims; in the outputs and the JSON
+/// the field is still `verdict`, for the files and tools that read it).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum Verdict {
+pub enum Change {
     /// Nothing beyond the threshold in the bad direction.
     Unchanged,
     /// The whole interval is beyond the threshold in the good direction.
@@ -251,14 +253,14 @@ pub enum Verdict {
     Regressed,
 }
 
-impl Verdict {
+impl Change {
     /// Lower-case name, as in the outputs.
     pub fn name(self) -> &'static str {
         match self {
-            Verdict::Unchanged => "unchanged",
-            Verdict::Improved => "improved",
-            Verdict::Noisy => "noisy",
-            Verdict::Regressed => "regressed",
+            Change::Unchanged => "unchanged",
+            Change::Improved => "improved",
+            Change::Noisy => "noisy",
+            Change::Regressed => "regressed",
         }
     }
 }
@@ -266,26 +268,26 @@ impl Verdict {
 /// Classifies a ratio interval `[low, high]` (current / baseline) against the
 /// relative threshold `t` (0.05 for 5%). See the module docs for the rules.
 /// Never panics; an unbounded `high` (`+inf`) is just a very wide interval.
-pub fn classify(low: f64, high: f64, direction: Direction, t: f64) -> Verdict {
+pub fn classify(low: f64, high: f64, direction: Direction, t: f64) -> Change {
     // Re-express both directions as "badness": for throughput a drop is bad.
     let (bad_all, bad_any, good_all) = match direction {
         Direction::HigherIsBetter => (high < 1.0 - t, low < 1.0 - t, low > 1.0 + t),
         Direction::LowerIsBetter => (low > 1.0 + t, high > 1.0 + t, high < 1.0 - t),
     };
     if bad_all {
-        Verdict::Regressed
+        Change::Regressed
     } else if bad_any {
-        Verdict::Noisy
+        Change::Noisy
     } else if good_all {
-        Verdict::Improved
+        Change::Improved
     } else {
-        Verdict::Unchanged
+        Change::Unchanged
     }
 }
 
 /// Classifies a [`RatioCi`]: its interval, or its point estimate when it has
 /// no interval.
-pub fn classify_ci(ci: &RatioCi, direction: Direction, t: f64) -> Verdict {
+pub fn classify_ci(ci: &RatioCi, direction: Direction, t: f64) -> Change {
     match ci.interval() {
         Some((low, high)) => classify(low, high, direction, t),
         None => classify(ci.ratio, ci.ratio, direction, t),
@@ -294,24 +296,24 @@ pub fn classify_ci(ci: &RatioCi, direction: Direction, t: f64) -> Verdict {
 
 /// The error-rate rule: regressed when `current - baseline` (fractions,
 /// e.g. medians of `error_rate`) exceeds `max_increase_pp` percentage points.
-pub fn classify_error_rate(baseline: f64, current: f64, max_increase_pp: f64) -> Verdict {
+pub fn classify_error_rate(baseline: f64, current: f64, max_increase_pp: f64) -> Change {
     if (current - baseline) * 100.0 > max_increase_pp {
-        Verdict::Regressed
+        Change::Regressed
     } else {
-        Verdict::Unchanged
+        Change::Unchanged
     }
 }
 
 /// The overall verdict from the gated verdicts: the worst, in the order
 /// `regressed` > `noisy` > `improved` > `unchanged`; `unchanged` when empty.
-pub fn overall(gated: impl IntoIterator<Item = Verdict>) -> Verdict {
-    gated.into_iter().max().unwrap_or(Verdict::Unchanged)
+pub fn overall(gated: impl IntoIterator<Item = Change>) -> Change {
+    gated.into_iter().max().unwrap_or(Change::Unchanged)
 }
 
 #[cfg(test)]
 mod tests {
+    use super::Change::*;
     use super::Direction::*;
-    use super::Verdict::*;
     use super::*;
     use crate::analysis::stats::bootstrap_ratio_ci;
 

@@ -1,0 +1,139 @@
+//! Concluding a run: the claims' verdicts, the suite's thresholds, the final
+//! results file, the reports, `results/latest`, the printed summary and the
+//! exit code.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use super::{Runner, output};
+use crate::analysis::{checks, verdict};
+use crate::results::schema::Verdict;
+
+impl Runner {
+    /// Verdicts, thresholds, final files, reports and the printed summary.
+    pub fn conclude(
+        &mut self,
+        interrupted: bool,
+        no_report: bool,
+        wall: Duration,
+    ) -> anyhow::Result<ExitCode> {
+        let verdicts: Vec<Verdict> = match &self.setup.claims {
+            Some(c) => verdict::evaluate(&c.claims, &c.rules, &self.results),
+            None => Vec::new(),
+        };
+        self.results.verdicts = verdicts;
+        self.results.finished_at = Some(chrono::Utc::now());
+        self.results.complete = !interrupted;
+        self.save();
+        let breaches = checks::threshold_breaches(&self.setup.suite, &self.results.measurements);
+
+        println!();
+        let ex = output::exclusions(&self.results);
+        if !ex.is_empty() {
+            println!("excluded from verdicts:\n{ex}");
+        }
+        for s in &self.results.skipped {
+            println!(
+                "skipped: {}{}: {}",
+                s.target,
+                s.scenario
+                    .as_ref()
+                    .map(|x| format!(" in `{x}`"))
+                    .unwrap_or_default(),
+                s.reason
+            );
+        }
+        let table = output::verdict_table(&self.results.verdicts);
+        if !self.results.verdicts.is_empty() {
+            let header = match &self.setup.claims {
+                Some(c) => {
+                    let per_metric: Vec<String> = c
+                        .rules
+                        .min_effects
+                        .iter()
+                        .map(|(m, e)| format!("{m} {:.0}%", e * 100.0))
+                        .collect();
+                    format!(
+                        "verdicts ({}; minimum effect {:.0}%{}; bootstrap intervals of the ratio of medians (rounds paired), {:.0}% per claim with Bonferroni across its comparisons):\n",
+                        c.file.display(),
+                        c.rules.min_effect * 100.0,
+                        if per_metric.is_empty() {
+                            String::new()
+                        } else {
+                            format!(" ({})", per_metric.join(", "))
+                        },
+                        c.rules.confidence * 100.0
+                    )
+                }
+                None => String::new(),
+            };
+            print!("{header}{table}");
+            let path = self.dir.join("verdicts.txt");
+            if let Err(e) =
+                crate::results::io::write_atomic(&path, format!("{header}{table}").as_bytes())
+            {
+                eprintln!("warning: {e}");
+            }
+        }
+        for b in &breaches {
+            println!("threshold breached: {b}");
+        }
+        println!();
+        println!("wrote {}", self.results_path().display());
+        if !self.results.verdicts.is_empty() {
+            println!("wrote {}", self.dir.join("verdicts.txt").display());
+        }
+        if !no_report {
+            match crate::report::write_all(&self.results, &self.dir) {
+                Ok(files) => {
+                    println!("wrote {}", files.summary_md.display());
+                    println!("wrote {}", files.report_html.display());
+                    println!("wrote {}", files.results_csv.display());
+                    println!(
+                        "wrote {} charts under {}",
+                        files.charts.len(),
+                        self.dir.join(crate::report::CHARTS_DIR).display()
+                    );
+                }
+                Err(e) => eprintln!("warning: reports not written: {e}"),
+            }
+        }
+        if self.setup.link_latest {
+            match link_latest(&self.setup.out, &self.dir) {
+                Ok(l) => println!("{} -> {}", l.display(), self.dir.display()),
+                Err(e) => eprintln!("warning: cannot update results/latest: {e}"),
+            }
+        }
+        println!(
+            "{} measurements in {}{}",
+            self.results.measurements.len(),
+            humantime::format_duration(Duration::from_secs(wall.as_secs())),
+            if interrupted {
+                " (interrupted: results are partial, complete = false)"
+            } else {
+                ""
+            }
+        );
+        if interrupted {
+            return Ok(ExitCode::from(130));
+        }
+        if !breaches.is_empty() {
+            return Ok(ExitCode::from(crate::EXIT_GATE_FAILED));
+        }
+        Ok(ExitCode::SUCCESS)
+    }
+}
+
+/// Points `<results>/latest` at `dir` (a relative symlink, replaced atomically).
+fn link_latest(results: &Path, dir: &Path) -> std::io::Result<PathBuf> {
+    let link = results.join("latest");
+    let name = dir
+        .file_name()
+        .ok_or_else(|| std::io::Error::other("no run folder name"))?;
+    let tmp = results.join(format!(".latest-{}", std::process::id()));
+    let _ = std::fs::remove_file(&tmp);
+    std::os::unix::fs::symlink(name, &tmp)?;
+    std::fs::rename(&tmp, &link)?;
+    Ok(link)
+}
