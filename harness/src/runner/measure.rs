@@ -315,16 +315,23 @@ impl Runner {
         speed: &mut speed::SpeedCheck,
     ) -> Result<Measurement, Failure> {
         if !self.setup.host_check {
-            return self.measure(job, stop, tick);
+            return self.measure(job, stop, tick).map(|(m, _)| m);
         }
         let cpus = self.probe_cpus();
         let before = speed.probe_settled(&cpus);
-        let mut outcome = self.measure(job, stop, tick);
+        let outcome = self.measure(job, stop, tick);
         let after = speed.probe_settled(&cpus);
-        if let Ok(m) = &mut outcome
+        let mut outcome = outcome.map(|(m, during)| {
+            let during = during.and_then(|p| speed.record_during(Instant::now(), &p));
+            (m, during)
+        });
+        if let Ok((m, during)) = &mut outcome
             && let Some(host) = &mut m.host
         {
-            host.slowdown = speed.slowdown(&[&before, &after]);
+            host.slowdown = [speed.slowdown(&[&before, &after]), *during]
+                .into_iter()
+                .flatten()
+                .max_by(f64::total_cmp);
             if let Some(slow) = host.slowdown.and_then(speed::slow) {
                 m.excluded = Some(match m.excluded.take() {
                     Some(e) => format!("{e}; {slow}"),
@@ -332,7 +339,7 @@ impl Runner {
                 });
             }
         }
-        outcome
+        outcome.map(|(m, _)| m)
     }
 
     /// The job's target in a clean state: a fresh process, or a kept one
@@ -398,13 +405,14 @@ impl Runner {
         })
     }
 
-    /// One measurement.
+    /// One measurement, and what the speed [`speed::Sampler`] saw on the
+    /// probed CPUs during its window (with the host check on).
     fn measure(
         &mut self,
         job: &Job,
         stop: &Arc<AtomicBool>,
         tick: &dyn Fn(),
-    ) -> Result<Measurement, Failure> {
+    ) -> Result<(Measurement, Option<speed::Probe>), Failure> {
         let scenario = self.setup.suite.entries[job.entry].scenario.clone();
         let level = scenario.levels()[job.level];
         let gen_cpus = self.setup.generator_cpus.clone();
@@ -425,8 +433,11 @@ impl Runner {
             let mut measured_at = None;
             let mut probe = None;
             let mut host = None;
+            let mut speed_sampler = None;
+            let mut during = None;
             let groups: Vec<i32> = pgid.into_iter().collect();
             let host_check = self.setup.host_check;
+            let probe_cpus = self.probe_cpus();
             let load = load::run(&plan, stop.clone(), &mut |p| {
                 tick();
                 match p.phase {
@@ -437,6 +448,9 @@ impl Runner {
                         // told from other processes': no check.
                         if host_check && !groups.is_empty() {
                             probe = host_load::Probe::start(&groups);
+                        }
+                        if host_check {
+                            speed_sampler = Some(speed::Sampler::start(&probe_cpus));
                         }
                         if let Some(g) = pgid {
                             sampler = Some(Sampler::start(g, Duration::from_millis(100)));
@@ -449,6 +463,9 @@ impl Runner {
                         if let Some(p) = probe.take() {
                             host = p.finish();
                         }
+                        if let Some(s) = speed_sampler.take() {
+                            during = Some(s.finish());
+                        }
                     }
                     _ => {}
                 }
@@ -460,14 +477,23 @@ impl Runner {
             if let Some(p) = probe.take() {
                 host = p.finish();
             }
-            Ok::<_, String>((load, resources, host, measured_at.unwrap_or(started_at)))
+            if let Some(s) = speed_sampler.take() {
+                during = Some(s.finish());
+            }
+            Ok::<_, String>((
+                load,
+                resources,
+                host,
+                during,
+                measured_at.unwrap_or(started_at),
+            ))
         })();
         if let Some(t) = fresh.take()
             && let Err(e) = t.stop()
         {
             eprintln!("warning: {e}");
         }
-        let (load, resources, host, started_at) = result.map_err(Failure::Measurement)?;
+        let (load, resources, host, during, started_at) = result.map_err(Failure::Measurement)?;
         let mut excluded = exclusion(&load, self.setup.suite.max_error_rate);
         if let Some(busy) = host.as_ref().and_then(host_load::disturbed) {
             excluded = Some(match excluded {
@@ -482,7 +508,7 @@ impl Runner {
                 None => cut,
             });
         }
-        Ok(Measurement {
+        let measurement = Measurement {
             target: job.instance(),
             scenario: scenario.name.clone(),
             level: level.level,
@@ -493,6 +519,7 @@ impl Runner {
             resources,
             excluded,
             host,
-        })
+        };
+        Ok((measurement, during))
     }
 }
