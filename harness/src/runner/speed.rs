@@ -23,11 +23,12 @@
 //! nothing of ours): the median of [`PROBE_REPEATS`] tries of about 3 ms,
 //! taken again a second later if it comes out slow (a passing disturbance
 //! is gone by then). An episode can also begin and end inside the
-//! measured window, so a [`Sampler`] takes a short try on each of those
-//! CPUs every [`SAMPLE_EVERY`] while the window runs, timed in the
-//! thread's own CPU time (the CPU is shared with the generator or the
-//! target then, and waiting for them must not count): about 0.3% of each
-//! CPU. Each kind is compared with its own median of the last
+//! measured window, so a [`Sampler`] takes a short try (about 0.2 ms) on
+//! each of those CPUs every [`SAMPLE_EVERY`] while the window runs, timed
+//! in the thread's own CPU time (the CPU is shared with the generator or
+//! the target then, and waiting for them must not count): about 0.15% of
+//! each CPU, and a request that arrives during a try waits up to 0.2 ms
+//! for that CPU. Each kind is compared with its own median of the last
 //! [`LOOK_BACK`] on the same CPU. A measurement whose probe before, after
 //! or during it is more than [`MAX_SLOWDOWN`] times that is excluded and
 //! measured again. The
@@ -63,12 +64,13 @@ const CHAINS: usize = 8;
 /// Steps of every chain per try (about 3 ms here).
 const STEPS: u64 = 1_200_000;
 
-/// Steps of a try taken during a measurement ([`Sampler`]): a quarter of a
-/// full one.
-const SAMPLE_STEPS: u64 = STEPS / 4;
+/// Steps of a try taken during a measurement ([`Sampler`]): a sixteenth of
+/// a full one (about 0.2 ms), so a request that waits behind it waits
+/// little.
+const SAMPLE_STEPS: u64 = STEPS / 16;
 
-/// How often a [`Sampler`] takes a try.
-pub const SAMPLE_EVERY: Duration = Duration::from_millis(250);
+/// How often a [`Sampler`] takes a try (24 tries in a 3 s window).
+pub const SAMPLE_EVERY: Duration = Duration::from_millis(125);
 
 /// Time of one try: [`CHAINS`] independent chains of 64-bit multiply-adds
 /// (LCGs), stepped together, so the CPU runs them in parallel on every
@@ -410,7 +412,7 @@ mod tests {
     fn a_cpu_shared_with_a_busy_thread_is_not_slow_to_the_sampler() {
         let cpu = *crate::sys::online_cpus().last().expect("a CPU");
         let quiet = Sampler::start(&[cpu]);
-        std::thread::sleep(SAMPLE_EVERY * 4);
+        std::thread::sleep(SAMPLE_EVERY * 8);
         let quiet = quiet.finish();
         let Some(&quiet_ms) = quiet.ms.get(&cpu) else {
             eprintln!("skipped: cannot pin a thread to CPU {cpu}");
@@ -427,7 +429,7 @@ mod tests {
             })
         };
         let busy = Sampler::start(&[cpu]);
-        std::thread::sleep(SAMPLE_EVERY * 4);
+        std::thread::sleep(SAMPLE_EVERY * 8);
         let busy = busy.finish();
         spin.store(false, Ordering::Relaxed);
         spinner.join().expect("spinner");
