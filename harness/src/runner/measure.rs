@@ -449,7 +449,9 @@ impl Runner {
                         if host_check && !groups.is_empty() {
                             probe = host_load::Probe::start(&groups);
                         }
-                        if host_check {
+                        // Once: without a process group this arm runs on
+                        // every tick of the window.
+                        if host_check && speed_sampler.is_none() && during.is_none() {
                             speed_sampler = Some(speed::Sampler::start(&probe_cpus));
                         }
                         if let Some(g) = pgid {

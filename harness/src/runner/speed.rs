@@ -298,10 +298,10 @@ impl Sampler {
 
     /// Stops the threads and returns each CPU's median try, in
     /// milliseconds of its CPU time.
-    pub fn finish(self) -> Probe {
+    pub fn finish(mut self) -> Probe {
         self.stop.store(true, Ordering::Relaxed);
         let mut probe = Probe::default();
-        for (cpu, handle) in self.threads {
+        for (cpu, handle) in std::mem::take(&mut self.threads) {
             handle.thread().unpark();
             let Ok(mut tries) = handle.join() else {
                 continue;
@@ -312,6 +312,17 @@ impl Sampler {
             }
         }
         probe
+    }
+}
+
+impl Drop for Sampler {
+    /// A sampler dropped without [`Sampler::finish`] (an error or a panic
+    /// on the way) still stops its threads.
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        for (_, handle) in &self.threads {
+            handle.thread().unpark();
+        }
     }
 }
 
@@ -402,6 +413,20 @@ mod tests {
         assert!(super::slow(slow).is_some());
         assert_eq!(s.reference(1), Some(3.0));
         assert_eq!(s.record_during(t0, &Probe::default()), None);
+    }
+
+    #[test]
+    fn a_dropped_sampler_stops_its_threads() {
+        let cpu = *crate::sys::online_cpus().last().expect("a CPU");
+        let sampler = Sampler::start(&[cpu]);
+        let stop = sampler.stop.clone();
+        drop(sampler);
+        // Each thread holds a clone of the flag until it returns.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Arc::strong_count(&stop) > 1 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert_eq!(Arc::strong_count(&stop), 1, "a sampler thread still runs");
     }
 
     /// Against an independent truth: a thread spinning on the same CPU
