@@ -31,8 +31,7 @@
 //! for that CPU. Each kind is compared with its own median of the last
 //! [`LOOK_BACK`] on the same CPU. A measurement whose probe before, after
 //! or during it is more than [`MAX_SLOWDOWN`] times that is excluded and
-//! measured again. The
-//! look-back is a window, not the whole run: a machine that stays slow
+//! measured again. The look-back is a window, not the whole run: a machine that stays slow
 //! becomes the new normal within it, so the rounds that follow are all
 //! measured at one speed and compare fairly, instead of every later
 //! measurement being excluded.
@@ -258,7 +257,11 @@ fn push_recent(h: &mut VecDeque<(Instant, f64)>, at: Instant, ms: f64) {
 
 /// The lower median of the values of `h`.
 fn median(h: &VecDeque<(Instant, f64)>) -> Option<f64> {
-    let mut ms: Vec<f64> = h.iter().map(|(_, ms)| *ms).collect();
+    lower_median(h.iter().map(|(_, ms)| *ms).collect())
+}
+
+/// The lower middle value of `ms` (the middle one of an odd count).
+fn lower_median(mut ms: Vec<f64>) -> Option<f64> {
     ms.sort_by(f64::total_cmp);
     ms.get(ms.len().saturating_sub(1) / 2).copied()
 }
@@ -303,11 +306,7 @@ impl Sampler {
         let mut probe = Probe::default();
         for (cpu, handle) in std::mem::take(&mut self.threads) {
             handle.thread().unpark();
-            let Ok(mut tries) = handle.join() else {
-                continue;
-            };
-            tries.sort_by(f64::total_cmp);
-            if let Some(&ms) = tries.get(tries.len().saturating_sub(1) / 2) {
+            if let Some(ms) = handle.join().ok().and_then(lower_median) {
                 probe.ms.insert(cpu, ms);
             }
         }
