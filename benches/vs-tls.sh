@@ -12,6 +12,7 @@
 # system time (the kernel's accounting of the child) over its responses.
 #   HTTPS:  wrk -t1 -c64           vs  claimbench bench https://... -c 64
 #   HTTP/2: h2load -t1 -c8 -m32    vs  claimbench bench https://... --http2 -c 8 --streams 32
+#           (the lean HTTP/2 client, and the h2 crate's: --http-client hyper)
 # Needs: nginx, wrk, h2load (installed with apt-get when missing: packages
 # nginx, wrk, nghttp2-client), openssl, a release build.
 set -euo pipefail
@@ -88,6 +89,8 @@ for i in $(seq "$PAIRS"); do
   timed "$OUT/h2l-$i.txt" taskset -c 0 h2load -t1 -c8 -m32 -D "$SECS" "$URL" >"$OUT/h2l-$i.cpu"
   timed "$OUT/cb2-$i.txt" "$CB" bench "$URL" --insecure --http2 -c 8 --streams 32 -d "${SECS}s" \
     --threads 1 --pin 0 -q --json "$OUT/cb2-$i.json" >"$OUT/cb2-$i.cpu"
+  timed "$OUT/cb3-$i.txt" "$CB" bench "$URL" --insecure --http2 -c 8 --streams 32 -d "${SECS}s" \
+    --threads 1 --pin 0 -q --http-client hyper --json "$OUT/cb3-$i.json" >"$OUT/cb3-$i.cpu"
 done
 python3 - "$OUT" "$PAIRS" <<'PY'
 import json, re, sys
@@ -109,15 +112,17 @@ for i in range(1, pairs + 1):
     print(f"{i:>4}  {w_rps:>9.0f}  {c_rps:>16.0f}  {c_rps / w_rps:>5.3f}   {w_cpu:>14.2f}  {c_cpu:>21.2f}  {c_cpu / w_cpu:>5.3f}"
           + (f"  ({c_err} errors)" if c_err else ""))
 print()
-print("HTTP/2 over TLS, 8 connections x 32 streams")
-print("pair  h2load req/s  claimbench req/s  ratio   h2load µs CPU/req  claimbench µs CPU/req  ratio")
-for i in range(1, pairs + 1):
-    t = open(f"{out}/h2l-{i}.txt").read()
-    h_rps = float(re.search(r"finished in [\d.]+\w+, ([\d.]+) req/s", t).group(1))
-    h_n = int(re.search(r"requests: \d+ total, \d+ started, (\d+) done", t).group(1))
-    assert re.search(r"status codes: \d+ 2xx, 0 3xx, 0 4xx, 0 5xx", t), f"h2load saw error statuses:\n{t}"
-    c_rps, c_ok, c_err = cb(f"cb2-{i}")
-    h_cpu, c_cpu = cpu(f"h2l-{i}") / h_n * 1e6, cpu(f"cb2-{i}") / max(c_ok, 1) * 1e6
-    print(f"{i:>4}  {h_rps:>12.0f}  {c_rps:>16.0f}  {c_rps / h_rps:>5.3f}   {h_cpu:>17.2f}  {c_cpu:>21.2f}  {c_cpu / h_cpu:>5.3f}"
-          + (f"  ({c_err} errors)" if c_err else ""))
+for client, name in (("lean HTTP/2 client", "cb2"), ("the h2 crate's client (--http-client hyper)", "cb3")):
+    print()
+    print(f"HTTP/2 over TLS, 8 connections x 32 streams: h2load vs claimbench's {client}")
+    print("pair  h2load req/s  claimbench req/s  ratio   h2load µs CPU/req  claimbench µs CPU/req  ratio")
+    for i in range(1, pairs + 1):
+        t = open(f"{out}/h2l-{i}.txt").read()
+        h_rps = float(re.search(r"finished in [\d.]+\w+, ([\d.]+) req/s", t).group(1))
+        h_n = int(re.search(r"requests: \d+ total, \d+ started, (\d+) done", t).group(1))
+        assert re.search(r"status codes: \d+ 2xx, 0 3xx, 0 4xx, 0 5xx", t), f"h2load saw error statuses:\n{t}"
+        c_rps, c_ok, c_err = cb(f"{name}-{i}")
+        h_cpu, c_cpu = cpu(f"h2l-{i}") / h_n * 1e6, cpu(f"{name}-{i}") / max(c_ok, 1) * 1e6
+        print(f"{i:>4}  {h_rps:>12.0f}  {c_rps:>16.0f}  {c_rps / h_rps:>5.3f}   {h_cpu:>17.2f}  {c_cpu:>21.2f}  {c_cpu / h_cpu:>5.3f}"
+              + (f"  ({c_err} errors)" if c_err else ""))
 PY

@@ -94,8 +94,9 @@ pub struct BenchArgs {
     /// Pin the generator's threads to these CPUs, e.g. `0` or `0-1`.
     #[arg(long, value_parser = parse_pin)]
     pub pin: Option<crate::sys::CpuList>,
-    /// The HTTP/1.1 client: `lean` (claimbench's own, the fastest) or
-    /// `hyper` (hyper's connection-level client, the reference).
+    /// The client: `lean` (claimbench's own, for HTTP/1.1 and HTTP/2, the
+    /// fastest) or `hyper` (the references: hyper's connection-level
+    /// HTTP/1.1 client, the `h2` crate's HTTP/2 client).
     #[arg(long, value_enum, default_value = "lean")]
     pub http_client: HttpClientArg,
     /// Speak HTTP/2: ALPN `h2` over https://, prior knowledge (h2c) over http://.
@@ -159,9 +160,10 @@ pub struct BenchArgs {
 /// `--http-client` values.
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
 pub enum HttpClientArg {
-    /// claimbench's lean HTTP/1.1 client.
+    /// claimbench's lean HTTP/1.1 and HTTP/2 clients.
     Lean,
-    /// hyper's connection-level client (`hyper::client::conn::http1`).
+    /// hyper's connection-level HTTP/1.1 client (`hyper::client::conn::http1`)
+    /// and the `h2` crate's HTTP/2 client.
     Hyper,
 }
 

@@ -56,7 +56,15 @@ pub fn render_summary(url: &str, r: &LoadResult) -> String {
         ),
     };
     let client = match (o.protocol, o.http_client) {
-        (Protocol::Http2, _) => format!("HTTP/2 client, {} stream(s) per connection", o.streams),
+        (Protocol::Http2, HttpClient::Lean) => {
+            format!("lean HTTP/2 client, {} stream(s) per connection", o.streams)
+        }
+        (Protocol::Http2, HttpClient::Hyper) => {
+            format!(
+                "h2 crate's HTTP/2 client, {} stream(s) per connection",
+                o.streams
+            )
+        }
         (Protocol::Http1, HttpClient::Lean) => "lean HTTP/1.1 client".into(),
         (Protocol::Http1, HttpClient::Hyper) => "hyper HTTP/1.1 client".into(),
     };

@@ -1,15 +1,15 @@
 //! One HTTP exchange on a connection the caller owns: connect, send,
 //! read the head and the body, validate, and report timings.
 //!
-//! Two clients speak HTTP/1.1 here, chosen per run ([`HttpClient`]):
-//! the lean client ([`super::lean`], the default) and hyper's
-//! connection-level client (`hyper::client::conn::http1`, no pool), the
-//! reference the lean one is tested against. HTTP/2 goes through the `h2`
-//! crate's client (hyper's HTTP/2 engine, without hyper's dispatcher): one
-//! connection is shared by the tasks of its streams (each holds a clone of
-//! its sender), its driver runs as a task of its own on the thread's
-//! `LocalSet`. All of them run over plain
-//! TCP or TLS ([`super::transport`]).
+//! Two clients speak each protocol, chosen per run ([`HttpClient`]): the
+//! lean ones (the default: [`super::lean`] for HTTP/1.1, [`super::h2lean`]
+//! for HTTP/2) and the references they are tested against (`hyper`:
+//! hyper's connection-level HTTP/1.1 client, no pool; for HTTP/2 the `h2`
+//! crate's client, hyper's HTTP/2 engine without hyper's dispatcher). An
+//! HTTP/2 connection is shared by the tasks of its streams (each holds a
+//! handle), its driver runs as a task of its own on the thread's
+//! `LocalSet`. All of them run over plain TCP or TLS
+//! ([`super::transport`]).
 
 use std::cell::{Cell, RefCell};
 use std::future::poll_fn;
@@ -25,6 +25,7 @@ use hyper_util::rt::TokioIo;
 use tokio::time::Instant;
 
 use super::check::body_ok;
+use super::h2lean::{H2Lean, H2Request};
 use super::lean::{self, LeanConn};
 use super::plan::{BodyCheck, Endpoint, HttpClient, Protocol, RequestTemplate};
 use super::recorder::{ErrorClass, Recorder, Timing};
@@ -40,6 +41,8 @@ pub struct Prepared {
     body: Bytes,
     /// The whole request as the lean client sends it.
     wire: Bytes,
+    /// The request as the lean HTTP/2 client sends it.
+    h2: H2Request,
     expect_status: u16,
     check: BodyCheck,
     needs_body: bool,
@@ -49,8 +52,10 @@ pub struct Prepared {
 impl Prepared {
     /// Precomputes a template's request parts. HTTP/2 requests carry an
     /// absolute URI (its `:scheme` and `:authority`, the latter from the
-    /// template's `Host` header when it has one) and no `Host` or
-    /// `Connection` header.
+    /// template's `Host` header when it has one) and none of the
+    /// connection-specific headers HTTP/2 forbids (`Host`, `Connection`,
+    /// `Keep-Alive`, `Proxy-Connection`, `Transfer-Encoding`, `Upgrade`,
+    /// a `TE` other than `trailers`).
     pub fn new(
         t: &RequestTemplate,
         endpoint: &Endpoint,
@@ -69,7 +74,19 @@ impl Prepared {
                 headers.insert(CONNECTION, HeaderValue::from_static("close"));
             }
         }
-        for (n, v) in t.headers.iter().filter(|(n, _)| n != HOST) {
+        let carried = |(n, v): &&(http::HeaderName, HeaderValue)| {
+            n != HOST
+                && (protocol == Protocol::Http1
+                    || !(matches!(
+                        n.as_str(),
+                        "connection"
+                            | "keep-alive"
+                            | "proxy-connection"
+                            | "transfer-encoding"
+                            | "upgrade"
+                    ) || n == http::header::TE && v != "trailers"))
+        };
+        for (n, v) in t.headers.iter().filter(carried) {
             headers.append(n.clone(), v.clone());
         }
         let path = t.path.path_and_query().map_or("/", |p| p.as_str());
@@ -82,7 +99,21 @@ impl Prepared {
                 .build()
                 .unwrap_or_else(|_| t.path.clone()),
         };
+        let scheme: &[u8] = if endpoint.tls { b"https" } else { b"http" };
+        let mut fields: Vec<(&[u8], &[u8])> = vec![
+            (b":method", t.method.as_str().as_bytes()),
+            (b":scheme", scheme),
+            (b":authority", host.as_bytes()),
+            (b":path", path.as_bytes()),
+        ];
+        fields.extend(
+            headers
+                .iter()
+                .map(|(n, v)| (n.as_str().as_bytes(), v.as_bytes())),
+        );
+        let h2 = H2Request::new(&fields, t.body.clone());
         Self {
+            h2,
             method: t.method.clone(),
             uri,
             headers,
@@ -156,8 +187,10 @@ pub enum Conn {
     Lean(LeanConn),
     /// HTTP/1.1, hyper's connection-level client (boxed: it is several times larger).
     Hyper(Box<HyperConn>),
-    /// HTTP/2: one handle of a shared connection ([`Conn::share`]).
+    /// HTTP/2, the `h2` crate's client: one handle of a shared connection ([`Conn::share`]).
     H2(H2Conn),
+    /// HTTP/2, the lean client: one handle of a shared connection.
+    H2Lean(H2Lean),
 }
 
 impl Conn {
@@ -167,6 +200,7 @@ impl Conn {
         match self {
             Conn::Lean(c) => c.reusable(),
             Conn::H2(h) => !h.closed.get() && poll_fn(|cx| h.send.poll_ready(cx)).await.is_ok(),
+            Conn::H2Lean(h) => h.ready().await,
             Conn::Hyper(h) => {
                 if h.closed {
                     return false;
@@ -193,6 +227,7 @@ impl Conn {
                     tokio::time::sleep(Duration::from_millis(100)).await;
                 }
             }
+            Conn::H2Lean(h) => h.closed_by_peer().await,
             Conn::Hyper(h) => {
                 if !h.closed {
                     let _ = (&mut h.driver).await;
@@ -207,6 +242,7 @@ impl Conn {
     pub fn share(&self) -> Option<Conn> {
         match self {
             Conn::H2(h) => Some(Conn::H2(h.clone())),
+            Conn::H2Lean(h) => Some(Conn::H2Lean(h.clone())),
             _ => None,
         }
     }
@@ -221,7 +257,7 @@ pub struct Opened {
 }
 
 /// Opens a connection with `connector` and starts `protocol` on it with
-/// the given HTTP/1.1 client (HTTP/2 always uses the `h2` crate's).
+/// the given client.
 pub async fn connect(
     client: HttpClient,
     protocol: Protocol,
@@ -232,12 +268,15 @@ pub async fn connect(
     let handshake = opened.handshake;
     let stream = opened.stream;
     let conn = match (protocol, client) {
-        (Protocol::Http2, _) => {
-            if matches!(stream, Stream::Tls(_)) && !opened.h2 {
-                return Err(std::io::Error::other(
-                    "the server did not agree to h2 (ALPN)",
-                ));
-            }
+        (Protocol::Http2, _) if matches!(stream, Stream::Tls(_)) && !opened.h2 => {
+            return Err(std::io::Error::other(
+                "the server did not agree to h2 (ALPN)",
+            ));
+        }
+        (Protocol::Http2, HttpClient::Lean) => {
+            Conn::H2Lean(H2Lean::handshake(stream, timeout).await?)
+        }
+        (Protocol::Http2, HttpClient::Hyper) => {
             let (send, connection) = h2::client::Builder::new()
                 .handshake::<_, Bytes>(stream)
                 .await
@@ -354,6 +393,7 @@ pub async fn exchange(
         }
         Conn::Hyper(h) => hyper_exchange(h, sent + timeout, &mut p).await,
         Conn::H2(h) => h2_exchange(h, sent + timeout, &mut p).await,
+        Conn::H2Lean(h) => h2lean_exchange(h, sent + timeout, &mut p).await,
     };
     let done = Instant::now();
     let Progress {
@@ -372,6 +412,7 @@ pub async fn exchange(
     // unless it has closed (a reset or timed-out stream leaves it usable).
     let drop_conn = match slot.as_ref() {
         Some(Conn::H2(h)) => h.closed.get(),
+        Some(Conn::H2Lean(h)) => h.closed(),
         _ => matches!(result, Err(ErrorClass::Read | ErrorClass::Timeout)),
     };
     if drop_conn {
@@ -468,6 +509,37 @@ async fn h2_exchange(
         Ok(r) => r,
         Err(_) => Err(ErrorClass::Timeout),
     }
+}
+
+/// The exchange over the lean HTTP/2 client: its outcome goes to `p` as
+/// the other clients' responses do (chunk gaps as the DATA frames arrived).
+async fn h2lean_exchange(
+    h: &H2Lean,
+    deadline: Instant,
+    p: &mut Progress<'_>,
+) -> Result<(), ErrorClass> {
+    let tpl = p.tpl;
+    let x = h.exchange(
+        &tpl.h2,
+        p.buf,
+        tpl.needs_body,
+        tpl.stream && p.rec.is_some(),
+    );
+    let Ok(out) = tokio::time::timeout_at(deadline, x).await else {
+        return Err(ErrorClass::Timeout);
+    };
+    p.head = out.head;
+    p.status = out.status;
+    p.bytes = out.bytes;
+    if let Some(rec) = p.rec
+        && !out.gaps.is_empty()
+    {
+        let mut rec = rec.borrow_mut();
+        for gap in out.gaps {
+            rec.record_chunk_gap(p.intended, gap);
+        }
+    }
+    out.result
 }
 
 /// The class of an HTTP/2 failure: a stream the server reset

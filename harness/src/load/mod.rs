@@ -27,6 +27,8 @@
 
 pub mod check;
 pub mod conn;
+pub mod h2lean;
+pub mod hpack;
 pub mod lean;
 pub mod phase;
 pub mod plan;

@@ -288,14 +288,18 @@ pub enum Arrival {
     Poisson,
 }
 
-/// Which HTTP/1.1 client the generator used.
+/// Which HTTP client the generator used.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum HttpClient {
-    /// claimbench's lean client: requests encoded once, responses parsed in
-    /// place with httparse (the default).
+    /// claimbench's lean clients (the default): requests encoded once;
+    /// HTTP/1.1 responses parsed in place with httparse, HTTP/2 frames
+    /// parsed in place with only `:status` kept from the header block.
+    /// (HTTP/2 results written before the lean HTTP/2 client existed say
+    /// `lean` but used the `h2` crate's client.)
     Lean,
-    /// hyper's connection-level client (`hyper::client::conn::http1`).
+    /// The references: hyper's connection-level HTTP/1.1 client
+    /// (`hyper::client::conn::http1`), the `h2` crate's HTTP/2 client.
     Hyper,
 }
 
@@ -306,9 +310,8 @@ pub enum Protocol {
     /// HTTP/1.1: one request at a time per connection (the default).
     #[default]
     Http1,
-    /// HTTP/2 (ALPN `h2` over TLS, prior knowledge `h2c` over plain TCP),
-    /// through the `h2` crate's client: each connection carries up to `streams`
-    /// requests at once.
+    /// HTTP/2 (ALPN `h2` over TLS, prior knowledge `h2c` over plain TCP):
+    /// each connection carries up to `streams` requests at once.
     Http2,
 }
 

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
-use claimbench::load::plan::{Protocol, TlsOptions};
+use claimbench::load::plan::{BodyCheck, HttpClient, Protocol, TlsOptions};
 use claimbench::load::{self, Endpoint, LoadError, LoadPlan, RequestTemplate};
 use claimbench::results::schema::LoadResult;
 use http::{Request, Response};
@@ -336,10 +336,7 @@ fn https_counts_equal_what_the_server_saw_and_handshakes_are_timed() {
     let dir = tempfile::tempdir().unwrap();
     let server = https_server(&pki, false, Duration::ZERO);
     let url = format!("https://127.0.0.1:{}/", server.addr.port());
-    for client in [
-        claimbench::results::schema::HttpClient::Lean,
-        claimbench::results::schema::HttpClient::Hyper,
-    ] {
+    for client in [HttpClient::Lean, HttpClient::Hyper] {
         let before = server.seen.requests.load(Ordering::SeqCst);
         let mut p = plan(&url, 4);
         p.http_client = client;
@@ -411,26 +408,38 @@ fn an_untrusted_certificate_is_refused_before_any_load_and_insecure_accepts_it()
     assert!(err.contains("not valid for name \"example.org\""), "{err}");
 }
 
+/// Both HTTP/2 clients: the lean one and the `h2` crate's.
+const H2_CLIENTS: [HttpClient; 2] = [HttpClient::Lean, HttpClient::Hyper];
+
 #[test]
 fn http2_over_tls_keeps_n_streams_in_flight_per_connection() {
     let pki = pki();
     let dir = tempfile::tempdir().unwrap();
-    let server = https_server(&pki, true, Duration::from_millis(20));
-    let mut p = plan(&format!("https://127.0.0.1:{}/", server.addr.port()), 2);
-    p.protocol = Protocol::Http2;
-    p.streams = 8;
-    p.max_requests = Some(400);
-    p.tls = trusting(&pki, &dir);
-    let r = run(&p).expect("h2 run");
-    assert_eq!(r.summary.ok, 400, "{:?}", r.errors);
-    assert_eq!(server.seen.requests.load(Ordering::SeqCst), 400);
-    assert_eq!(server.seen.max_per_connection.load(Ordering::SeqCst), 8);
-    // Two connections (plus the probe's), however many streams.
-    assert_eq!(r.connections.opened, 2);
-    assert_eq!(server.seen.connections.load(Ordering::SeqCst), 3);
-    // Little's law: 2 × 8 requests at once, each 20 ms: about 800 req/s.
-    let little = r.little.as_ref();
-    assert!(little.is_none_or(|l| l.connections == 16), "{little:?}");
+    for client in H2_CLIENTS {
+        let server = https_server(&pki, true, Duration::from_millis(20));
+        let mut p = plan(&format!("https://127.0.0.1:{}/", server.addr.port()), 2);
+        p.protocol = Protocol::Http2;
+        p.http_client = client;
+        p.streams = 8;
+        p.max_requests = Some(400);
+        p.tls = trusting(&pki, &dir);
+        let r = run(&p).expect("h2 run");
+        assert_eq!(r.summary.ok, 400, "{client:?}: {:?}", r.errors);
+        assert_eq!(server.seen.requests.load(Ordering::SeqCst), 400);
+        assert_eq!(
+            server.seen.max_per_connection.load(Ordering::SeqCst),
+            8,
+            "{client:?}"
+        );
+        // Two connections (plus the probe's), however many streams.
+        assert_eq!(r.connections.opened, 2, "{client:?}");
+        assert_eq!(server.seen.connections.load(Ordering::SeqCst), 3);
+        // Every body byte the server sent was counted.
+        assert_eq!(r.summary.bytes_read, 400 * 13, "{client:?}");
+        // Little's law: 2 × 8 requests at once, each 20 ms: about 800 req/s.
+        let little = r.little.as_ref();
+        assert!(little.is_none_or(|l| l.connections == 16), "{little:?}");
+    }
 }
 
 #[test]
@@ -438,47 +447,56 @@ fn http2_needs_the_server_to_agree_by_alpn() {
     let pki = pki();
     let dir = tempfile::tempdir().unwrap();
     let server = https_server(&pki, false, Duration::ZERO);
-    let mut p = plan(&format!("https://127.0.0.1:{}/", server.addr.port()), 1);
-    p.protocol = Protocol::Http2;
-    p.tls = trusting(&pki, &dir);
-    let err = run(&p).expect_err("no h2 by ALPN").to_string();
-    assert!(err.contains("does not speak HTTP/2"), "{err}");
+    for client in H2_CLIENTS {
+        let mut p = plan(&format!("https://127.0.0.1:{}/", server.addr.port()), 1);
+        p.protocol = Protocol::Http2;
+        p.http_client = client;
+        p.tls = trusting(&pki, &dir);
+        let err = run(&p).expect_err("no h2 by ALPN").to_string();
+        assert!(err.contains("does not speak HTTP/2"), "{client:?}: {err}");
+    }
 }
 
 #[test]
 fn h2c_resets_are_their_own_error_class_and_match_the_server() {
-    let server = h2c_server(5, Duration::from_millis(1));
-    let mut p = plan(&format!("http://127.0.0.1:{}/", server.addr.port()), 2);
-    p.protocol = Protocol::Http2;
-    p.streams = 4;
-    p.max_requests = Some(500);
-    let r = run(&p).expect("h2c run");
-    let resets = server.seen.resets.load(Ordering::SeqCst);
-    assert_eq!(r.errors.reset, resets, "{:?}", r.errors);
-    assert_eq!(resets, 100);
-    assert_eq!(r.summary.ok, server.seen.answered.load(Ordering::SeqCst));
-    assert_eq!(r.summary.ok + r.errors.reset, 500, "{:?}", r.errors);
+    for client in H2_CLIENTS {
+        let server = h2c_server(5, Duration::from_millis(1));
+        let mut p = plan(&format!("http://127.0.0.1:{}/", server.addr.port()), 2);
+        p.protocol = Protocol::Http2;
+        p.http_client = client;
+        p.streams = 4;
+        p.max_requests = Some(500);
+        let r = run(&p).expect("h2c run");
+        let resets = server.seen.resets.load(Ordering::SeqCst);
+        assert_eq!(r.errors.reset, resets, "{client:?}: {:?}", r.errors);
+        assert_eq!(resets, 100);
+        assert_eq!(r.summary.ok, server.seen.answered.load(Ordering::SeqCst));
+        assert_eq!(r.summary.ok + r.errors.reset, 500, "{:?}", r.errors);
+    }
 }
 
 #[test]
 fn h2c_goaway_is_counted_and_the_connection_opened_again() {
-    let (addr, headers) = goaway_server(4);
-    let mut p = plan(&format!("http://{addr}/"), 1);
-    p.protocol = Protocol::Http2;
-    p.streams = 4;
-    p.max_requests = Some(40);
-    let r = run(&p).expect("h2c run");
-    // Every request the server received was refused by its GOAWAY, and
-    // each was counted as such; the connection was opened again each time.
-    assert_eq!(
-        r.errors.goaway,
-        headers.load(Ordering::SeqCst),
-        "{:?}",
-        r.errors
-    );
-    assert_eq!(r.errors.goaway, 40, "{:?}", r.errors);
-    assert_eq!(r.summary.ok, 0);
-    assert!(r.connections.reconnects >= 9, "{:?}", r.connections);
+    for client in H2_CLIENTS {
+        let (addr, headers) = goaway_server(4);
+        let mut p = plan(&format!("http://{addr}/"), 1);
+        p.protocol = Protocol::Http2;
+        p.http_client = client;
+        p.streams = 4;
+        p.max_requests = Some(40);
+        let r = run(&p).expect("h2c run");
+        // Every request the server received was refused by its GOAWAY, and
+        // each was counted as such; the connection was opened again each time.
+        assert_eq!(
+            r.errors.goaway,
+            headers.load(Ordering::SeqCst),
+            "{client:?}: {:?}",
+            r.errors
+        );
+        assert_eq!(r.errors.goaway, 40, "{client:?}: {:?}", r.errors);
+        assert_eq!(r.summary.ok, 0);
+        assert!(r.connections.reconnects >= 9, "{:?}", r.connections);
+    }
 }
 
 #[test]
@@ -525,13 +543,145 @@ fn a_host_override_is_sent_once_and_becomes_the_h2_authority() {
     // HTTP/2: the override is the :authority the server sees.
     let server = https_server(&pki, true, Duration::ZERO);
     let url = format!("https://127.0.0.1:{}/example.test", server.addr.port());
-    let mut p = plan(&url, 1);
-    p.protocol = Protocol::Http2;
-    p.max_requests = Some(3);
-    p.tls = trusting(&pki, &dir);
-    let r = run(&p).expect("h2 request");
-    assert_eq!(r.errors.status, 3, "without the override: 421");
-    p.templates[0].add_header("Host: example.test").unwrap();
-    let r = run(&p).expect("h2 request");
-    assert_eq!(r.summary.ok, 3, "{:?}", r.errors);
+    for client in H2_CLIENTS {
+        let mut p = plan(&url, 1);
+        p.protocol = Protocol::Http2;
+        p.http_client = client;
+        p.max_requests = Some(3);
+        p.tls = trusting(&pki, &dir);
+        let r = run(&p).expect("h2 request");
+        assert_eq!(r.errors.status, 3, "{client:?}: without the override: 421");
+        p.templates[0].add_header("Host: example.test").unwrap();
+        let r = run(&p).expect("h2 request");
+        assert_eq!(r.summary.ok, 3, "{client:?}: {:?}", r.errors);
+    }
+}
+
+/// A plain-text HTTP/2 server (the h2 crate's) with small windows and a
+/// low stream limit: it reads each request body in full, counts the
+/// bodies of exactly `expect` bytes, and answers each with `reply` bytes
+/// after `delay`.
+fn h2c_echo_server(max_streams: u32, window: u32, expect: usize, reply: usize) -> Server {
+    spawn(move |listener, seen| async move {
+        loop {
+            let Ok((tcp, _)) = listener.accept().await else {
+                return;
+            };
+            let seen = seen.clone();
+            tokio::task::spawn_local(async move {
+                let Ok(mut conn) = h2::server::Builder::new()
+                    .max_concurrent_streams(max_streams)
+                    .initial_window_size(window)
+                    .initial_connection_window_size(window)
+                    .handshake::<_, Bytes>(tcp)
+                    .await
+                else {
+                    return;
+                };
+                seen.connections.fetch_add(1, Ordering::SeqCst);
+                let on_conn = Arc::new(AtomicUsize::new(0));
+                while let Some(Ok((req, mut respond))) = conn.accept().await {
+                    let (seen, on_conn) = (seen.clone(), on_conn.clone());
+                    tokio::task::spawn_local(async move {
+                        seen.requests.fetch_add(1, Ordering::SeqCst);
+                        let now = on_conn.fetch_add(1, Ordering::SeqCst) + 1;
+                        seen.max_per_connection.fetch_max(now, Ordering::SeqCst);
+                        let mut body = req.into_body();
+                        let mut got = 0;
+                        while let Some(Ok(chunk)) = body.data().await {
+                            got += chunk.len();
+                            let _ = body.flow_control().release_capacity(chunk.len());
+                        }
+                        if got == expect {
+                            seen.answered.fetch_add(1, Ordering::SeqCst);
+                        }
+                        tokio::time::sleep(Duration::from_millis(2)).await;
+                        on_conn.fetch_sub(1, Ordering::SeqCst);
+                        let resp = Response::builder().body(()).unwrap();
+                        if let Ok(mut out) = respond.send_response(resp, false) {
+                            let _ = out.send_data(Bytes::from(vec![b'x'; reply]), true);
+                        }
+                    });
+                }
+            });
+        }
+    })
+}
+
+#[test]
+fn h2_request_bodies_wait_for_the_servers_windows_and_streams_for_its_limit() {
+    // Bodies of 100 kB against a 16 KiB window (the client must wait for
+    // WINDOW_UPDATE), 8 streams per connection against a limit of 3, and
+    // 50 kB answers checked byte for byte.
+    const BODY: usize = 100_000;
+    const REPLY: usize = 50_000;
+    for client in H2_CLIENTS {
+        let server = h2c_echo_server(3, 16_384, BODY, REPLY);
+        let mut p = plan(&format!("http://127.0.0.1:{}/", server.addr.port()), 2);
+        p.protocol = Protocol::Http2;
+        p.http_client = client;
+        p.streams = 8;
+        p.max_requests = Some(120);
+        p.templates = vec![
+            RequestTemplate::new(http::Method::POST, "/", Bytes::from(vec![b'y'; BODY])).unwrap(),
+        ];
+        p.templates[0].check.body = BodyCheck::Equals(Bytes::from(vec![b'x'; REPLY]));
+        let r = run(&p).expect("h2c run");
+        // The lean client waits for the server's SETTINGS before its first
+        // stream; the h2 crate's does not, so its first streams above the
+        // limit (5 on each of 2 connections) may be refused (REFUSED_STREAM).
+        let refused = match client {
+            HttpClient::Lean => 0,
+            HttpClient::Hyper => r.errors.reset,
+        };
+        assert!(refused <= 10, "{client:?}: {:?}", r.errors);
+        assert_eq!(r.summary.ok, 120 - refused, "{client:?}: {:?}", r.errors);
+        assert_eq!(
+            r.summary.ok + r.errors.reset,
+            120,
+            "{client:?}: {:?}",
+            r.errors
+        );
+        let answered = server.seen.answered.load(Ordering::SeqCst);
+        assert_eq!(answered, r.summary.ok, "{client:?}: whole bodies");
+        assert_eq!(server.seen.requests.load(Ordering::SeqCst), r.summary.ok);
+        assert!(
+            server.seen.max_per_connection.load(Ordering::SeqCst) <= 3,
+            "{client:?}: the server's limit"
+        );
+        assert_eq!(
+            r.summary.bytes_read,
+            r.summary.ok * REPLY as u64,
+            "{client:?}"
+        );
+    }
+}
+
+#[test]
+fn an_h2_stream_that_times_out_is_given_up_and_its_connection_kept() {
+    // Every answer takes 300 ms, the timeout is 100 ms: each stream times
+    // out and is reset (CANCEL); the connection stays and carries the next.
+    for client in H2_CLIENTS {
+        let server = h2c_server(u64::MAX, Duration::from_millis(300));
+        let mut p = plan(&format!("http://127.0.0.1:{}/", server.addr.port()), 1);
+        p.protocol = Protocol::Http2;
+        p.http_client = client;
+        p.streams = 4;
+        p.max_requests = Some(12);
+        p.timeout = Duration::from_millis(100);
+        let r = run(&p).expect("h2c run");
+        assert_eq!(r.errors.timeout, 12, "{client:?}: {:?}", r.errors);
+        assert_eq!(r.summary.ok, 0);
+        assert_eq!(r.connections.opened, 1, "{client:?}: {:?}", r.connections);
+        assert_eq!(
+            server.seen.requests.load(Ordering::SeqCst),
+            12,
+            "{client:?}"
+        );
+        assert_eq!(
+            server.seen.connections.load(Ordering::SeqCst),
+            1,
+            "{client:?}"
+        );
+    }
 }
