@@ -805,9 +805,9 @@ impl Proto {
                 }
                 let inc = i64::from(u32_at(p, 0) & MAX_STREAM_ID);
                 if id == 0 {
-                    st.conn_send_window += inc;
+                    st.conn_send_window = st.conn_send_window.saturating_add(inc);
                 } else if let Some(s) = st.streams.get_mut(&id) {
-                    s.send_window += inc;
+                    s.send_window = s.send_window.saturating_add(inc);
                 }
                 st.flush_bodies();
             }

@@ -493,7 +493,15 @@ mod tests {
             .and_then(|_| std::fs::write(group.join("cpu.cfs_quota_us"), "2000"));
         let cpu = *crate::sys::online_cpus().last().expect("a CPU");
         let mut s = SpeedCheck::default();
-        let full = s.probe(&[cpu]);
+        // Full speed: the fastest of three probes (tests running beside
+        // this one can only make a probe slower, never faster).
+        let mut full = s.probe(&[cpu]);
+        for _ in 0..2 {
+            let p = s.probe(&[cpu]);
+            if p.ms[&cpu] < full.ms[&cpu] {
+                full = p;
+            }
+        }
         let (tasks, back) = (group.join("tasks"), root.join("tasks"));
         let throttled = std::thread::spawn(move || {
             crate::sys::pin_current_thread(&[cpu]).ok()?;

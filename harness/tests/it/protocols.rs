@@ -685,3 +685,98 @@ fn an_h2_stream_that_times_out_is_given_up_and_its_connection_kept() {
         );
     }
 }
+
+/// A plain-text HTTP/2 server written frame by frame that answers each
+/// request the long way: an interim 103 head, a PING, the 200 head split
+/// over a padded HEADERS and a CONTINUATION, padded DATA `ok`, then
+/// trailers that end the stream. Returns its address and how many PING
+/// acknowledgements it received.
+fn long_way_server() -> (SocketAddr, Arc<AtomicU64>) {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let acks = Arc::new(AtomicU64::new(0));
+    let seen = acks.clone();
+    std::thread::spawn(move || {
+        for s in listener.incoming() {
+            let Ok(mut s) = s else { return };
+            let seen = seen.clone();
+            std::thread::spawn(move || {
+                let _ = s.set_read_timeout(Some(Duration::from_secs(10)));
+                let mut preface = [0u8; 24];
+                if s.read_exact(&mut preface).is_err() {
+                    return;
+                }
+                let _ = s.write_all(&[0, 0, 0, 4, 0, 0, 0, 0, 0]);
+                let frame = |len: usize, ty: u8, flags: u8, id: u32, payload: &[u8]| {
+                    let mut f = vec![(len >> 16) as u8, (len >> 8) as u8, len as u8, ty, flags];
+                    f.extend_from_slice(&id.to_be_bytes());
+                    f.extend_from_slice(payload);
+                    f
+                };
+                loop {
+                    let mut head = [0u8; 9];
+                    if s.read_exact(&mut head).is_err() {
+                        return;
+                    }
+                    let len = u32::from_be_bytes([0, head[0], head[1], head[2]]) as usize;
+                    let id = u32::from_be_bytes([head[5], head[6], head[7], head[8]]);
+                    let mut payload = vec![0u8; len];
+                    if s.read_exact(&mut payload).is_err() {
+                        return;
+                    }
+                    match (head[3], head[4]) {
+                        (4, f) if f & 1 == 0 => {
+                            let _ = s.write_all(&frame(0, 4, 1, 0, &[]));
+                        }
+                        (6, f) if f & 1 == 1 => {
+                            seen.fetch_add(1, Ordering::SeqCst);
+                        }
+                        (1, _) => {
+                            let mut out = Vec::new();
+                            // :status 103 (literal, name index 8), END_HEADERS.
+                            out.extend(frame(5, 1, 0x4, id, &[0x08, 3, b'1', b'0', b'3']));
+                            out.extend(frame(8, 6, 0, 0, b"pingpong"));
+                            // :status 200 (0x88) and `x-a: b` (a literal with
+                            // a new name), split inside the name's literal:
+                            // a padded HEADERS (pad length 2), a CONTINUATION.
+                            let block = [0x88, 0x00, 0x03, b'x', b'-', b'a', 0x01, b'b'];
+                            let mut first = vec![2u8];
+                            first.extend_from_slice(&block[..3]);
+                            first.extend_from_slice(&[0, 0]);
+                            out.extend(frame(first.len(), 1, 0x8, id, &first));
+                            out.extend(frame(block.len() - 3, 9, 0x4, id, &block[3..]));
+                            // DATA `ok` with 3 bytes of padding.
+                            out.extend(frame(6, 0, 0x8, id, &[3, b'o', b'k', 0, 0, 0]));
+                            // Trailers `x-t: 1`, END_STREAM | END_HEADERS.
+                            let trailers = [0x00, 0x03, b'x', b'-', b't', 0x01, b'1'];
+                            out.extend(frame(trailers.len(), 1, 0x5, id, &trailers));
+                            let _ = s.write_all(&out);
+                        }
+                        _ => {}
+                    }
+                }
+            });
+        }
+    });
+    (addr, acks)
+}
+
+#[test]
+fn h2_responses_the_long_way_interim_heads_padding_continuation_trailers() {
+    for client in H2_CLIENTS {
+        let (addr, acks) = long_way_server();
+        let mut p = plan(&format!("http://{addr}/"), 1);
+        p.protocol = Protocol::Http2;
+        p.http_client = client;
+        p.max_requests = Some(5);
+        p.templates[0].check.body = BodyCheck::Equals(Bytes::from_static(b"ok"));
+        let r = run(&p).expect("h2c run");
+        assert_eq!(r.summary.ok, 5, "{client:?}: {:?}", r.errors);
+        assert_eq!(r.summary.bytes_read, 10, "{client:?}");
+        assert!(
+            acks.load(Ordering::SeqCst) >= 5,
+            "{client:?}: every PING answered"
+        );
+    }
+}
