@@ -13,6 +13,11 @@
 #   HTTPS:  wrk -t1 -c64           vs  claimbench bench https://... -c 64
 #   HTTP/2: h2load -t1 -c8 -m32    vs  claimbench bench https://... --http2 -c 8 --streams 32
 #           (the lean HTTP/2 client, and the h2 crate's: --http-client hyper)
+# GEN_CPU_PCT=50 limits each generator to that share of CPU 0 (a CFS quota,
+# cgroup v1 or v2), so that the generators, not nginx, are the bottleneck
+# and the throughput ratio is the generators' own speed; unset, nginx may
+# saturate first on a slow host and the ratio then reads how each tool's
+# batching suits nginx.
 # Needs: nginx, wrk, h2load (installed with apt-get when missing: packages
 # nginx, wrk, nghttp2-client), openssl, a release build.
 set -euo pipefail
@@ -33,7 +38,21 @@ if [ -z "${CB:-}" ]; then
 fi
 OUT=$(mktemp -d)
 NPID=""
-trap '[ -n "$NPID" ] && kill "$NPID" 2>/dev/null; rm -rf "$OUT"' EXIT
+GROUP=""
+trap '[ -n "$NPID" ] && kill "$NPID" 2>/dev/null; [ -n "$GROUP" ] && rmdir "$GROUP" 2>/dev/null; rm -rf "$OUT"' EXIT
+# Generators start through $LIMIT: into the quota's cgroup, or as they are.
+LIMIT=()
+if [ -n "${GEN_CPU_PCT:-}" ]; then
+  quota=$((GEN_CPU_PCT * 100))
+  if [ -f /sys/fs/cgroup/cgroup.controllers ]; then
+    GROUP=/sys/fs/cgroup/claimbench-gen-$$
+    mkdir "$GROUP" && echo "$quota 10000" >"$GROUP/cpu.max"
+  else
+    GROUP=/sys/fs/cgroup/cpu/claimbench-gen-$$
+    mkdir "$GROUP" && echo 10000 >"$GROUP/cpu.cfs_period_us" && echo "$quota" >"$GROUP/cpu.cfs_quota_us"
+  fi
+  LIMIT=(sh -c 'echo $$ > "$0" && exec "$@"' "$GROUP/cgroup.procs")
+fi
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
   -keyout "$OUT/key.pem" -out "$OUT/cert.pem" -days 2 -subj /CN=localhost \
   -addext "subjectAltName=IP:127.0.0.1,DNS:localhost" 2>/dev/null
@@ -70,7 +89,7 @@ for _ in $(seq 50); do curl -skf "$URL" >/dev/null && break; sleep 0.1; done
 echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) CPUs, kernel $(uname -r)"
 echo "nginx: $(nginx -v 2>&1 | cut -d/ -f2), one worker on CPU 1; $(openssl version | cut -d' ' -f1-2)"
 echo "wrk: $(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2); h2load: $(h2load --version | head -1)"
-echo "claimbench: $("$CB" --version) ($(git rev-parse --short HEAD)); generators on CPU 0, one thread; ${SECS}s per run"
+echo "claimbench: $("$CB" --version) ($(git rev-parse --short HEAD)); generators on CPU 0, one thread; ${SECS}s per run${GEN_CPU_PCT:+; each generator limited to ${GEN_CPU_PCT}% of CPU 0 (CFS quota)}"
 echo
 # CPU seconds (user + system) of a child run, its stdout to a file.
 timed() {
@@ -83,13 +102,13 @@ print(r.ru_utime + r.ru_stime)' "$@"
 taskset -c 0 wrk -t1 -c64 -d2s "$URL" >/dev/null
 "$CB" bench "$URL" --insecure -c 64 -d 2s --threads 1 --pin 0 -q >/dev/null
 for i in $(seq "$PAIRS"); do
-  timed "$OUT/wrk-$i.txt" taskset -c 0 wrk -t1 -c64 -d"${SECS}s" "$URL" >"$OUT/wrk-$i.cpu"
-  timed "$OUT/cb1-$i.txt" "$CB" bench "$URL" --insecure -c 64 -d "${SECS}s" --threads 1 --pin 0 -q \
+  timed "$OUT/wrk-$i.txt" "${LIMIT[@]}" taskset -c 0 wrk -t1 -c64 -d"${SECS}s" "$URL" >"$OUT/wrk-$i.cpu"
+  timed "$OUT/cb1-$i.txt" "${LIMIT[@]}" "$CB" bench "$URL" --insecure -c 64 -d "${SECS}s" --threads 1 --pin 0 -q \
     --json "$OUT/cb1-$i.json" >"$OUT/cb1-$i.cpu"
-  timed "$OUT/h2l-$i.txt" taskset -c 0 h2load -t1 -c8 -m32 -D "$SECS" "$URL" >"$OUT/h2l-$i.cpu"
-  timed "$OUT/cb2-$i.txt" "$CB" bench "$URL" --insecure --http2 -c 8 --streams 32 -d "${SECS}s" \
+  timed "$OUT/h2l-$i.txt" "${LIMIT[@]}" taskset -c 0 h2load -t1 -c8 -m32 -D "$SECS" "$URL" >"$OUT/h2l-$i.cpu"
+  timed "$OUT/cb2-$i.txt" "${LIMIT[@]}" "$CB" bench "$URL" --insecure --http2 -c 8 --streams 32 -d "${SECS}s" \
     --threads 1 --pin 0 -q --json "$OUT/cb2-$i.json" >"$OUT/cb2-$i.cpu"
-  timed "$OUT/cb3-$i.txt" "$CB" bench "$URL" --insecure --http2 -c 8 --streams 32 -d "${SECS}s" \
+  timed "$OUT/cb3-$i.txt" "${LIMIT[@]}" "$CB" bench "$URL" --insecure --http2 -c 8 --streams 32 -d "${SECS}s" \
     --threads 1 --pin 0 -q --http-client hyper --json "$OUT/cb3-$i.json" >"$OUT/cb3-$i.cpu"
 done
 python3 - "$OUT" "$PAIRS" <<'PY'
