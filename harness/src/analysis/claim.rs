@@ -102,10 +102,23 @@ impl Pct {
     }
 }
 
+/// Why a claim's metric name did not parse.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum MetricError {
+    /// `template_p99_us` without the template it is about.
+    #[error("`template_p99_us` needs `template = \"NAME\"` in the claim")]
+    NoTemplate,
+    /// A name the claims do not know.
+    #[error(
+        "unknown metric `{0}` (known: throughput_rps, p50_us, p90_us, p99_us, p999_us, ttfb_p50_us, ttfb_p99_us, chunk_gap_jitter_us, template_p99_us, rss_per_connection_bytes)"
+    )]
+    Unknown(String),
+}
+
 impl Metric {
     /// Parses a metric name as written in the claims file. `template` names the
     /// request template for `template_p99_us`.
-    pub fn parse(name: &str, template: Option<&str>) -> Result<Metric, String> {
+    pub fn parse(name: &str, template: Option<&str>) -> Result<Metric, MetricError> {
         let pct = |s: &str| match s {
             "p50" => Some(Pct::P50),
             "p90" => Some(Pct::P90),
@@ -125,7 +138,7 @@ impl Metric {
         if name == "template_p99_us" {
             return match template {
                 Some(t) => Ok(Metric::TemplateP99(t.to_string())),
-                None => Err("`template_p99_us` needs `template = \"NAME\"` in the claim".into()),
+                None => Err(MetricError::NoTemplate),
             };
         }
         if let Some(p) = name
@@ -138,9 +151,7 @@ impl Metric {
         if let Some(p) = name.strip_suffix("_us").and_then(pct) {
             return Ok(Metric::Latency(p));
         }
-        Err(format!(
-            "unknown metric `{name}` (known: throughput_rps, p50_us, p90_us, p99_us, p999_us, ttfb_p50_us, ttfb_p99_us, chunk_gap_jitter_us, template_p99_us, rss_per_connection_bytes)"
-        ))
+        Err(MetricError::Unknown(name.to_string()))
     }
 
     /// The name recorded in comparisons, e.g. `p99_us` or `io_p99_us`.

@@ -1537,11 +1537,15 @@ pub(crate) mod tests {
             Metric::parse("template_p99_us", Some("io")).unwrap().name(),
             "io_p99_us"
         );
-        assert!(Metric::parse("template_p99_us", None).is_err());
+        assert_eq!(
+            Metric::parse("template_p99_us", None),
+            Err(crate::analysis::claim::MetricError::NoTemplate)
+        );
         assert!(
             Metric::parse("speed", None)
                 .unwrap_err()
-                .contains("unknown metric")
+                .to_string()
+                .contains("unknown metric `speed`")
         );
     }
 }

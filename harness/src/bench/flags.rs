@@ -91,7 +91,7 @@ pub fn parse_threshold(s: &str) -> Result<Threshold, String> {
             quoted(s)
         ));
     }
-    Threshold::parse(s)
+    Threshold::parse(s).map_err(|e| e.to_string())
 }
 
 /// Parses `--pin`, refusing CPU numbers no machine has before a range like

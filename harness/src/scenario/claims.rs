@@ -46,7 +46,7 @@ pub fn parse_claims(file: &Path, text: &str) -> Result<Claims, ScenarioError> {
     }
     for (metric, m) in &raw.min_effects {
         if let Err(e) = crate::analysis::verdict::Metric::parse(metric, Some("t")) {
-            return Err(src.error_span(m, e));
+            return Err(src.error_span(m, e.to_string()));
         }
         rules.min_effects.insert(metric.clone(), effect(m)?);
     }
@@ -86,7 +86,8 @@ fn claim(src: &Source<'_>, c: &RawClaim) -> Result<ClaimSpec, ScenarioError> {
     let mut metrics = Vec::new();
     for m in c.metrics.get_ref() {
         metrics.push(
-            Metric::parse(m, c.template.as_deref()).map_err(|e| src.error_span(&c.metrics, e))?,
+            Metric::parse(m, c.template.as_deref())
+                .map_err(|e| src.error_span(&c.metrics, e.to_string()))?,
         );
     }
     if c.scenarios.get_ref().is_empty() {

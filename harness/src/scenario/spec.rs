@@ -108,6 +108,28 @@ pub struct Scenario {
     pub thresholds: Vec<Threshold>,
 }
 
+/// Why a suite's `levels` cannot replace a scenario's sweep.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum LevelsError {
+    /// An empty list.
+    #[error("at least one level is needed")]
+    Empty,
+    /// A count that is not a whole number in range.
+    #[error("{what} must be whole numbers from 0 to {MAX_LEVEL_CONNECTIONS}, got {value}")]
+    NotWhole {
+        /// What the values count.
+        what: &'static str,
+        /// The value.
+        value: f64,
+    },
+    /// A zero where at least 1 is needed.
+    #[error("{0} must be at least 1")]
+    Zero(&'static str),
+    /// A rate that is not a positive number.
+    #[error("rates must be positive numbers, got {0}")]
+    Rate(f64),
+}
+
 impl Scenario {
     /// Whether any request goes to `/io/downstream` (the runner then starts
     /// the downstream service).
@@ -185,17 +207,15 @@ impl Scenario {
 
     /// Replaces the sweep's values (from a suite's `levels`). Values must be
     /// positive whole numbers except open-loop rates.
-    pub fn set_levels(&mut self, values: &[f64]) -> Result<(), String> {
+    pub fn set_levels(&mut self, values: &[f64]) -> Result<(), LevelsError> {
         if values.is_empty() {
-            return Err("at least one level is needed".into());
+            return Err(LevelsError::Empty);
         }
-        let whole = |v: f64, what: &str| -> Result<usize, String> {
+        let whole = |v: f64, what: &'static str| -> Result<usize, LevelsError> {
             if v.is_finite() && v >= 0.0 && v.fract() == 0.0 && v <= MAX_LEVEL_CONNECTIONS as f64 {
                 Ok(v as usize)
             } else {
-                Err(format!(
-                    "{what} must be whole numbers from 0 to {MAX_LEVEL_CONNECTIONS}, got {v}"
-                ))
+                Err(LevelsError::NotWhole { what, value: v })
             }
         };
         match &mut self.sweep {
@@ -204,7 +224,7 @@ impl Scenario {
                 for &v in values {
                     let c = whole(v, "concurrency levels")?;
                     if c == 0 {
-                        return Err("a concurrency level must be at least 1".into());
+                        return Err(LevelsError::Zero("a concurrency level"));
                     }
                     out.push(c);
                 }
@@ -212,7 +232,7 @@ impl Scenario {
             }
             Sweep::Rates(rs) => {
                 if let Some(v) = values.iter().find(|v| !(v.is_finite() && **v > 0.0)) {
-                    return Err(format!("rates must be positive numbers, got {v}"));
+                    return Err(LevelsError::Rate(*v));
                 }
                 *rs = values.to_vec();
             }
@@ -227,7 +247,7 @@ impl Scenario {
                 for &v in values {
                     let n = whole(v, "connection counts")?;
                     if n == 0 {
-                        return Err("a connection count must be at least 1".into());
+                        return Err(LevelsError::Zero("a connection count"));
                     }
                     out.push(n);
                 }
@@ -417,7 +437,8 @@ pub fn parse_scenario(file: &Path, text: &str) -> Result<Scenario, ScenarioError
     };
     let mut thresholds = Vec::new();
     for t in &raw.thresholds {
-        thresholds.push(Threshold::parse(t.get_ref()).map_err(|e| src.error_span(t, e))?);
+        thresholds
+            .push(Threshold::parse(t.get_ref()).map_err(|e| src.error_span(t, e.to_string()))?);
     }
     Ok(Scenario {
         name,

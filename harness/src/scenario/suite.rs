@@ -189,7 +189,7 @@ fn entry(
     if let Some(levels) = &run.levels {
         scenario
             .set_levels(levels.get_ref())
-            .map_err(|e| src.error_span(levels, e))?;
+            .map_err(|e| src.error_span(levels, e.to_string()))?;
     }
     let reps = run.repetitions.as_ref().or(suite.repetitions.as_ref());
     if let Some(r) = reps {

@@ -30,6 +30,45 @@ pub enum Comparator {
     Ge,
 }
 
+/// Why a threshold did not parse; each names the threshold as written.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ThresholdError {
+    /// No `<`, `<=`, `>` or `>=`.
+    #[error(
+        "threshold `{0}` has no comparison (expected e.g. `p99 < 50ms` or `error_rate < 0.1%`)"
+    )]
+    NoComparison(String),
+    /// A metric the grammar does not know.
+    #[error(
+        "threshold `{text}`: unknown metric `{metric}` (known: p50, p90, p99, p999, max, ttfb_p99, throughput, error_rate)"
+    )]
+    UnknownMetric {
+        /// The threshold.
+        text: String,
+        /// The metric as written.
+        metric: String,
+    },
+    /// The bound is not a number (with a unit).
+    #[error("threshold `{text}`: `{bound}` is not a number with a unit")]
+    NotANumber {
+        /// The threshold.
+        text: String,
+        /// The bound as written.
+        bound: String,
+    },
+    /// A latency bound without a time unit.
+    #[error("threshold `{0}`: a latency needs a unit: us, ms or s (e.g. `50ms`)")]
+    LatencyUnit(String),
+    /// A throughput bound in another unit than req/s.
+    #[error("threshold `{0}`: throughput is in req/s (e.g. `1000` or `1000rps`)")]
+    ThroughputUnit(String),
+    /// An error-rate bound that is neither a percentage nor a fraction.
+    #[error(
+        "threshold `{0}`: an error rate is a percentage (e.g. `0.1%`) or a fraction from 0 to 1"
+    )]
+    ErrorRateUnit(String),
+}
+
 /// One threshold.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Threshold {
@@ -47,7 +86,7 @@ impl Threshold {
     /// Parses `METRIC OP VALUE[UNIT]`. Metrics: `p50`, `p90`, `p99`, `p999`,
     /// `max` (latency; units `us`, `ms`, `s`), `ttfb_p99`, `throughput`
     /// (req/s; optional unit `rps` or `/s`), `error_rate` (`%` or a fraction).
-    pub fn parse(text: &str) -> Result<Threshold, String> {
+    pub fn parse(text: &str) -> Result<Threshold, ThresholdError> {
         let t = text.trim();
         let ops = [
             ("<=", Comparator::Le),
@@ -58,7 +97,7 @@ impl Threshold {
         let (lhs, op, rhs) = ops
             .iter()
             .find_map(|(s, op)| t.split_once(s).map(|(l, r)| (l.trim(), *op, r.trim())))
-            .ok_or_else(|| format!("threshold `{t}` has no comparison (expected e.g. `p99 < 50ms` or `error_rate < 0.1%`)"))?;
+            .ok_or_else(|| ThresholdError::NoComparison(t.to_string()))?;
         let metric = match lhs {
             "p50" => ThresholdMetric::Latency(50),
             "p90" => ThresholdMetric::Latency(90),
@@ -69,46 +108,36 @@ impl Threshold {
             "throughput" | "rps" => ThresholdMetric::Throughput,
             "error_rate" | "errors" => ThresholdMetric::ErrorRate,
             other => {
-                return Err(format!(
-                    "threshold `{t}`: unknown metric `{other}` (known: p50, p90, p99, p999, max, ttfb_p99, throughput, error_rate)"
-                ));
+                return Err(ThresholdError::UnknownMetric {
+                    text: t.to_string(),
+                    metric: other.to_string(),
+                });
             }
         };
         let split = rhs
             .find(|c: char| !(c.is_ascii_digit() || c == '.'))
             .unwrap_or(rhs.len());
         let (num, unit) = rhs.split_at(split);
-        let n: f64 = num
-            .parse()
-            .map_err(|_| format!("threshold `{t}`: `{rhs}` is not a number with a unit"))?;
+        let n: f64 = num.parse().map_err(|_| ThresholdError::NotANumber {
+            text: t.to_string(),
+            bound: rhs.to_string(),
+        })?;
         let unit = unit.trim();
         let value = match metric {
             ThresholdMetric::Latency(_) | ThresholdMetric::TtfbP99 => match unit {
                 "us" | "µs" => n,
                 "ms" => n * 1e3,
                 "s" => n * 1e6,
-                _ => {
-                    return Err(format!(
-                        "threshold `{t}`: a latency needs a unit: us, ms or s (e.g. `50ms`)"
-                    ));
-                }
+                _ => return Err(ThresholdError::LatencyUnit(t.to_string())),
             },
             ThresholdMetric::Throughput => match unit {
                 "" | "rps" | "/s" | "req/s" => n,
-                _ => {
-                    return Err(format!(
-                        "threshold `{t}`: throughput is in req/s (e.g. `1000` or `1000rps`)"
-                    ));
-                }
+                _ => return Err(ThresholdError::ThroughputUnit(t.to_string())),
             },
             ThresholdMetric::ErrorRate => match unit {
                 "%" => n / 100.0,
                 "" if n <= 1.0 => n,
-                _ => {
-                    return Err(format!(
-                        "threshold `{t}`: an error rate is a percentage (e.g. `0.1%`) or a fraction from 0 to 1"
-                    ));
-                }
+                _ => return Err(ThresholdError::ErrorRateUnit(t.to_string())),
             },
         };
         Ok(Threshold {
