@@ -6,18 +6,21 @@
 //! 400s and 404).
 //!
 //! Uses hyper's connection-level client, one connection per case; sends no load.
+mod client;
+mod expected;
 
-use std::net::{SocketAddr, ToSocketAddrs};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-use http::{Method, Request, StatusCode};
-use http_body_util::{BodyExt, Full};
-use hyper_util::rt::TokioIo;
-use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
+use http::Method;
+use serde_json::json;
 
 use super::process::RunningTarget;
+use client::{Client, base_addr};
+use expected::contains_value;
+pub use expected::{
+    MATMUL_EXPECTED, SHA256_EXPECTED, echo_records, fib, hash_chain, json_eq, matmul_sum,
+    sha256_input, sse_data,
+};
 
 /// The result of checking one endpoint case.
 #[derive(Clone, Debug, PartialEq)]
@@ -54,74 +57,6 @@ pub fn check_url(base_url: &str) -> Vec<EndpointCheck> {
             elapsed: Duration::ZERO,
         }],
     }
-}
-
-/// The SHA-256 chain of the contract: round 1 hashes `claimbench`, each
-/// next round the previous 32-byte digest. Returns the last digest in hex.
-pub fn hash_chain(rounds: u32) -> String {
-    let mut digest: [u8; 32] = Sha256::digest(b"claimbench").into();
-    for _ in 1..rounds {
-        digest = Sha256::digest(digest).into();
-    }
-    hex::encode(digest)
-}
-
-/// The `/cpu/sha256` input of the contract: `kib` KiB, byte i is `i % 251`.
-pub fn sha256_input(kib: u32) -> Vec<u8> {
-    (0..kib as usize * 1024).map(|i| (i % 251) as u8).collect()
-}
-
-/// `/cpu/sha256` digests from CONTRACT.md (computed with Python's hashlib),
-/// as (kib, lowercase hex).
-pub const SHA256_EXPECTED: [(u32, &str); 2] = [
-    (
-        1,
-        "2bce1ba628720664be4b9fdd77aae0678e5f0f3f02fc6ff641ec879094f6a404",
-    ),
-    (
-        1024,
-        "631b84027d6b9e52b539c4e8373622d23032dfadc64d60af87339c9037e4f769",
-    ),
-];
-
-/// The sum of all elements of C = A x B for the contract's N x N matrices
-/// A[i][j] = (i + j) % 10 and B[i][j] = (i * j) % 10 (in integers: exact).
-pub fn matmul_sum(n: u64) -> u64 {
-    // sum_ij C[i][j] = sum_k (sum_i A[i][k]) * (sum_j B[k][j]).
-    (0..n)
-        .map(|k| {
-            let col_a: u64 = (0..n).map(|i| (i + k) % 10).sum();
-            let row_b: u64 = (0..n).map(|j| (k * j) % 10).sum();
-            col_a * row_b
-        })
-        .sum()
-}
-
-/// `/cpu/matmul` sums from CONTRACT.md (computed with Python), as (n, sum).
-pub const MATMUL_EXPECTED: [(u64, u64); 2] = [(8, 7852), (256, 274_362_360)];
-
-/// Recursive Fibonacci's value, computed iteratively.
-pub fn fib(n: u32) -> u64 {
-    let (mut a, mut b) = (0u64, 1u64);
-    for _ in 0..n {
-        (a, b) = (b, a + b);
-    }
-    a
-}
-
-/// `n` echo records like a typical API payload; values have exact binary
-/// fractions so every stack sums them exactly.
-pub fn echo_records(n: usize) -> Vec<Value> {
-    (0..n)
-        .map(|i| {
-            json!({
-                "id": i,
-                "name": format!("item-{i} \u{e9}l\u{e8}ve \"quoted\""),
-                "value": (i * 37 % 1000) as f64 + [0.25, 0.5, 0.75, 0.125][i % 4],
-                "tags": [format!("t{}", i % 5), format!("group-{}", i % 3)],
-            })
-        })
-        .collect()
 }
 
 /// Checks every case against `base_url`, one after another.
@@ -541,216 +476,10 @@ pub async fn check_url_async(base_url: &str) -> Vec<EndpointCheck> {
     out
 }
 
-struct Client {
-    addr: SocketAddr,
-}
-
-/// A response as the checks see it.
-struct Resp {
-    status: StatusCode,
-    content_type: String,
-    has_content_length: bool,
-    body: Vec<u8>,
-    elapsed: Duration,
-    first_data_at: Option<Duration>,
-    frames: usize,
-}
-
-impl Resp {
-    fn expect_status(&self, want: u16) -> Result<String, String> {
-        if self.status.as_u16() == want {
-            Ok(format!("status {want}"))
-        } else {
-            let body: String = self.text().chars().take(200).collect();
-            Err(format!(
-                "status {}, expected {want} (body {body:?})",
-                self.status.as_u16()
-            ))
-        }
-    }
-    fn expect_content_type(&self, want: &str) -> Result<(), String> {
-        if self.content_type.to_ascii_lowercase().starts_with(want) {
-            Ok(())
-        } else {
-            Err(format!(
-                "content-type {:?}, expected {want}",
-                self.content_type
-            ))
-        }
-    }
-    fn expect_at_least(&self, d: Duration) -> Result<(), String> {
-        if self.elapsed >= d {
-            Ok(())
-        } else {
-            Err(format!(
-                "answered after {:.1?}, faster than the {d:?} it must take",
-                self.elapsed
-            ))
-        }
-    }
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.body).into_owned()
-    }
-    fn json(&self) -> Result<Value, String> {
-        serde_json::from_slice(&self.body).map_err(|e| {
-            let body: String = self.text().chars().take(200).collect();
-            format!("body is not JSON ({e}): {body:?}")
-        })
-    }
-}
-
-impl Client {
-    async fn case(
-        &self,
-        method: Method,
-        path: &str,
-        body: Option<Vec<u8>>,
-        validate: impl FnOnce(&Resp) -> Result<String, String>,
-    ) -> EndpointCheck {
-        let endpoint = format!("{method} {path}");
-        let started = Instant::now();
-        let res = tokio::time::timeout(
-            Duration::from_secs(15),
-            self.send(method, path, body, started),
-        )
-        .await;
-        let (passed, detail, elapsed) = match res {
-            Err(_) => (
-                false,
-                "no answer within 15 s".to_string(),
-                started.elapsed(),
-            ),
-            Ok(Err(e)) => (false, e, started.elapsed()),
-            Ok(Ok(r)) => match validate(&r) {
-                Ok(d) => (true, d, r.elapsed),
-                Err(d) => (false, d, r.elapsed),
-            },
-        };
-        EndpointCheck {
-            endpoint,
-            passed,
-            detail,
-            elapsed,
-        }
-    }
-
-    async fn send(
-        &self,
-        method: Method,
-        path: &str,
-        body: Option<Vec<u8>>,
-        started: Instant,
-    ) -> Result<Resp, String> {
-        let stream = tokio::net::TcpStream::connect(self.addr)
-            .await
-            .map_err(|e| format!("connect to {}: {e}", self.addr))?;
-        let _ = stream.set_nodelay(true);
-        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-            .await
-            .map_err(|e| format!("handshake: {e}"))?;
-        let conn = tokio::spawn(conn);
-        let mut req = Request::builder()
-            .method(method)
-            .uri(path)
-            .header(http::header::HOST, self.addr.to_string())
-            .header(http::header::USER_AGENT, "claimbench-check");
-        if body.is_some() {
-            req = req.header(http::header::CONTENT_TYPE, "application/json");
-        }
-        let req = req
-            .body(Full::new(Bytes::from(body.unwrap_or_default())))
-            .map_err(|e| format!("request: {e}"))?;
-        let res = sender
-            .send_request(req)
-            .await
-            .map_err(|e| format!("request failed: {e}"))?;
-        let status = res.status();
-        let content_type = res
-            .headers()
-            .get(http::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_string();
-        let has_content_length = res.headers().contains_key(http::header::CONTENT_LENGTH);
-        let mut body = res.into_body();
-        let mut bytes = Vec::new();
-        let mut first_data_at = None;
-        let mut frames = 0;
-        while let Some(frame) = body.frame().await {
-            let frame = frame.map_err(|e| format!("reading the body: {e}"))?;
-            if let Some(d) = frame.data_ref()
-                && !d.is_empty()
-            {
-                frames += 1;
-                first_data_at.get_or_insert_with(|| started.elapsed());
-                bytes.extend_from_slice(d);
-            }
-        }
-        let elapsed = started.elapsed();
-        conn.abort();
-        Ok(Resp {
-            status,
-            content_type,
-            has_content_length,
-            body: bytes,
-            elapsed,
-            first_data_at,
-            frames,
-        })
-    }
-}
-
-fn base_addr(base_url: &str) -> Result<SocketAddr, String> {
-    let hostport = base_url
-        .strip_prefix("http://")
-        .ok_or_else(|| format!("`{base_url}` is not an http:// URL"))?
-        .trim_end_matches('/');
-    hostport
-        .to_socket_addrs()
-        .map_err(|e| format!("`{base_url}`: {e}"))?
-        .next()
-        .ok_or_else(|| format!("`{base_url}` resolves to no address"))
-}
-
-/// The `data:` payloads of a server-sent-events body, in order.
-pub fn sse_data(body: &str) -> Vec<String> {
-    body.lines()
-        .filter_map(|l| l.trim_end_matches('\r').strip_prefix("data:"))
-        .map(|d| d.strip_prefix(' ').unwrap_or(d).to_string())
-        .collect()
-}
-
-/// JSON equality with numbers compared as values (`3` equals `3.0`).
-pub fn json_eq(a: &Value, b: &Value) -> bool {
-    match (a, b) {
-        (Value::Number(x), Value::Number(y)) => x.as_f64() == y.as_f64(),
-        (Value::Array(x), Value::Array(y)) => {
-            x.len() == y.len() && x.iter().zip(y).all(|(a, b)| json_eq(a, b))
-        }
-        (Value::Object(x), Value::Object(y)) => {
-            x.len() == y.len()
-                && x.iter()
-                    .all(|(k, v)| y.get(k).is_some_and(|w| json_eq(v, w)))
-        }
-        _ => a == b,
-    }
-}
-
-/// Whether `v` holds `key: want` anywhere (the downstream's answer may be
-/// returned as is or wrapped).
-fn contains_value(v: &Value, key: &str, want: u64) -> bool {
-    match v {
-        Value::Object(m) => {
-            m.get(key).and_then(Value::as_u64) == Some(want)
-                || m.values().any(|x| contains_value(x, key, want))
-        }
-        Value::Array(a) => a.iter().any(|x| contains_value(x, key, want)),
-        _ => false,
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use sha2::{Digest, Sha256};
+
     use super::*;
 
     #[test]
