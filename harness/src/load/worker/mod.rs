@@ -8,23 +8,28 @@
 //! latency. Everything here is thread-local (`Rc`, `Cell`, `RefCell`).
 
 use std::cell::{Cell, RefCell};
-use std::collections::VecDeque;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Barrier, Mutex, mpsc};
 use std::time::Duration;
 
+use rand::Rng;
 use rand::rngs::SmallRng;
-use rand::{Rng, SeedableRng};
-use tokio::sync::Notify;
 use tokio::time::Instant;
 
 use super::conn::{self, Conn, Prepared};
 use super::phase::{SharedWindow, WarmWindow};
 use super::plan::{HttpClient, LoadModel, LoadPlan, Protocol};
 use super::recorder::{ErrorClass, Recorder, Timing};
-use super::schedule::{Schedule, dispatch};
+use super::schedule::Schedule;
 use super::transport::Connector;
+use closed::closed_connection;
+use idle::{hold_idle, open_batched};
+use open::{OpenQueue, open_connection, open_dispatcher};
+
+mod closed;
+mod idle;
+mod open;
 
 /// Counters a thread publishes for the live progress line.
 #[derive(Debug, Default)]
@@ -283,7 +288,6 @@ impl Ctx {
         }
     }
 }
-
 /// Counts a task as active from before it is spawned (so a task not yet
 /// polled counts) until it ends, however it ends.
 struct ActiveGuard(Rc<Ctx>);
@@ -299,213 +303,6 @@ impl Drop for ActiveGuard {
     fn drop(&mut self) {
         self.0.active.set(self.0.active.get() - 1);
     }
-}
-
-async fn closed_connection(ctx: Rc<Ctx>, shared: Option<Shared>, seed: u64, _guard: ActiveGuard) {
-    let mut rng = SmallRng::seed_from_u64(seed);
-    let mut slot: Option<Conn> = None;
-    let mut buf = Vec::new();
-    while !ctx.stopped() {
-        let tpl = ctx.pick(&mut rng);
-        // Connect first: in closed loop the connect time is not request latency.
-        match ctx.ensure_conn(&mut slot, shared.as_ref(), None, tpl).await {
-            Connected::Yes => {}
-            Connected::No => continue,
-            Connected::End => return,
-        }
-        // One clock read: the check against the end, the intended and the
-        // actual send time are the same instant here.
-        let now = Instant::now();
-        if !ctx.may_start(now) {
-            return;
-        }
-        ctx.in_flight.set(ctx.in_flight.get() + 1);
-        ctx.request(&mut slot, tpl, now, now, &mut buf).await;
-        ctx.in_flight.set(ctx.in_flight.get() - 1);
-    }
-}
-
-/// The open-loop queue shared by a thread's dispatcher and connections.
-#[derive(Default)]
-struct OpenQueue {
-    jobs: RefCell<VecDeque<(Instant, usize)>>,
-    notify: Notify,
-    idle: Cell<usize>,
-    done: Cell<bool>,
-}
-
-/// One connection (HTTP/2: one stream of a `shared` connection) of the
-/// open-loop pool: `preopened` (a connection sweep) or opened now, at the
-/// start (its failure is not a request's). Waiting connections take
-/// arrivals first come, first served (`Notify` wakes its waiters in FIFO
-/// order), so an idle pool is used in turn.
-async fn open_connection(
-    ctx: Rc<Ctx>,
-    q: Rc<OpenQueue>,
-    preopened: Option<Conn>,
-    shared: Option<Shared>,
-    _guard: ActiveGuard,
-) {
-    let mut slot: Option<Conn> = preopened;
-    let mut buf = Vec::new();
-    match &shared {
-        None if slot.is_none() => {
-            let _ = ctx.open(&mut slot, None).await;
-        }
-        None => {}
-        Some(shared) => {
-            let mut guard = shared.lock().await;
-            match guard.as_ref() {
-                Some(c) => slot = c.share(),
-                None => {
-                    let _ = ctx.open(&mut slot, Some(&mut guard)).await;
-                }
-            }
-        }
-    }
-    loop {
-        let job = loop {
-            if let Some(j) = q.jobs.borrow_mut().pop_front() {
-                break Some(j);
-            }
-            if q.done.get() || ctx.stopped() {
-                break None;
-            }
-            q.idle.set(q.idle.get() + 1);
-            q.notify.notified().await;
-        };
-        let Some((intended, tpl)) = job else { return };
-        ctx.in_flight.set(ctx.in_flight.get() + 1);
-        if matches!(
-            ctx.ensure_conn(&mut slot, shared.as_ref(), Some(intended), tpl)
-                .await,
-            Connected::Yes
-        ) {
-            ctx.request(&mut slot, tpl, intended, Instant::now(), &mut buf)
-                .await;
-        }
-        ctx.in_flight.set(ctx.in_flight.get() - 1);
-        if ctx.stopped() {
-            return;
-        }
-    }
-}
-
-async fn open_dispatcher(
-    ctx: Rc<Ctx>,
-    q: Rc<OpenQueue>,
-    mut schedule: Schedule,
-    end: Instant,
-    seed: u64,
-    _guard: ActiveGuard,
-) {
-    let mut rng = SmallRng::seed_from_u64(seed);
-    dispatch(
-        &mut schedule,
-        end,
-        |t| ctx.may_start(t),
-        async |intended, now| {
-            ctx.rec.borrow_mut().record_lag(intended, now);
-            q.jobs
-                .borrow_mut()
-                .push_back((intended, ctx.pick(&mut rng)));
-            let idle = q.idle.get();
-            if idle > 0 {
-                q.idle.set(idle - 1);
-                q.notify.notify_one();
-            }
-        },
-    )
-    .await;
-    q.done.set(true);
-    q.notify.notify_waiters();
-}
-
-/// Opens `n` keep-alive connections, [`IDLE_OPEN_CONCURRENCY`] at a time;
-/// with `ping`, each serves one request so the server has really accepted
-/// it. Returns those that were opened (and served the ping) and how many
-/// were opened in all.
-async fn open_batched(
-    (client, protocol): (HttpClient, Protocol),
-    connector: &Connector,
-    timeout: Duration,
-    ping: Option<&Rc<Prepared>>,
-    n: usize,
-    stop: &AtomicBool,
-) -> (Vec<Conn>, u64) {
-    let mut held = Vec::with_capacity(n);
-    let mut opened = 0;
-    let mut remaining = n;
-    // A server that accepts slowly (a full backlog) does not hold the run
-    // for batch after batch of timeouts: opening stops after one `timeout`
-    // in all (an open-loop pool opens the rest when first used).
-    let deadline = Instant::now() + timeout;
-    while remaining > 0 && !stop.load(Ordering::Relaxed) && Instant::now() < deadline {
-        let batch = remaining.min(IDLE_OPEN_CONCURRENCY);
-        remaining -= batch;
-        let mut tasks = Vec::with_capacity(batch);
-        for _ in 0..batch {
-            let (connector, tpl) = (connector.clone(), ping.cloned());
-            tasks.push(tokio::task::spawn_local(async move {
-                let opened = conn::connect(client, protocol, &connector, timeout)
-                    .await
-                    .ok()?;
-                let mut slot = Some(opened.conn);
-                let served = match tpl {
-                    Some(tpl) => conn::ping(&mut slot, &tpl, timeout).await,
-                    None => true,
-                };
-                Some((served, slot))
-            }));
-        }
-        for t in tasks {
-            if let Ok(Some((served, slot))) = t.await {
-                opened += 1;
-                if let (true, Some(c)) = (served, slot) {
-                    held.push(c);
-                }
-            }
-        }
-    }
-    (held, opened)
-}
-
-/// Holds one idle connection until the run ends or the server closes it,
-/// sending one request every `ping` when asked; `alive` counts it meanwhile.
-/// It wakes only for a ping, the end of the run or the server's close, so
-/// ten thousand of them cost nothing between pings. (Stopped early or
-/// limited by a request count, the run ends by dropping it.)
-async fn hold_idle(ctx: Rc<Ctx>, conn: Conn, ping: Option<Duration>, alive: Rc<Cell<usize>>) {
-    alive.set(alive.get() + 1);
-    let mut slot = Some(conn);
-    let mut next_ping = ping.map(|p| Instant::now() + p);
-    loop {
-        let wake = match (next_ping, ctx.t1.get()) {
-            (Some(p), Some(t1)) => Some(p.min(t1)),
-            (p, t1) => p.or(t1),
-        };
-        let Some(c) = slot.as_mut() else { break };
-        tokio::select! {
-            () = c.closed_by_peer() => break,
-            () = async {
-                match wake {
-                    Some(at) => tokio::time::sleep_until(at).await,
-                    None => std::future::pending().await,
-                }
-            } => {}
-        }
-        let now = Instant::now();
-        if ctx.stopped() || ctx.t1.get().is_some_and(|t1| now >= t1) {
-            break;
-        }
-        if let Some(at) = next_ping.filter(|at| now >= *at) {
-            if !conn::ping(&mut slot, &ctx.templates[0], ctx.timeout).await {
-                break;
-            }
-            next_ping = ping.map(|p| at.max(now) + p);
-        }
-    }
-    alive.set(alive.get() - 1);
 }
 
 /// Runs one generator thread to completion and returns its recorder.
