@@ -173,11 +173,12 @@ pub(super) fn conditions(
     results: &ResultsFile,
 ) -> Vec<String> {
     let h = &results.host;
+    // One wording for a CPU set everywhere (`unpinned` when empty).
     let fmt = |c: &[usize]| {
         if c.is_empty() {
-            "not pinned".to_string()
+            crate::sys::describe_cpus(c)
         } else {
-            format!("CPU {}", crate::sys::format_cpu_list(c))
+            format!("CPU {}", crate::sys::describe_cpus(c))
         }
     };
     let mut out = vec![format!(
