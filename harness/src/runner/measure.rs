@@ -93,13 +93,13 @@ impl Progress {
 impl Runner {
     /// Runs every job, in order, until done or interrupted.
     pub fn measure_all(&mut self, stop: &Arc<AtomicBool>, quiet: bool) {
-        let total = self.jobs.len();
         let estimated_ms: f64 = self
             .jobs
             .iter()
             .map(|j| self.job_estimate(j) * 1000.0)
             .sum();
-        let progress = Progress::new(if total > 0 { estimated_ms as u64 } else { 0 }, quiet);
+        // No jobs: the estimate is an empty sum, 0.
+        let progress = Progress::new(estimated_ms as u64, quiet);
         let jobs = self.jobs.clone();
         let mut skipped_noted: Vec<String> = Vec::new();
         let mut speed = speed::SpeedCheck::default();

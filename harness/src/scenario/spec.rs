@@ -275,27 +275,8 @@ impl Scenario {
         p.max_duration = Some(self.max_duration.max(self.duration));
         p.warmup = self.warmup;
         p.warmup_max = self.warmup_max;
-        // An auto warm-up over pre-opened connections lasts at least one round
-        // over them, so every connection has served a request (and the server
-        // holds its state) before the measured window.
-        if let (
-            true,
-            Some(max),
-            LoadModel::Open {
-                rate,
-                max_connections,
-                ..
-            },
-        ) = (p.preopen, p.warmup_max, p.model)
-            && rate > 0.0
-        {
-            let round = Duration::from_secs_f64(max_connections as f64 / rate);
-            p.warmup = p.warmup.max(round).min(max);
-        }
-        // The measured window over pre-opened connections covers every
-        // connection [`MEASURED_ROUNDS`] times (at 10,000 connections and
-        // 3000 req/s a 3 s window would leave a tenth of them unmeasured,
-        // and the p99 would rest on whichever stalls fell in it).
+        // Over pre-opened connections, one round is the time the rate takes
+        // to reach every connection once.
         if p.preopen
             && let LoadModel::Open {
                 rate,
@@ -304,9 +285,19 @@ impl Scenario {
             } = p.model
             && rate > 0.0
         {
+            let round_s = max_connections as f64 / rate;
+            // An auto warm-up lasts at least one round, so every connection
+            // has served a request (and the server holds its state) before
+            // the measured window.
+            if let Some(max) = p.warmup_max {
+                p.warmup = p.warmup.max(Duration::from_secs_f64(round_s)).min(max);
+            }
+            // The measured window covers every connection
+            // [`MEASURED_ROUNDS`] times (at 10,000 connections and 3000
+            // req/s a 3 s window would leave a tenth of them unmeasured, and
+            // the p99 would rest on whichever stalls fell in it).
             let rounds = Duration::from_secs_f64(
-                (MEASURED_ROUNDS * max_connections as f64 / rate)
-                    .min(crate::load::plan::MAX_DURATION.as_secs_f64()),
+                (MEASURED_ROUNDS * round_s).min(crate::load::plan::MAX_DURATION.as_secs_f64()),
             );
             let d = p.duration.unwrap_or_default().max(rounds);
             p.duration = Some(d);
