@@ -238,6 +238,11 @@ impl State {
 
     /// Opens waiting streams while the server's limit allows.
     fn open_pending(&mut self) {
+        // After GOAWAY or the end, nothing more opens (the waiting streams
+        // have been refused).
+        if self.closed || self.goaway.is_some() {
+            return;
+        }
         while self.opened < self.max_concurrent {
             let Some((id, block)) = self.pending_open.pop_front() else {
                 break;
@@ -316,14 +321,15 @@ impl State {
         self.out.extend_from_slice(&code.to_be_bytes());
     }
 
-    /// The server's GOAWAY: streams above `last` were refused.
+    /// The server's GOAWAY: streams above `last` were refused, and streams
+    /// still waiting to open never will (no stream may open after GOAWAY).
     pub(super) fn go_away(&mut self, last: u32) {
         self.goaway = Some(self.goaway.map_or(last, |l| l.min(last)));
         let refused: Vec<u32> = self
             .streams
-            .keys()
-            .copied()
-            .filter(|&id| id > last)
+            .iter()
+            .filter(|(id, s)| **id > last || !s.opened)
+            .map(|(id, _)| *id)
             .collect();
         for id in refused {
             self.finish(id, Err(ErrorClass::GoAway));
@@ -379,5 +385,65 @@ impl State {
             _ => {}
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::load::h2lean::H2Request;
+
+    fn request() -> H2Request {
+        H2Request::new(
+            &[(b":method", b"GET"), (b":path", b"/")],
+            bytes::Bytes::new(),
+        )
+    }
+
+    /// The stream ids of the HEADERS frames in `out` (after the preface and
+    /// our SETTINGS and WINDOW_UPDATE).
+    fn headers_sent(st: &State) -> Vec<u32> {
+        let mut out = &st.out[PREFACE.len()..];
+        let mut ids = Vec::new();
+        while out.len() >= 9 {
+            let len = u32::from_be_bytes([0, out[0], out[1], out[2]]) as usize;
+            if out[3] == HEADERS {
+                ids.push(u32::from_be_bytes([out[5], out[6], out[7], out[8]]));
+            }
+            out = &out[9 + len..];
+        }
+        ids
+    }
+
+    #[test]
+    fn streams_above_the_servers_limit_wait_and_open_in_order() {
+        let mut st = State::new();
+        st.setting(3, 1).unwrap();
+        let a = st.start(&request(), Vec::new(), false, false).unwrap();
+        let b = st.start(&request(), Vec::new(), false, false).unwrap();
+        assert_eq!((a, b), (1, 3));
+        assert_eq!(headers_sent(&st), vec![1], "the second waits for room");
+        st.finish(a, Ok(()));
+        st.remove(a);
+        assert_eq!(headers_sent(&st), vec![1, 3]);
+    }
+
+    #[test]
+    fn after_goaway_a_waiting_stream_is_refused_and_never_opens() {
+        let mut st = State::new();
+        st.setting(3, 1).unwrap();
+        let a = st.start(&request(), Vec::new(), false, false).unwrap();
+        let b = st.start(&request(), Vec::new(), false, false).unwrap();
+        // A graceful GOAWAY: every opened stream may still finish.
+        st.go_away(MAX_STREAM_ID);
+        assert_eq!(st.streams[&a].done, None);
+        assert_eq!(st.streams[&b].done, Some(Err(ErrorClass::GoAway)));
+        st.finish(a, Ok(()));
+        st.remove(a);
+        assert_eq!(headers_sent(&st), vec![1], "nothing opens after GOAWAY");
+        assert_eq!(
+            st.start(&request(), Vec::new(), false, false),
+            Err(ErrorClass::GoAway)
+        );
     }
 }
