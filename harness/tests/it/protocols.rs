@@ -245,63 +245,84 @@ fn h2c_server(reset_every: u64, delay: Duration) -> Server {
     })
 }
 
-/// A plain-text HTTP/2 server written frame by frame: it answers no
-/// request; once `streams` requests (HEADERS frames) have arrived on a
-/// connection it sends GOAWAY with last stream id 0, so every stream the
-/// client opened is refused, and closes when the client does. Returns its
-/// address and the count of HEADERS frames received.
-fn goaway_server(streams: u64) -> (SocketAddr, Arc<AtomicU64>) {
+/// One HTTP/2 frame: its 9-byte header and `payload`.
+fn frame(ty: u8, flags: u8, id: u32, payload: &[u8]) -> Vec<u8> {
+    let len = payload.len();
+    let mut f = vec![(len >> 16) as u8, (len >> 8) as u8, len as u8, ty, flags];
+    f.extend_from_slice(&id.to_be_bytes());
+    f.extend_from_slice(payload);
+    f
+}
+
+/// A plain-text HTTP/2 server written frame by frame, a thread per
+/// connection: it reads the preface, sends an empty SETTINGS, acknowledges
+/// the client's SETTINGS, and hands every other frame (type, flags, stream
+/// id, payload) to the handler `per_connection` makes for the connection
+/// from the server's counter. Returns its address and that counter.
+fn frame_server<F, H>(per_connection: F) -> (SocketAddr, Arc<AtomicU64>)
+where
+    F: Fn(Arc<AtomicU64>) -> H + Send + 'static,
+    H: FnMut(&mut std::net::TcpStream, u8, u8, u32, &[u8]) + Send + 'static,
+{
     use std::io::{Read, Write};
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
-    let headers = Arc::new(AtomicU64::new(0));
-    let seen = headers.clone();
+    let counter = Arc::new(AtomicU64::new(0));
+    let seen = counter.clone();
     std::thread::spawn(move || {
         for s in listener.incoming() {
             let Ok(mut s) = s else { return };
-            let seen = seen.clone();
+            let mut handle = per_connection(seen.clone());
             std::thread::spawn(move || {
                 let _ = s.set_read_timeout(Some(Duration::from_secs(10)));
                 let mut preface = [0u8; 24];
                 if s.read_exact(&mut preface).is_err() {
                     return; // the engine's probe
                 }
-                // An empty SETTINGS frame.
-                let _ = s.write_all(&[0, 0, 0, 4, 0, 0, 0, 0, 0]);
-                let mut on_conn = 0;
+                let _ = s.write_all(&frame(4, 0, 0, &[]));
                 loop {
                     let mut head = [0u8; 9];
                     if s.read_exact(&mut head).is_err() {
                         return;
                     }
                     let len = u32::from_be_bytes([0, head[0], head[1], head[2]]) as usize;
+                    let id = u32::from_be_bytes([head[5], head[6], head[7], head[8]]);
                     let mut payload = vec![0u8; len];
                     if s.read_exact(&mut payload).is_err() {
                         return;
                     }
-                    match head[3] {
+                    match (head[3], head[4]) {
                         // SETTINGS without ACK: acknowledge it.
-                        4 if head[4] & 1 == 0 => {
-                            let _ = s.write_all(&[0, 0, 0, 4, 1, 0, 0, 0, 0]);
+                        (4, f) if f & 1 == 0 => {
+                            let _ = s.write_all(&frame(4, 1, 0, &[]));
                         }
-                        // HEADERS: a request.
-                        1 => {
-                            seen.fetch_add(1, Ordering::SeqCst);
-                            on_conn += 1;
-                            if on_conn == streams {
-                                // GOAWAY, last stream 0, NO_ERROR.
-                                let _ = s.write_all(&[
-                                    0, 0, 8, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-                                ]);
-                            }
-                        }
-                        _ => {}
+                        (ty, flags) => handle(&mut s, ty, flags, id, &payload),
                     }
                 }
             });
         }
     });
-    (addr, headers)
+    (addr, counter)
+}
+
+/// A frame-by-frame server that answers no request; once `streams`
+/// requests (HEADERS frames) have arrived on a connection it sends GOAWAY
+/// with last stream id 0, so every stream the client opened is refused,
+/// and closes when the client does. Its counter: HEADERS frames received.
+fn goaway_server(streams: u64) -> (SocketAddr, Arc<AtomicU64>) {
+    frame_server(move |headers| {
+        let mut on_conn = 0;
+        move |s, ty, _, _, _| {
+            if ty == 1 {
+                headers.fetch_add(1, Ordering::SeqCst);
+                on_conn += 1;
+                if on_conn == streams {
+                    // GOAWAY, last stream 0, NO_ERROR.
+                    let _ = std::io::Write::write_all(s, &frame(7, 0, 0, &[0; 8]));
+                }
+            }
+        }
+    })
 }
 
 fn plan(url: &str, connections: usize) -> LoadPlan {
@@ -686,80 +707,44 @@ fn an_h2_stream_that_times_out_is_given_up_and_its_connection_kept() {
     }
 }
 
-/// A plain-text HTTP/2 server written frame by frame that answers each
-/// request the long way: an interim 103 head, a PING, the 200 head split
-/// over a padded HEADERS and a CONTINUATION, padded DATA `ok`, then
-/// trailers that end the stream. Returns its address and how many PING
-/// acknowledgements it received.
+/// A frame-by-frame server that answers each request the long way: an
+/// interim 103 head, a PING, the 200 head split over a padded HEADERS and
+/// a CONTINUATION, padded DATA `ok`, then trailers that end the stream.
+/// Its counter: PING acknowledgements received.
 fn long_way_server() -> (SocketAddr, Arc<AtomicU64>) {
-    use std::io::{Read, Write};
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    let acks = Arc::new(AtomicU64::new(0));
-    let seen = acks.clone();
-    std::thread::spawn(move || {
-        for s in listener.incoming() {
-            let Ok(mut s) = s else { return };
-            let seen = seen.clone();
-            std::thread::spawn(move || {
-                let _ = s.set_read_timeout(Some(Duration::from_secs(10)));
-                let mut preface = [0u8; 24];
-                if s.read_exact(&mut preface).is_err() {
-                    return;
-                }
-                let _ = s.write_all(&[0, 0, 0, 4, 0, 0, 0, 0, 0]);
-                let frame = |len: usize, ty: u8, flags: u8, id: u32, payload: &[u8]| {
-                    let mut f = vec![(len >> 16) as u8, (len >> 8) as u8, len as u8, ty, flags];
-                    f.extend_from_slice(&id.to_be_bytes());
-                    f.extend_from_slice(payload);
-                    f
-                };
-                loop {
-                    let mut head = [0u8; 9];
-                    if s.read_exact(&mut head).is_err() {
-                        return;
-                    }
-                    let len = u32::from_be_bytes([0, head[0], head[1], head[2]]) as usize;
-                    let id = u32::from_be_bytes([head[5], head[6], head[7], head[8]]);
-                    let mut payload = vec![0u8; len];
-                    if s.read_exact(&mut payload).is_err() {
-                        return;
-                    }
-                    match (head[3], head[4]) {
-                        (4, f) if f & 1 == 0 => {
-                            let _ = s.write_all(&frame(0, 4, 1, 0, &[]));
-                        }
-                        (6, f) if f & 1 == 1 => {
-                            seen.fetch_add(1, Ordering::SeqCst);
-                        }
-                        (1, _) => {
-                            let mut out = Vec::new();
-                            // :status 103 (literal, name index 8), END_HEADERS.
-                            out.extend(frame(5, 1, 0x4, id, &[0x08, 3, b'1', b'0', b'3']));
-                            out.extend(frame(8, 6, 0, 0, b"pingpong"));
-                            // :status 200 (0x88) and `x-a: b` (a literal with
-                            // a new name), split inside the name's literal:
-                            // a padded HEADERS (pad length 2), a CONTINUATION.
-                            let block = [0x88, 0x00, 0x03, b'x', b'-', b'a', 0x01, b'b'];
-                            let mut first = vec![2u8];
-                            first.extend_from_slice(&block[..3]);
-                            first.extend_from_slice(&[0, 0]);
-                            out.extend(frame(first.len(), 1, 0x8, id, &first));
-                            out.extend(frame(block.len() - 3, 9, 0x4, id, &block[3..]));
-                            // DATA `ok` with 3 bytes of padding.
-                            out.extend(frame(6, 0, 0x8, id, &[3, b'o', b'k', 0, 0, 0]));
-                            // Trailers `x-t: 1`, END_STREAM | END_HEADERS.
-                            let trailers = [0x00, 0x03, b'x', b'-', b't', 0x01, b'1'];
-                            out.extend(frame(trailers.len(), 1, 0x5, id, &trailers));
-                            let _ = s.write_all(&out);
-                        }
-                        _ => {}
-                    }
-                }
-            });
+    frame_server(|acks| {
+        move |s, ty, flags, id, _| match (ty, flags) {
+            (6, f) if f & 1 == 1 => {
+                acks.fetch_add(1, Ordering::SeqCst);
+            }
+            (1, _) => {
+                let mut out = Vec::new();
+                // :status 103 (literal, name index 8), END_HEADERS.
+                out.extend(frame(1, 0x4, id, &[0x08, 3, b'1', b'0', b'3']));
+                out.extend(frame(6, 0, 0, b"pingpong"));
+                // :status 200 (0x88) and `x-a: b` (a literal with a new
+                // name), split inside the name's literal: a padded HEADERS
+                // (pad length 2), a CONTINUATION.
+                let block = [0x88, 0x00, 0x03, b'x', b'-', b'a', 0x01, b'b'];
+                let mut first = vec![2u8];
+                first.extend_from_slice(&block[..3]);
+                first.extend_from_slice(&[0, 0]);
+                out.extend(frame(1, 0x8, id, &first));
+                out.extend(frame(9, 0x4, id, &block[3..]));
+                // DATA `ok` with 3 bytes of padding.
+                out.extend(frame(0, 0x8, id, &[3, b'o', b'k', 0, 0, 0]));
+                // Trailers `x-t: 1`, END_STREAM | END_HEADERS.
+                out.extend(frame(
+                    1,
+                    0x5,
+                    id,
+                    &[0x00, 0x03, b'x', b'-', b't', 0x01, b'1'],
+                ));
+                let _ = std::io::Write::write_all(s, &out);
+            }
+            _ => {}
         }
-    });
-    (addr, acks)
+    })
 }
 
 #[test]
