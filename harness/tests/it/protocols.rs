@@ -581,7 +581,7 @@ fn a_host_override_is_sent_once_and_becomes_the_h2_authority() {
 /// A plain-text HTTP/2 server (the h2 crate's) with small windows and a
 /// low stream limit: it reads each request body in full, counts the
 /// bodies of exactly `expect` bytes, and answers each with `reply` bytes
-/// after `delay`.
+/// 2 ms later.
 fn h2c_echo_server(max_streams: u32, window: u32, expect: usize, reply: usize) -> Server {
     spawn(move |listener, seen| async move {
         loop {
