@@ -914,6 +914,7 @@ pub(crate) mod tests {
             measurements: ms,
             skipped: vec![],
             verdicts: vec![],
+            duet: None,
         }
     }
 

@@ -10,7 +10,7 @@ use serde::Serialize;
 use super::gate::{self, Change, Direction, MaxRegression, Metric};
 use super::matching::{self, ExcludedRepetition, Input, Key, Pair};
 use crate::analysis::stats::{self, RatioCi};
-use crate::results::schema::{LoadOptions, RunKind};
+use crate::results::schema::{LoadOptions, ResultsFile, RunKind};
 
 /// Identifies the JSON written by `compare --json`; bumped when a field
 /// changes meaning.
@@ -173,6 +173,9 @@ pub struct CompareReport {
     /// The runs of both sides in the order they started, and which side ran
     /// first in each round.
     pub order: Vec<OrderedRun>,
+    /// True when the two files are the two sides of one duet run (`run
+    /// --duet`): each pair of repetitions was measured at the same time.
+    pub duet: bool,
     /// Every shared (target, scenario, level), sorted.
     pub measurements: Vec<MeasurementComparison>,
     /// Measurements only in the baseline (not compared).
@@ -408,6 +411,7 @@ pub fn compare(
         warnings,
         family,
         order,
+        duet: duet_partners(&baseline_input.results, &current_input.results),
         measurements,
         only_in_baseline: listed(matched.only_baseline),
         only_in_current: listed(matched.only_current),
@@ -416,6 +420,15 @@ pub fn compare(
         gate_failed,
         not_gated,
     })
+}
+
+/// Whether `a` and `b` are the two sides of one duet run: the same run,
+/// different sides.
+fn duet_partners(a: &ResultsFile, b: &ResultsFile) -> bool {
+    match (&a.duet, &b.duet) {
+        (Some(x), Some(y)) => a.run_id == b.run_id && x.side != y.side,
+        _ => false,
+    }
 }
 
 /// Both sides' runs in the order they started.

@@ -74,10 +74,11 @@ fn settings_line(r: &CompareReport) -> String {
         "gated on {} and error rate (+{} pp); bootstrap intervals of the ratio of medians{}, each at {:.3}% so the {} gated tests hold together at {}% (Bonferroni; at least {} repetitions a side)",
         gate.join(", "),
         s.max_error_increase_pp,
-        if paired {
-            ", repetitions paired by round"
-        } else {
-            ""
+        match (r.duet, paired) {
+            (true, true) =>
+                ", repetitions paired (each pair measured at the same time: a duet run)",
+            (false, true) => ", repetitions paired by round",
+            (_, false) => "",
         },
         f.per_test_confidence * 100.0,
         f.tests,

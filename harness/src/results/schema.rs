@@ -57,6 +57,30 @@ pub struct ResultsFile {
     pub skipped: Vec<Skipped>,
     /// Claim verdicts computed from the measurements (empty for `bench`).
     pub verdicts: Vec<Verdict>,
+    /// `run --duet`: this file is one side of a duet run, whose every
+    /// measurement ran at the same time as the other side's; absent
+    /// otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duet: Option<Duet>,
+}
+
+/// One side of a duet run (`run --duet DIR`): every target measured at the
+/// same time as its twin from another targets folder, on the same CPUs,
+/// each loaded by its own generator, so a slow stretch of the machine
+/// falls on both sides alike.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Duet {
+    /// `head` (the run's own folder, `--targets-dir`) or `baseline` (the
+    /// `--duet` folder).
+    pub side: String,
+    /// This side's targets folder.
+    pub targets_dir: String,
+    /// The other side's results file, relative to this file's folder.
+    pub partner: String,
+    /// Whether each side ran in a CPU control group of its own, so the
+    /// shared CPUs were split equally between the sides (false: split
+    /// between their threads by the scheduler, without groups).
+    pub cpu_groups: bool,
 }
 
 impl ResultsFile {
@@ -84,6 +108,7 @@ impl ResultsFile {
             measurements: Vec::new(),
             skipped: Vec::new(),
             verdicts: Vec::new(),
+            duet: None,
         }
     }
 }

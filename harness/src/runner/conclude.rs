@@ -25,6 +25,10 @@ impl Runner {
         self.results.verdicts = verdicts;
         self.results.finished_at = Some(chrono::Utc::now());
         self.results.complete = !interrupted;
+        if let Some(d) = &mut self.duet {
+            d.results.finished_at = self.results.finished_at;
+            d.results.complete = !interrupted;
+        }
         self.save();
         let breaches = checks::threshold_breaches(&self.setup.suite, &self.results.measurements);
 
@@ -81,6 +85,9 @@ impl Runner {
         }
         println!();
         println!("wrote {}", self.results_path().display());
+        if let Some(d) = &self.duet {
+            println!("wrote {} (the baseline side)", d.results_path().display());
+        }
         if !self.results.verdicts.is_empty() {
             println!("wrote {}", self.dir.join("verdicts.txt").display());
         }

@@ -10,13 +10,15 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use super::duet::Side;
 use super::plan::TargetKind;
 use super::schedule::Job;
+use super::window::{self, Window};
 use super::{Runner, host_load, output, speed};
 use crate::analysis::checks::exclusion;
-use crate::load::{self, Endpoint, Phase};
-use crate::results::schema::{Measurement, Skipped, TargetInfo};
-use crate::target::{self, BetweenRuns, RunningTarget, Sampler};
+use crate::load::Endpoint;
+use crate::results::schema::{Measurement, ResultsFile, Skipped, TargetInfo};
+use crate::target::{self, BetweenRuns, RunningTarget};
 
 /// Why a job produced no measurement.
 pub(super) enum Failure {
@@ -38,6 +40,40 @@ struct Lease {
     /// The process to stop after the measurement (none when it is kept
     /// running between measurements, or external).
     fresh: Option<RunningTarget>,
+}
+
+impl Lease {
+    /// Stops the process started for this measurement, if any.
+    fn stop(&mut self) {
+        if let Some(t) = self.fresh.take()
+            && let Err(e) = t.stop()
+        {
+            eprintln!("warning: {e}");
+        }
+    }
+}
+
+/// A measurement and, in a duet run, the baseline side's taken at the same
+/// time; when either is excluded, both are (compare pairs them).
+pub(super) struct Measured {
+    head: Measurement,
+    baseline: Option<Measurement>,
+}
+
+impl Measured {
+    /// Excludes each side when the other is excluded, so the pair stays
+    /// whole: the reason names the other side's.
+    fn exclude_together(&mut self) {
+        let Some(b) = &mut self.baseline else { return };
+        let h = &mut self.head;
+        let (hr, br) = (h.excluded.clone(), b.excluded.clone());
+        if let (None, Some(r)) = (&hr, &br) {
+            h.excluded = Some(format!("its baseline twin (--duet) was excluded: {r}"));
+        }
+        if let (Some(r), None) = (&hr, &br) {
+            b.excluded = Some(format!("its head twin (--duet) was excluded: {r}"));
+        }
+    }
 }
 
 /// The progress bar, counting estimated milliseconds so that its ETA is a
@@ -160,6 +196,9 @@ impl Runner {
                 let _ = t.stop();
             }
         }
+        if let Some(d) = &mut self.duet {
+            d.stop_targets();
+        }
         progress.finish();
     }
 
@@ -188,7 +227,9 @@ impl Runner {
 
     /// One job, measured again (up to [`host_load::MAX_REMEASURE`] times)
     /// while another process, the hypervisor or a slow CPU disturbed it;
-    /// each disturbed repetition stays in `skipped` with the reason.
+    /// each disturbed repetition stays in `skipped` with the reason. Not in
+    /// a duet run: a disturbance falls on both of its sides at once, and
+    /// the sides' ratio is what it measures.
     fn measure_undisturbed(
         &mut self,
         index: usize,
@@ -197,13 +238,21 @@ impl Runner {
         tick: &dyn Fn(),
         say: &dyn Fn(&str),
         speed: &mut speed::SpeedCheck,
-    ) -> Result<Measurement, Failure> {
+    ) -> Result<Measured, Failure> {
         let scenario_name = self.setup.suite.entries[job.entry].scenario.name.clone();
         let mut outcome = self.measure_checked(job, stop, tick, speed);
         let mut again = 0;
-        while again < host_load::MAX_REMEASURE && !stop.load(Ordering::SeqCst) {
+        let limit = match self.duet {
+            Some(_) => 0,
+            None => host_load::MAX_REMEASURE,
+        };
+        while again < limit && !stop.load(Ordering::SeqCst) {
             let Ok(m) = &outcome else { break };
-            let Some(busy) = m.host.as_ref().and_then(host_load::disturbed) else {
+            let Some(busy) = [Some(&m.head), m.baseline.as_ref()]
+                .into_iter()
+                .flatten()
+                .find_map(|m| m.host.as_ref().and_then(host_load::disturbed))
+            else {
                 break;
             };
             again += 1;
@@ -219,9 +268,11 @@ impl Runner {
                 scenario: Some(scenario_name.clone()),
                 reason: format!("repetition {} measured again: {busy}", job.repetition),
             });
+            let baseline_slots = self.duet.iter().flat_map(|d| d.slots.values());
             let groups: Vec<i32> = self
                 .slots
                 .values()
+                .chain(baseline_slots)
                 .flat_map(|s| s.running.values().map(|t| t.pgid()))
                 .collect();
             host_load::wait_quiet(&groups, Duration::from_secs(60));
@@ -240,20 +291,27 @@ impl Runner {
         &mut self,
         index: usize,
         job: &Job,
-        outcome: Result<Measurement, Failure>,
+        outcome: Result<Measured, Failure>,
         say: &dyn Fn(&str),
     ) {
         let total = self.jobs.len();
         let scenario = &self.setup.suite.entries[job.entry].scenario;
         match outcome {
-            Ok(m) => {
+            Ok(Measured { head, baseline }) => {
                 say(&output::measurement_line(
                     index + 1,
                     total,
-                    &m,
+                    &head,
                     scenario.repetitions,
                 ));
-                self.results.measurements.push(m);
+                self.results.measurements.push(head);
+                if let (Some(b), Some(d)) = (baseline, &mut self.duet) {
+                    say(&format!(
+                        "        baseline: {}",
+                        output::measurement_line(index + 1, total, &b, scenario.repetitions)
+                    ));
+                    d.results.measurements.push(b);
+                }
             }
             Err(Failure::Target(reason)) => {
                 say(&format!(
@@ -288,14 +346,6 @@ impl Runner {
         }
     }
 
-    /// Records or updates a target's info.
-    fn record_target(&mut self, info: TargetInfo) {
-        match self.results.targets.iter_mut().find(|t| t.id == info.id) {
-            Some(t) => *t = info,
-            None => self.results.targets.push(info),
-        }
-    }
-
     /// The CPUs the speed check probes: the generator's and the targets'.
     fn probe_cpus(&self) -> Vec<usize> {
         let mut cpus = self.setup.generator_cpus.clone();
@@ -313,9 +363,12 @@ impl Runner {
         stop: &Arc<AtomicBool>,
         tick: &dyn Fn(),
         speed: &mut speed::SpeedCheck,
-    ) -> Result<Measurement, Failure> {
+    ) -> Result<Measured, Failure> {
         if !self.setup.host_check {
-            return self.measure(job, stop, tick).map(|(m, _)| m);
+            return self.measure(job, stop, tick).map(|(mut m, _)| {
+                m.exclude_together();
+                m
+            });
         }
         let cpus = self.probe_cpus();
         let before = speed.probe_settled(&cpus);
@@ -325,29 +378,47 @@ impl Runner {
             let during = during.and_then(|p| speed.record_during(Instant::now(), &p));
             (m, during)
         });
-        if let Ok((m, during)) = &mut outcome
-            && let Some(host) = &mut m.host
-        {
-            host.slowdown = [speed.slowdown(&[&before, &after]), *during]
+        let duet = self.duet.is_some();
+        if let Ok((measured, during)) = &mut outcome {
+            let slowdown = [speed.slowdown(&[&before, &after]), *during]
                 .into_iter()
                 .flatten()
                 .max_by(f64::total_cmp);
-            if let Some(slow) = host.slowdown.and_then(speed::slow) {
-                m.excluded = Some(match m.excluded.take() {
-                    Some(e) => format!("{e}; {slow}"),
-                    None => slow,
-                });
+            let sides = [Some(&mut measured.head), measured.baseline.as_mut()];
+            for m in sides.into_iter().flatten() {
+                let Some(host) = &mut m.host else { continue };
+                host.slowdown = slowdown;
+                // A duet's sides share the slow stretch: recorded, not excluded.
+                if let Some(slow) = slowdown.and_then(speed::slow)
+                    && !duet
+                {
+                    m.excluded = Some(match m.excluded.take() {
+                        Some(e) => format!("{e}; {slow}"),
+                        None => slow,
+                    });
+                }
             }
         }
-        outcome.map(|(m, _)| m)
+        outcome.map(|(mut m, _)| {
+            m.exclude_together();
+            m
+        })
     }
 
-    /// The job's target in a clean state: a fresh process, or a kept one
-    /// once idle (`between_runs`), or the external server as it is.
-    fn lease(&mut self, job: &Job) -> Result<Lease, Failure> {
+    /// The job's target (of `side`) in a clean state: a fresh process, or
+    /// a kept one once idle (`between_runs`), or the external server as it
+    /// is.
+    fn lease(&mut self, job: &Job, side: Side) -> Result<Lease, Failure> {
         let instance = job.instance();
-        let slot = self
-            .slots
+        let cpu_group = self.duet.as_ref().and_then(|d| d.procs_file(side));
+        let slots = match (side, self.duet.as_mut()) {
+            (Side::Head, _) => &mut self.slots,
+            (Side::Baseline, Some(d)) => &mut d.slots,
+            (Side::Baseline, None) => {
+                return Err(Failure::Measurement("no baseline side in this run".into()));
+            }
+        };
+        let slot = slots
             .get_mut(&job.target)
             .ok_or_else(|| Failure::Target("unknown target".into()))?;
         let spec = match &slot.kind {
@@ -378,6 +449,7 @@ impl Runner {
             workers: job.workers,
             downstream_url: self.downstream_url.clone(),
             log_dir: self.dir.join("logs"),
+            cpu_group,
             ..target::StartOptions::default()
         };
         let clean_state = if slot.started.contains(&instance) {
@@ -385,7 +457,12 @@ impl Runner {
         } else {
             "started"
         };
-        let t = target::start(spec, &opts).map_err(|e| Failure::Target(e.to_string()))?;
+        let t = target::start(spec, &opts).map_err(|e| {
+            Failure::Target(match side {
+                Side::Head => e.to_string(),
+                Side::Baseline => format!("the baseline side (--duet): {e}"),
+            })
+        })?;
         slot.started.push(instance.clone());
         let mut info = t.info(slot.versions.clone());
         info.id = instance.clone();
@@ -396,7 +473,10 @@ impl Runner {
         } else {
             Some(t)
         };
-        self.record_target(info);
+        match (side, self.duet.as_mut()) {
+            (Side::Baseline, Some(d)) => record_target(&mut d.results, info),
+            _ => record_target(&mut self.results, info),
+        }
         Ok(Lease {
             url,
             pgid: Some(pgid),
@@ -405,99 +485,118 @@ impl Runner {
         })
     }
 
-    /// One measurement, and what the speed [`speed::Sampler`] saw on the
-    /// probed CPUs during its window (with the host check on).
+    /// The job's target and, in a duet run, its baseline twin, each in a
+    /// clean state; the twins start in turns (head first in odd
+    /// repetitions, baseline first in even ones), so neither always starts
+    /// on a machine the other has just warmed.
+    fn lease_sides(&mut self, job: &Job) -> Result<(Lease, Option<Lease>), Failure> {
+        if self.duet.is_none() {
+            return Ok((self.lease(job, Side::Head)?, None));
+        }
+        let order = match job.repetition % 2 {
+            1 => [Side::Head, Side::Baseline],
+            _ => [Side::Baseline, Side::Head],
+        };
+        let mut first = self.lease(job, order[0])?;
+        let second = match self.lease(job, order[1]) {
+            Ok(l) => l,
+            Err(e) => {
+                first.stop();
+                return Err(e);
+            }
+        };
+        Ok(match order[0] {
+            Side::Head => (first, Some(second)),
+            Side::Baseline => (second, Some(first)),
+        })
+    }
+
+    /// One measurement (two at once in a duet run), and what the speed
+    /// [`speed::Sampler`] saw on the probed CPUs during its window (with the
+    /// host check on).
     fn measure(
         &mut self,
         job: &Job,
         stop: &Arc<AtomicBool>,
         tick: &dyn Fn(),
-    ) -> Result<(Measurement, Option<speed::Probe>), Failure> {
+    ) -> Result<(Measured, Option<speed::Probe>), Failure> {
         let scenario = self.setup.suite.entries[job.entry].scenario.clone();
         let level = scenario.levels()[job.level];
         let gen_cpus = self.setup.generator_cpus.clone();
         let threads = gen_cpus.len().max(1);
-        let Lease {
-            url,
-            pgid,
-            clean_state,
-            mut fresh,
-        } = self.lease(job)?;
-
-        let result = (|| {
-            let (endpoint, _) = Endpoint::parse(&url).map_err(|e| e.to_string())?;
-            let plan = scenario.plan(endpoint, &level, threads, &gen_cpus);
-            let started_at = chrono::Utc::now();
-            let mut sampler = None;
-            let mut resources = None;
-            let mut measured_at = None;
-            let mut probe = None;
-            let mut host = None;
-            let mut speed_sampler = None;
-            let mut during = None;
-            let groups: Vec<i32> = pgid.into_iter().collect();
-            let host_check = self.setup.host_check;
-            let probe_cpus = self.probe_cpus();
-            let load = load::run(&plan, stop.clone(), &mut |p| {
-                tick();
-                match p.phase {
-                    Phase::Measure if sampler.is_none() && resources.is_none() => {
-                        measured_at = Some(chrono::Utc::now());
-                        // Without the target's process group (an external
-                        // target given without --target-pid) its CPU cannot be
-                        // told from other processes': no check.
-                        if host_check && !groups.is_empty() {
-                            probe = host_load::Probe::start(&groups);
-                        }
-                        // Once: without a process group this arm runs on
-                        // every tick of the window.
-                        if host_check && speed_sampler.is_none() && during.is_none() {
-                            speed_sampler = Some(speed::Sampler::start(&probe_cpus));
-                        }
-                        if let Some(g) = pgid {
-                            sampler = Some(Sampler::start(g, Duration::from_millis(100)));
-                        }
-                    }
-                    Phase::Drain => {
-                        if let Some(s) = sampler.take() {
-                            resources = Some(s.finish());
-                        }
-                        if let Some(p) = probe.take() {
-                            host = p.finish();
-                        }
-                        if let Some(s) = speed_sampler.take() {
-                            during = Some(s.finish());
-                        }
-                    }
-                    _ => {}
-                }
+        let (mut head, mut baseline) = self.lease_sides(job)?;
+        let groups: Vec<i32> = [&Some(&head), &baseline.as_ref()]
+            .into_iter()
+            .flatten()
+            .filter_map(|l| l.pgid)
+            .collect();
+        // Both sides of a duet start their warm-ups at the same instant.
+        let start_at = baseline
+            .is_some()
+            .then(|| std::time::SystemTime::now() + Duration::from_millis(200));
+        let probe_cpus = self.probe_cpus();
+        let window = |l: &Lease, probe: bool| -> Result<Window<'_>, String> {
+            let (endpoint, _) = Endpoint::parse(&l.url).map_err(|e| e.to_string())?;
+            let mut plan = scenario.plan(endpoint, &level, threads, &gen_cpus);
+            plan.start_at = start_at;
+            Ok(Window {
+                plan,
+                pgid: l.pgid,
+                groups: &groups,
+                host_check: self.setup.host_check,
+                probe_cpus: probe.then_some(probe_cpus.as_slice()),
             })
-            .map_err(|e| e.to_string())?;
-            if let Some(s) = sampler.take() {
-                resources = Some(s.finish());
-            }
-            if let Some(p) = probe.take() {
-                host = p.finish();
-            }
-            if let Some(s) = speed_sampler.take() {
-                during = Some(s.finish());
-            }
-            Ok::<_, String>((
-                load,
-                resources,
-                host,
-                during,
-                measured_at.unwrap_or(started_at),
-            ))
-        })();
-        if let Some(t) = fresh.take()
-            && let Err(e) = t.stop()
-        {
-            eprintln!("warning: {e}");
+        };
+        let (head_out, baseline_out) = std::thread::scope(|s| {
+            let other = baseline.as_ref().map(|l| {
+                let w = window(l, false);
+                s.spawn(move || w?.run(stop, &|| {}))
+            });
+            let mine = window(&head, true).and_then(|w| w.run(stop, tick));
+            let other = other.map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err("the baseline side's load panicked".into()))
+            });
+            (mine, other)
+        });
+        head.stop();
+        if let Some(b) = &mut baseline {
+            b.stop();
         }
-        let (load, resources, host, during, started_at) = result.map_err(Failure::Measurement)?;
-        let mut excluded = exclusion(&load, self.setup.suite.max_error_rate);
-        if let Some(busy) = host.as_ref().and_then(host_load::disturbed) {
+        let mut head_out = head_out.map_err(Failure::Measurement)?;
+        let during = head_out.during.take();
+        let make = |out: window::Outcome, clean_state: String| {
+            self.measurement(job, &scenario, level.level, out, clean_state, stop)
+        };
+        let mut measured = Measured {
+            head: make(head_out, head.clean_state.clone()),
+            baseline: None,
+        };
+        if let (Some(out), Some(l)) = (baseline_out, &baseline) {
+            let out =
+                out.map_err(|e| Failure::Measurement(format!("the baseline side (--duet): {e}")))?;
+            measured.baseline = Some(make(out, l.clean_state.clone()));
+        }
+        Ok((measured, during))
+    }
+
+    /// A window's outcome as a measurement, excluded when the generator
+    /// limited it, its errors passed the suite's limit, another process
+    /// disturbed it (not in a duet run: both sides were) or Ctrl-C cut it
+    /// short.
+    fn measurement(
+        &self,
+        job: &Job,
+        scenario: &crate::scenario::Scenario,
+        level: crate::results::schema::Level,
+        out: window::Outcome,
+        clean_state: String,
+        stop: &Arc<AtomicBool>,
+    ) -> Measurement {
+        let mut excluded = exclusion(&out.load, self.setup.suite.max_error_rate);
+        if let Some(busy) = out.host.as_ref().and_then(host_load::disturbed)
+            && self.duet.is_none()
+        {
             excluded = Some(match excluded {
                 Some(e) => format!("{e}; {busy}"),
                 None => busy,
@@ -510,18 +609,73 @@ impl Runner {
                 None => cut,
             });
         }
-        let measurement = Measurement {
+        Measurement {
             target: job.instance(),
             scenario: scenario.name.clone(),
-            level: level.level,
+            level,
             repetition: job.repetition,
-            started_at,
+            started_at: out.started_at,
             clean_state,
-            load,
-            resources,
+            load: out.load,
+            resources: out.resources,
             excluded,
-            host,
+            host: out.host,
+        }
+    }
+}
+
+/// Records or updates a target's info in `results`.
+fn record_target(results: &mut ResultsFile, info: TargetInfo) {
+    match results.targets.iter_mut().find(|t| t.id == info.id) {
+        Some(t) => *t = info,
+        None => results.targets.push(info),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn measurement(excluded: Option<&str>) -> Measurement {
+        let file: ResultsFile =
+            serde_json::from_str(include_str!("../../tests/fixtures/report/results.json"))
+                .expect("the fixture parses");
+        let mut m = file.measurements[0].clone();
+        m.excluded = excluded.map(str::to_string);
+        m
+    }
+
+    #[test]
+    fn a_duet_pair_is_excluded_whole() {
+        let mut pair = Measured {
+            head: measurement(None),
+            baseline: Some(measurement(Some("generator-bound"))),
         };
-        Ok((measurement, during))
+        pair.exclude_together();
+        let head = pair.head.excluded.as_deref().unwrap();
+        assert!(head.contains("baseline twin") && head.contains("generator-bound"));
+
+        let mut pair = Measured {
+            head: measurement(Some("host busy")),
+            baseline: Some(measurement(None)),
+        };
+        pair.exclude_together();
+        let base = pair.baseline.unwrap().excluded.unwrap();
+        assert!(base.contains("head twin") && base.contains("host busy"));
+
+        // Both excluded or neither: each keeps its own reason.
+        let mut pair = Measured {
+            head: measurement(Some("a")),
+            baseline: Some(measurement(Some("b"))),
+        };
+        pair.exclude_together();
+        assert_eq!(pair.head.excluded.as_deref(), Some("a"));
+        assert_eq!(pair.baseline.unwrap().excluded.as_deref(), Some("b"));
+        let mut single = Measured {
+            head: measurement(None),
+            baseline: None,
+        };
+        single.exclude_together();
+        assert!(single.head.excluded.is_none());
     }
 }

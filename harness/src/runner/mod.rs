@@ -34,12 +34,14 @@
 
 mod conclude;
 pub mod downstream;
+mod duet;
 pub mod host_load;
 mod measure;
 pub mod output;
 mod plan;
 pub mod schedule;
 pub mod speed;
+mod window;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
@@ -108,6 +110,13 @@ pub struct RunArgs {
     /// machine you know is shared, such as a test run beside other tests.
     #[arg(long)]
     pub no_host_check: bool,
+    /// Duet: measure every target at the same time as its twin from DIR
+    /// (the baseline, e.g. the base commit's targets/), on the same CPUs,
+    /// each side in a CPU control group of its own and loaded by its own
+    /// generator; writes OUT/baseline/results.json beside OUT/results.json
+    /// for `compare OUT/baseline OUT` (docs/compare.md).
+    #[arg(long, value_name = "DIR")]
+    pub duet: Option<PathBuf>,
 }
 
 /// Runs the command.
@@ -153,6 +162,27 @@ pub struct Runner {
     dir: PathBuf,
     jobs: Vec<Job>,
     downstream_url: Option<String>,
+    /// `--duet`: the baseline side, measured beside this one.
+    duet: Option<duet::Baseline>,
+}
+
+/// Slots for the targets of a plan, none started yet.
+fn slots(targets: &BTreeMap<String, TargetKind>) -> BTreeMap<String, Slot> {
+    targets
+        .iter()
+        .map(|(id, kind)| {
+            (
+                id.clone(),
+                Slot {
+                    kind: kind.clone(),
+                    failed: None,
+                    versions: BTreeMap::new(),
+                    running: HashMap::new(),
+                    started: Vec::new(),
+                },
+            )
+        })
+        .collect()
 }
 
 impl Runner {
@@ -177,25 +207,14 @@ impl Runner {
         host.target_cpus = setup.target_cpus.clone();
         let shapes: Vec<EntryShape> = setup.suite.entries.iter().map(shape).collect();
         let jobs = schedule::schedule(&shapes, setup.order_seed);
-        let slots = setup
-            .targets
-            .iter()
-            .map(|(id, kind)| {
-                (
-                    id.clone(),
-                    Slot {
-                        kind: kind.clone(),
-                        failed: None,
-                        versions: BTreeMap::new(),
-                        running: HashMap::new(),
-                        started: Vec::new(),
-                    },
-                )
-            })
-            .collect();
+        let slots = slots(&setup.targets);
         let mut results =
             ResultsFile::new(RunKind::Suite, started_at, crate::sys::tool_info(), host);
         results.order_seed = Some(setup.order_seed);
+        let duet = match &setup.duet {
+            Some(d) => Some(duet::Baseline::new(d, &setup, &dir, &mut results)?),
+            None => None,
+        };
         Ok(Runner {
             setup,
             slots,
@@ -203,6 +222,7 @@ impl Runner {
             dir,
             jobs,
             downstream_url: None,
+            duet,
         })
     }
 
@@ -210,9 +230,13 @@ impl Runner {
         self.dir.join(crate::results::io::RESULTS_FILE_NAME)
     }
 
+    /// Writes the results file (and the baseline side's, in a duet run).
     fn save(&self) {
         if let Err(e) = crate::results::io::write(&self.results_path(), &self.results) {
             eprintln!("warning: {e}");
+        }
+        if let Some(d) = &self.duet {
+            d.save();
         }
     }
 
@@ -257,13 +281,26 @@ impl Runner {
                 "warning: one CPU only: generator and targets share it, so results measure both at once"
             );
         }
+        if let Some(d) = &self.setup.duet {
+            println!(
+                "duet: every target measured at the same time as its twin from {} (the baseline, written to {}), on the same CPUs, {}",
+                d.dir.display(),
+                self.dir.join(duet::BASELINE_DIR).display(),
+                if self.results.duet.as_ref().is_some_and(|x| x.cpu_groups) {
+                    "each side in a CPU group of its own (equal shares)"
+                } else {
+                    "without CPU groups"
+                }
+            );
+        }
         println!("results: {}", self.dir.display());
     }
 
     /// Reads the supervised targets' installed versions (they were set up by
     /// [`set_up_targets`]).
     pub fn prepare_targets(&mut self) {
-        for slot in self.slots.values_mut() {
+        let baseline_slots = self.duet.iter_mut().flat_map(|d| d.slots.values_mut());
+        for slot in self.slots.values_mut().chain(baseline_slots) {
             if let TargetKind::Supervised { spec, .. } = &slot.kind {
                 slot.versions = target::versions(spec);
             }

@@ -33,6 +33,8 @@ pub struct Setup {
     pub(super) suite: Suite,
     pub(super) claims: Option<Claims>,
     pub(super) manifests: Vec<Manifest>,
+    /// The targets folder the manifests came from.
+    pub(super) targets_dir: PathBuf,
     pub(super) targets: BTreeMap<String, TargetKind>,
     pub(super) generator_cpus: Vec<usize>,
     pub(super) target_cpus: Vec<usize>,
@@ -40,6 +42,58 @@ pub struct Setup {
     pub(super) link_latest: bool,
     pub(super) order_seed: u64,
     pub(super) host_check: bool,
+    /// `--duet`: the baseline side's targets, measured beside these.
+    pub(super) duet: Option<DuetSetup>,
+}
+
+/// The baseline side of a duet run (`--duet DIR`): the same target ids,
+/// from another targets folder.
+pub struct DuetSetup {
+    /// The folder, as given.
+    pub(super) dir: PathBuf,
+    pub(super) manifests: Vec<Manifest>,
+    /// Every target of the suite, from `dir` (all supervised).
+    pub(super) targets: BTreeMap<String, TargetKind>,
+}
+
+/// A supervised target `id` from `manifests`.
+fn supervised(manifests: &[Manifest], id: &str) -> anyhow::Result<TargetKind> {
+    let tid: TargetId = id.parse()?;
+    let (m, spec) = target::find(manifests, &tid)?;
+    let index = manifests
+        .iter()
+        .position(|x| x.name == m.name)
+        .expect("found in this list");
+    Ok(TargetKind::Supervised {
+        manifest: index,
+        spec: Box::new(spec),
+    })
+}
+
+/// `--duet DIR`: every target of the run from DIR as well; each must be a
+/// supervised target found there.
+fn resolve_duet(dir: &Path, targets: &BTreeMap<String, TargetKind>) -> anyhow::Result<DuetSetup> {
+    if !dir.is_dir() {
+        bail!("--duet {}: no such targets folder", dir.display());
+    }
+    let manifests = target::discover(dir).with_context(|| format!("--duet {}", dir.display()))?;
+    let mut twins = BTreeMap::new();
+    for (id, kind) in targets {
+        if matches!(kind, TargetKind::External { .. }) {
+            bail!(
+                "--duet measures targets claimbench starts; {id} is an external server (--target-url) and has no twin in {}",
+                dir.display()
+            );
+        }
+        let twin = supervised(&manifests, id)
+            .with_context(|| format!("--duet {}: target {id}", dir.display()))?;
+        twins.insert(id.clone(), twin);
+    }
+    Ok(DuetSetup {
+        dir: dir.to_path_buf(),
+        manifests,
+        targets: twins,
+    })
 }
 
 /// `NAME=VALUE` pairs from repeatable flags.
@@ -218,19 +272,7 @@ impl Setup {
                     },
                 );
             } else {
-                let tid: TargetId = id.parse()?;
-                let (m, spec) = target::find(&manifests, &tid)?;
-                let index = manifests
-                    .iter()
-                    .position(|x| x.name == m.name)
-                    .expect("found above");
-                targets.insert(
-                    id.clone(),
-                    TargetKind::Supervised {
-                        manifest: index,
-                        spec: Box::new(spec),
-                    },
-                );
+                targets.insert(id.clone(), supervised(&manifests, &id)?);
             }
         }
         for (n, _) in &pids {
@@ -239,6 +281,10 @@ impl Setup {
             }
         }
 
+        let duet = match &args.duet {
+            Some(dir) => Some(resolve_duet(dir, &targets)?),
+            None => None,
+        };
         let claims_file = args.claims.clone().or_else(|| suite.claims_file.clone());
         let claims = match claims_file {
             Some(f) => Some(scenario::load_claims(&f)?),
@@ -253,6 +299,7 @@ impl Setup {
             suite,
             claims,
             manifests,
+            targets_dir,
             targets,
             generator_cpus,
             target_cpus,
@@ -264,6 +311,7 @@ impl Setup {
                     .map_or(0, |d| d.as_nanos() as u64)
             }),
             host_check: !args.no_host_check,
+            duet,
         })
     }
 }
@@ -273,8 +321,19 @@ impl Setup {
 /// package) stops the run with the reason, rather than leaving its claims
 /// unmeasured in a run that looks complete. `--targets` leaves it out.
 pub(super) fn set_up_targets(setup: &Setup) -> anyhow::Result<()> {
-    let used: std::collections::BTreeSet<usize> = setup
-        .targets
+    set_up_used(&setup.manifests, &setup.targets)?;
+    if let Some(d) = &setup.duet {
+        set_up_used(&d.manifests, &d.targets)?;
+    }
+    Ok(())
+}
+
+/// Sets up the manifests of `manifests` that `targets` use.
+fn set_up_used(
+    manifests: &[Manifest],
+    targets: &BTreeMap<String, TargetKind>,
+) -> anyhow::Result<()> {
+    let used: std::collections::BTreeSet<usize> = targets
         .values()
         .filter_map(|k| match k {
             TargetKind::Supervised { manifest, .. } => Some(*manifest),
@@ -282,11 +341,11 @@ pub(super) fn set_up_targets(setup: &Setup) -> anyhow::Result<()> {
         })
         .collect();
     for i in used {
-        let m = &setup.manifests[i];
+        let m = &manifests[i];
         if target::is_set_up(m) {
             continue;
         }
-        println!("setting up {} (first run only) ...", m.name);
+        println!("setting up {} (first run only) ...", m.dir.display());
         target::setup(m, &target::SetupOptions::default()).with_context(|| {
             format!(
                 "nothing was measured; install what `{}` needs, or leave it out with --targets",

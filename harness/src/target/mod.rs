@@ -61,6 +61,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+pub mod cgroup;
 pub mod check;
 pub mod cli;
 pub mod manifest;

@@ -57,6 +57,10 @@ pub struct StartOptions {
     pub log_dir: PathBuf,
     /// Extra environment variables (after the manifest's, before the harness's own).
     pub env: Vec<(String, String)>,
+    /// A control group's `cgroup.procs` file the target joins before it
+    /// runs (its processes and their children stay in it): see
+    /// [`super::cgroup`].
+    pub cpu_group: Option<PathBuf>,
 }
 
 /// How a target stopped.
@@ -397,10 +401,12 @@ fn start_once(spec: &TargetSpec, opts: &StartOptions) -> Result<RunningTarget, T
         Some(u) => cmd.env("DOWNSTREAM_URL", u),
         None => cmd.env_remove("DOWNSTREAM_URL"),
     };
-    configure_child(&mut cmd, &opts.cpus).map_err(|source| TargetError::Spawn {
-        target: id.clone(),
-        command: argv[0].clone(),
-        source,
+    configure_child(&mut cmd, &opts.cpus, opts.cpu_group.as_deref()).map_err(|source| {
+        TargetError::Spawn {
+            target: id.clone(),
+            command: argv[0].clone(),
+            source,
+        }
     })?;
 
     let started_at = Instant::now();
@@ -512,10 +518,27 @@ pub fn free_port() -> std::io::Result<u16> {
     Ok(TcpListener::bind((HOST, 0))?.local_addr()?.port())
 }
 
-/// Own process group, CPU affinity and parent-death signal, set in the child
-/// between fork and exec (only async-signal-safe syscalls there).
-fn configure_child(cmd: &mut Command, cpus: &[usize]) -> std::io::Result<()> {
+/// Own process group, CPU affinity, parent-death signal and, given a
+/// control group's `cgroup.procs`, that group, set in the child between fork
+/// and exec (only async-signal-safe syscalls there).
+pub(super) fn configure_child(
+    cmd: &mut Command,
+    cpus: &[usize],
+    cpu_group: Option<&Path>,
+) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
     use std::os::unix::process::CommandExt;
+    // Opened here (close-on-exec), written "0" (the writer itself) in the
+    // child: a write to an open descriptor is async-signal-safe.
+    let group = match cpu_group {
+        Some(path) => Some(
+            OpenOptions::new()
+                .write(true)
+                .open(path)
+                .map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", path.display())))?,
+        ),
+        None => None,
+    };
     cmd.process_group(0);
     let set = if cpus.is_empty() {
         None
@@ -536,7 +559,8 @@ fn configure_child(cmd: &mut Command, cpus: &[usize]) -> std::io::Result<()> {
     // SAFETY: getpid is always safe.
     let parent = unsafe { libc::getpid() };
     // SAFETY: the closure only makes raw syscalls (prctl, getppid,
-    // sched_setaffinity) on data captured by value; no allocation or locks.
+    // sched_setaffinity, write) on data captured by value; no allocation or
+    // locks.
     unsafe {
         cmd.pre_exec(move || {
             if libc::prctl(
@@ -555,6 +579,11 @@ fn configure_child(cmd: &mut Command, cpus: &[usize]) -> std::io::Result<()> {
             }
             if let Some(set) = &set
                 && libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), set) != 0
+            {
+                return Err(std::io::Error::last_os_error());
+            }
+            if let Some(f) = &group
+                && libc::write(f.as_raw_fd(), b"0".as_ptr().cast(), 1) != 1
             {
                 return Err(std::io::Error::last_os_error());
             }

@@ -211,6 +211,7 @@ fn file_with(measurements: Vec<Measurement>) -> ResultsFile {
         measurements,
         skipped: vec![],
         verdicts: vec![],
+        duet: None,
     }
 }
 

@@ -362,6 +362,7 @@ pub fn synthetic() -> ResultsFile {
             reason: "setup failed: pip could not reach the package index".into(),
         }],
         verdicts: vec![],
+        duet: None,
     };
     let mut at = t0();
     let mut next = || {

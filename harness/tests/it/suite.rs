@@ -761,3 +761,125 @@ fn narrowing_by_scenario_adds_no_other_targets() {
     );
     assert!(!text.contains("not named by the suite"), "{text}");
 }
+
+/// `run --duet`: each repetition measures rust-hyper and its twin at the
+/// same time (their windows start together), each side's numbers agree
+/// with the fixed 5 ms answer (Little's law at 4 connections), and
+/// `compare` pairs the two files as one duet.
+#[test]
+fn a_duet_run_measures_both_sides_at_once_and_compare_pairs_them() {
+    let out = tempfile::tempdir().unwrap();
+    let targets = repo_root().join("targets");
+    let code = run(&[
+        "--suite",
+        s(&fixtures().join("duet.toml")),
+        "--targets-dir",
+        s(&targets),
+        "--duet",
+        s(&targets),
+        "--out",
+        s(out.path()),
+        "--no-report",
+        "--quiet",
+    ])
+    .unwrap();
+    assert_eq!(code, std::process::ExitCode::SUCCESS);
+    let head: ResultsFile = claimbench::results::io::read(out.path()).unwrap();
+    let base: ResultsFile = claimbench::results::io::read(&out.path().join("baseline")).unwrap();
+    assert!(head.complete && base.complete);
+    let (hd, bd) = (head.duet.as_ref().unwrap(), base.duet.as_ref().unwrap());
+    assert_eq!((hd.side.as_str(), bd.side.as_str()), ("head", "baseline"));
+    assert!(out.path().join(&hd.partner).is_file(), "{}", hd.partner);
+    assert!(
+        out.path().join("baseline").join(&bd.partner).is_file(),
+        "{}",
+        bd.partner
+    );
+    assert_eq!(head.run_id, base.run_id);
+    assert_eq!(head.measurements.len(), 2, "skipped: {:?}", head.skipped);
+    assert_eq!(base.measurements.len(), 2, "skipped: {:?}", base.skipped);
+    for (h, b) in head.measurements.iter().zip(&base.measurements) {
+        assert_eq!(
+            (&h.target, &h.scenario, h.repetition),
+            (&b.target, &b.scenario, b.repetition)
+        );
+        // Both warm-ups start at one instant, so the measured windows
+        // start together (the engine reports the phase within a tick).
+        let apart = (h.started_at - b.started_at).num_milliseconds().abs();
+        assert!(apart < 150, "windows {apart} ms apart");
+        for m in [h, b] {
+            let sum = &m.load.summary;
+            assert_eq!(sum.errors, 0, "{:?}", m.load.errors);
+            // The server answers after 5 ms: no request is faster, and 4
+            // connections in a closed loop complete at most 4 / 5 ms.
+            assert!(sum.latency.min_us >= 5_000, "{:?}", sum.latency);
+            assert!(sum.throughput_rps <= 800.0, "{}", sum.throughput_rps);
+            // Little's law: requests in flight = throughput x latency = 4.
+            let in_flight = sum.throughput_rps * sum.latency.mean_us / 1e6;
+            assert!((3.4..=4.1).contains(&in_flight), "{in_flight}");
+            assert!(m.resources.is_some(), "each side's target is sampled");
+        }
+    }
+
+    // compare: the two files are one duet; repetitions pair up.
+    let json = out.path().join("compare.json");
+    let baseline = out.path().join("baseline");
+    let argv = [
+        "claimbench",
+        "compare",
+        s(&baseline),
+        s(out.path()),
+        "--allow-ungated",
+        "-q",
+        "--json",
+        s(&json),
+    ];
+    let code = claimbench::run(claimbench::Cli::parse_from(argv)).unwrap();
+    assert_eq!(code, std::process::ExitCode::SUCCESS);
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(report["duet"], true, "{report}");
+    let metrics = report["measurements"][0]["metrics"].as_array().unwrap();
+    assert!(metrics.iter().all(|m| m["paired"] == true), "{metrics:?}");
+}
+
+#[test]
+fn a_duet_folder_without_the_target_is_an_input_error() {
+    let out = tempfile::tempdir().unwrap();
+    let empty = tempfile::tempdir().unwrap();
+    let targets = repo_root().join("targets");
+    let missing = out.path().join("no-such-folder");
+    let e = run(&[
+        "--suite",
+        s(&fixtures().join("duet.toml")),
+        "--targets-dir",
+        s(&targets),
+        "--duet",
+        s(&missing),
+        "--out",
+        s(&out.path().join("out")),
+    ])
+    .unwrap_err();
+    let msg = format!("{e:#}");
+    assert!(
+        msg.contains("--duet") && msg.contains("no-such-folder"),
+        "{msg}"
+    );
+    let e = run(&[
+        "--suite",
+        s(&fixtures().join("duet.toml")),
+        "--targets-dir",
+        s(&targets),
+        "--duet",
+        s(empty.path()),
+        "--out",
+        s(&out.path().join("out")),
+    ])
+    .unwrap_err();
+    let msg = format!("{e:#}");
+    assert!(
+        msg.contains("--duet") && msg.contains("rust-hyper"),
+        "{msg}"
+    );
+    assert!(!out.path().join("out/results.json").exists());
+}
