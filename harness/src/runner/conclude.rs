@@ -18,9 +18,11 @@ impl Runner {
         no_report: bool,
         wall: Duration,
     ) -> anyhow::Result<ExitCode> {
-        let verdicts: Vec<Verdict> = match &self.setup.claims {
-            Some(c) => verdict::evaluate(&c.claims, &c.rules, &self.results),
-            None => Vec::new(),
+        // A duet run gave each side half the target CPUs: its numbers are
+        // for comparing the sides, not for the article's claims.
+        let verdicts: Vec<Verdict> = match (&self.setup.claims, &self.duet) {
+            (Some(c), None) => verdict::evaluate(&c.claims, &c.rules, &self.results),
+            _ => Vec::new(),
         };
         self.results.verdicts = verdicts;
         self.results.finished_at = Some(chrono::Utc::now());
@@ -87,6 +89,11 @@ impl Runner {
         println!("wrote {}", self.results_path().display());
         if let Some(d) = &self.duet {
             println!("wrote {} (the baseline side)", d.results_path().display());
+            println!(
+                "a duet run: no claim verdicts (each side had half the target CPUs); compare the sides with `claimbench compare {} {}`",
+                d.results_path().display(),
+                self.results_path().display()
+            );
         }
         if !self.results.verdicts.is_empty() {
             println!("wrote {}", self.dir.join("verdicts.txt").display());

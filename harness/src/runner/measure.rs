@@ -5,16 +5,16 @@
 //! its outcome is recorded: a measurement, a failed repetition, or a target
 //! that cannot start and is skipped for the rest of the run.
 
-use std::io::IsTerminal;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use super::duet::Side;
+use super::output::{self, Progress};
 use super::plan::TargetKind;
 use super::schedule::Job;
 use super::window::{self, Window};
-use super::{Runner, host_load, output, speed};
+use super::{Runner, host_load, speed};
 use crate::analysis::checks::exclusion;
 use crate::load::Endpoint;
 use crate::results::schema::{Measurement, ResultsFile, Skipped, TargetInfo};
@@ -72,56 +72,6 @@ impl Measured {
         }
         if let (Some(r), None) = (&hr, &br) {
             b.excluded = Some(format!("its head twin (--duet) was excluded: {r}"));
-        }
-    }
-}
-
-/// The progress bar, counting estimated milliseconds so that its ETA is a
-/// time and it moves within a measurement too; plain lines without a
-/// terminal or with `--quiet`.
-struct Progress {
-    bar: Option<indicatif::ProgressBar>,
-}
-
-impl Progress {
-    fn new(estimated_ms: u64, quiet: bool) -> Progress {
-        let bar = (!quiet && std::io::stderr().is_terminal() && estimated_ms > 0).then(|| {
-            let b = indicatif::ProgressBar::new(estimated_ms);
-            b.set_style(
-                indicatif::ProgressStyle::with_template(
-                    "{bar:30} {percent:>3}% elapsed {elapsed_precise} ETA {eta_precise}  {msg}",
-                )
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-            );
-            b.enable_steady_tick(Duration::from_millis(250));
-            b
-        });
-        Progress { bar }
-    }
-
-    /// Prints a line above the bar.
-    fn say(&self, line: &str) {
-        match &self.bar {
-            Some(b) => b.println(line),
-            None => println!("{line}"),
-        }
-    }
-
-    fn set_position(&self, ms: u64) {
-        if let Some(b) = &self.bar {
-            b.set_position(ms);
-        }
-    }
-
-    fn set_message(&self, message: String) {
-        if let Some(b) = &self.bar {
-            b.set_message(message);
-        }
-    }
-
-    fn finish(self) {
-        if let Some(b) = self.bar {
-            b.finish_and_clear();
         }
     }
 }
@@ -550,9 +500,10 @@ impl Runner {
         let (head_out, baseline_out) = std::thread::scope(|s| {
             let other = baseline.as_ref().map(|l| {
                 let w = window(l, false);
-                s.spawn(move || w?.run(stop, &|| {}))
+                s.spawn(move || w?.run(stop, &|| {}).map_err(|e| e.to_string()))
             });
-            let mine = window(&head, true).and_then(|w| w.run(stop, tick));
+            let mine =
+                window(&head, true).and_then(|w| w.run(stop, tick).map_err(|e| e.to_string()));
             let other = other.map(|h| {
                 h.join()
                     .unwrap_or_else(|_| Err("the baseline side's load panicked".into()))
@@ -565,18 +516,25 @@ impl Runner {
         }
         let mut head_out = head_out.map_err(Failure::Measurement)?;
         let during = head_out.during.take();
+        // Each side's generator CPU is the whole process's (both
+        // generators), so its generator-bound check covers the CPU the
+        // two share.
+        let baseline_out =
+            match baseline_out {
+                Some(out) => Some(out.map_err(|e| {
+                    Failure::Measurement(format!("the baseline side (--duet): {e}"))
+                })?),
+                None => None,
+            };
         let make = |out: window::Outcome, clean_state: String| {
             self.measurement(job, &scenario, level.level, out, clean_state, stop)
         };
-        let mut measured = Measured {
+        let measured = Measured {
             head: make(head_out, head.clean_state.clone()),
-            baseline: None,
+            baseline: baseline_out
+                .zip(baseline.as_ref())
+                .map(|(out, l)| make(out, l.clean_state.clone())),
         };
-        if let (Some(out), Some(l)) = (baseline_out, &baseline) {
-            let out =
-                out.map_err(|e| Failure::Measurement(format!("the baseline side (--duet): {e}")))?;
-            measured.baseline = Some(make(out, l.clean_state.clone()));
-        }
         Ok((measured, during))
     }
 

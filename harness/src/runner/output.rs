@@ -1,5 +1,8 @@
-//! What `run` prints: one line per measurement and the verdict table. Pure
-//! string builders.
+//! What `run` prints: one line per measurement and the verdict table (pure
+//! string builders), and the progress bar they are printed above.
+
+use std::io::IsTerminal;
+use std::time::Duration;
 
 use crate::results::schema::{Measurement, Outcome, PairResult, ResultsFile, Verdict};
 
@@ -117,4 +120,54 @@ pub fn exclusions(results: &ResultsFile) -> String {
         }
     }
     out
+}
+
+/// The progress bar, counting estimated milliseconds so that its ETA is a
+/// time and it moves within a measurement too; plain lines without a
+/// terminal or with `--quiet`.
+pub(super) struct Progress {
+    bar: Option<indicatif::ProgressBar>,
+}
+
+impl Progress {
+    pub(super) fn new(estimated_ms: u64, quiet: bool) -> Progress {
+        let bar = (!quiet && std::io::stderr().is_terminal() && estimated_ms > 0).then(|| {
+            let b = indicatif::ProgressBar::new(estimated_ms);
+            b.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{bar:30} {percent:>3}% elapsed {elapsed_precise} ETA {eta_precise}  {msg}",
+                )
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            );
+            b.enable_steady_tick(Duration::from_millis(250));
+            b
+        });
+        Progress { bar }
+    }
+
+    /// Prints a line above the bar.
+    pub(super) fn say(&self, line: &str) {
+        match &self.bar {
+            Some(b) => b.println(line),
+            None => println!("{line}"),
+        }
+    }
+
+    pub(super) fn set_position(&self, ms: u64) {
+        if let Some(b) = &self.bar {
+            b.set_position(ms);
+        }
+    }
+
+    pub(super) fn set_message(&self, message: String) {
+        if let Some(b) = &self.bar {
+            b.set_message(message);
+        }
+    }
+
+    pub(super) fn finish(self) {
+        if let Some(b) = self.bar {
+            b.finish_and_clear();
+        }
+    }
 }

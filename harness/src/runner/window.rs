@@ -10,7 +10,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use super::{host_load, speed};
-use crate::load::{self, LoadPlan, Phase};
+use crate::load::{self, LoadError, LoadPlan, Phase};
 use crate::results::schema::{HostLoad, LoadResult, ResourceUsage};
 use crate::target::Sampler;
 
@@ -41,72 +41,76 @@ pub(super) struct Outcome {
     pub started_at: DateTime<Utc>,
 }
 
-impl Window<'_> {
-    /// Runs the load; `tick` is called on every progress report.
-    pub fn run(&self, stop: &Arc<AtomicBool>, tick: &dyn Fn()) -> Result<Outcome, String> {
-        let started_at = Utc::now();
-        let mut sampler = None;
-        let mut resources = None;
-        let mut measured_at = None;
-        let mut probe = None;
-        let mut host = None;
-        let mut speed_sampler = None;
-        let mut during = None;
+/// What watches a window: started when the measured phase begins, stopped
+/// when it ends (or when the load returns).
+#[derive(Default)]
+struct Watch {
+    sampler: Option<crate::target::SamplerHandle>,
+    probe: Option<host_load::Probe>,
+    speed: Option<speed::Sampler>,
+    measured_at: Option<DateTime<Utc>>,
+    resources: Option<ResourceUsage>,
+    host: Option<HostLoad>,
+    during: Option<speed::Probe>,
+}
+
+impl Watch {
+    /// Starts watching, once.
+    fn start(&mut self, w: &Window<'_>) {
+        if self.measured_at.is_some() {
+            return;
+        }
+        self.measured_at = Some(Utc::now());
         // Without the target's process group (an external target given
         // without --target-pid) its CPU cannot be told from other
         // processes': no check.
-        let count_others = self.host_check && self.pgid.is_some();
+        if w.host_check && w.pgid.is_some() {
+            self.probe = host_load::Probe::start(w.groups);
+        }
+        if let Some(cpus) = w.probe_cpus
+            && w.host_check
+        {
+            self.speed = Some(speed::Sampler::start(cpus));
+        }
+        if let Some(g) = w.pgid {
+            self.sampler = Some(Sampler::start(g, Duration::from_millis(100)));
+        }
+    }
+
+    /// Stops whatever still runs and keeps what it saw.
+    fn stop(&mut self) {
+        if let Some(s) = self.sampler.take() {
+            self.resources = Some(s.finish());
+        }
+        if let Some(p) = self.probe.take() {
+            self.host = p.finish();
+        }
+        if let Some(s) = self.speed.take() {
+            self.during = Some(s.finish());
+        }
+    }
+}
+
+impl Window<'_> {
+    /// Runs the load; `tick` is called on every progress report.
+    pub fn run(&self, stop: &Arc<AtomicBool>, tick: &dyn Fn()) -> Result<Outcome, LoadError> {
+        let started_at = Utc::now();
+        let mut watch = Watch::default();
         let load = load::run(&self.plan, stop.clone(), &mut |p| {
             tick();
             match p.phase {
-                Phase::Measure if sampler.is_none() && resources.is_none() => {
-                    measured_at = Some(Utc::now());
-                    if count_others {
-                        probe = host_load::Probe::start(self.groups);
-                    }
-                    // Once: without a process group this arm runs on every
-                    // tick of the window.
-                    if let Some(cpus) = self.probe_cpus
-                        && self.host_check
-                        && speed_sampler.is_none()
-                        && during.is_none()
-                    {
-                        speed_sampler = Some(speed::Sampler::start(cpus));
-                    }
-                    if let Some(g) = self.pgid {
-                        sampler = Some(Sampler::start(g, Duration::from_millis(100)));
-                    }
-                }
-                Phase::Drain => {
-                    if let Some(s) = sampler.take() {
-                        resources = Some(s.finish());
-                    }
-                    if let Some(p) = probe.take() {
-                        host = p.finish();
-                    }
-                    if let Some(s) = speed_sampler.take() {
-                        during = Some(s.finish());
-                    }
-                }
+                Phase::Measure => watch.start(self),
+                Phase::Drain => watch.stop(),
                 _ => {}
             }
-        })
-        .map_err(|e| e.to_string())?;
-        if let Some(s) = sampler.take() {
-            resources = Some(s.finish());
-        }
-        if let Some(p) = probe.take() {
-            host = p.finish();
-        }
-        if let Some(s) = speed_sampler.take() {
-            during = Some(s.finish());
-        }
+        })?;
+        watch.stop();
         Ok(Outcome {
             load,
-            resources,
-            host,
-            during,
-            started_at: measured_at.unwrap_or(started_at),
+            resources: watch.resources,
+            host: watch.host,
+            during: watch.during,
+            started_at: watch.measured_at.unwrap_or(started_at),
         })
     }
 }

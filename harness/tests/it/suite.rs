@@ -764,7 +764,7 @@ fn narrowing_by_scenario_adds_no_other_targets() {
 
 /// `run --duet`: each repetition measures rust-hyper and its twin at the
 /// same time (their windows start together), each side's numbers agree
-/// with the fixed 5 ms answer (Little's law at 4 connections), and
+/// with the fixed 20 ms answer (Little's law at 2 connections), and
 /// `compare` pairs the two files as one duet.
 #[test]
 fn a_duet_run_measures_both_sides_at_once_and_compare_pairs_them() {
@@ -804,19 +804,21 @@ fn a_duet_run_measures_both_sides_at_once_and_compare_pairs_them() {
             (&b.target, &b.scenario, b.repetition)
         );
         // Both warm-ups start at one instant, so the measured windows
-        // start together (the engine reports the phase within a tick).
+        // start together: the recorded starts are when each engine
+        // reported the phase, within its 100 ms progress tick (and the
+        // scheduling of a busy test machine), of 800 ms windows.
         let apart = (h.started_at - b.started_at).num_milliseconds().abs();
-        assert!(apart < 150, "windows {apart} ms apart");
+        assert!(apart < 250, "windows {apart} ms apart");
         for m in [h, b] {
             let sum = &m.load.summary;
             assert_eq!(sum.errors, 0, "{:?}", m.load.errors);
-            // The server answers after 5 ms: no request is faster, and 4
-            // connections in a closed loop complete at most 4 / 5 ms.
-            assert!(sum.latency.min_us >= 5_000, "{:?}", sum.latency);
-            assert!(sum.throughput_rps <= 800.0, "{}", sum.throughput_rps);
-            // Little's law: requests in flight = throughput x latency = 4.
+            // The server answers after 20 ms: no request is faster, and 2
+            // connections in a closed loop complete at most 2 / 20 ms.
+            assert!(sum.latency.min_us >= 20_000, "{:?}", sum.latency);
+            assert!(sum.throughput_rps <= 100.0, "{}", sum.throughput_rps);
+            // Little's law: requests in flight = throughput x latency = 2.
             let in_flight = sum.throughput_rps * sum.latency.mean_us / 1e6;
-            assert!((3.4..=4.1).contains(&in_flight), "{in_flight}");
+            assert!((1.7..=2.05).contains(&in_flight), "{in_flight}");
             assert!(m.resources.is_some(), "each side's target is sampled");
         }
     }
@@ -839,8 +841,22 @@ fn a_duet_run_measures_both_sides_at_once_and_compare_pairs_them() {
     let report: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     assert_eq!(report["duet"], true, "{report}");
+    // Paired when every repetition is valid on both sides. (The generator
+    // CPU is this whole test process's, shared with the tests running
+    // beside it, which can mark a repetition generator-bound; a pair is
+    // then excluded whole.)
+    let excluded: Vec<_> = head
+        .measurements
+        .iter()
+        .chain(&base.measurements)
+        .filter_map(|m| m.excluded.as_deref())
+        .collect();
     let metrics = report["measurements"][0]["metrics"].as_array().unwrap();
-    assert!(metrics.iter().all(|m| m["paired"] == true), "{metrics:?}");
+    if excluded.is_empty() {
+        assert!(metrics.iter().all(|m| m["paired"] == true), "{metrics:?}");
+    } else {
+        assert_eq!(excluded.len() % 2, 0, "excluded in pairs: {excluded:?}");
+    }
 }
 
 #[test]
