@@ -48,6 +48,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use crate::analysis::claim::{Metric as Measure, Pct};
 use crate::analysis::stats::RatioCi;
 use crate::results::schema::Measurement;
 
@@ -94,28 +95,31 @@ impl Metric {
         }
     }
 
+    /// The same metric in the model every reader of a measurement shares
+    /// (claims, thresholds, reports): how to read it, which way is better.
+    pub fn measure(self) -> Measure {
+        match self {
+            Metric::Throughput => Measure::Throughput,
+            Metric::P50 => Measure::Latency(Pct::P50),
+            Metric::P90 => Measure::Latency(Pct::P90),
+            Metric::P99 => Measure::Latency(Pct::P99),
+            Metric::P999 => Measure::Latency(Pct::P999),
+        }
+    }
+
     /// Whether a larger value is better.
     pub fn direction(self) -> Direction {
-        match self {
-            Metric::Throughput => Direction::HigherIsBetter,
-            _ => Direction::LowerIsBetter,
+        if self.measure().higher_is_better() {
+            Direction::HigherIsBetter
+        } else {
+            Direction::LowerIsBetter
         }
     }
 
     /// The metric's value in one measurement, or `None` when the measurement
     /// has no value for it (latency of a run without a single success).
     pub fn value(self, m: &Measurement) -> Option<f64> {
-        let s = &m.load.summary;
-        let lat = &s.latency;
-        let v = match self {
-            Metric::Throughput => return Some(s.throughput_rps),
-            _ if lat.count == 0 => return None,
-            Metric::P50 => lat.p50_us,
-            Metric::P90 => lat.p90_us,
-            Metric::P99 => lat.p99_us,
-            Metric::P999 => lat.p999_us,
-        };
-        Some(v as f64)
+        self.measure().value(m)
     }
 }
 

@@ -16,6 +16,7 @@ pub mod evaluate;
 pub mod gate;
 pub mod matching;
 pub mod render;
+pub mod report;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -23,9 +24,10 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 
 use crate::results::io;
-pub use evaluate::{CompareError, CompareReport, Settings, compare};
+pub use evaluate::compare;
 pub use gate::{Change, MaxRegression, Metric};
 use matching::Input;
+pub use report::{CompareError, CompareReport, Settings};
 
 /// The default bootstrap seed: fixed, so the same two files always give the
 /// same verdict.

@@ -2,8 +2,9 @@
 //! Markdown (a pull-request comment or CI job summary) and JSON. Pure
 //! functions from the report to text; the caller writes the files.
 
-use super::evaluate::{CompareReport, MeasurementComparison, MetricComparison, pct};
+use super::evaluate::pct;
 use super::gate::{Change, Metric};
+use super::report::{CompareReport, MeasurementComparison, MetricComparison};
 
 /// The verdict of a measurement as shown (`not compared` for `None`).
 fn verdict_name(v: Option<Change>) -> &'static str {
@@ -435,7 +436,7 @@ pub fn markdown(r: &CompareReport) -> String {
     out
 }
 
-/// The report as pretty JSON (see [`super::evaluate::REPORT_SCHEMA`]).
+/// The report as pretty JSON (see [`super::report::REPORT_SCHEMA`]).
 /// Non-finite numbers (an unbounded interval) become `null`.
 pub fn json(r: &CompareReport) -> Vec<u8> {
     let mut v = serde_json::to_vec_pretty(r).expect("the compare report always serializes");

@@ -22,6 +22,7 @@
 //! This module reads files and builds plans; it never measures.
 
 pub mod claims;
+mod parse;
 pub mod raw;
 pub mod spec;
 pub mod suite;

@@ -6,7 +6,7 @@
 //!
 //! cgroup v2 (`/sys/fs/cgroup` with the `cpu` controller enabled for its
 //! children) and cgroup v1 (`/sys/fs/cgroup/cpu`) are both handled. A target
-//! joins its group between fork and exec ([`super::StartOptions::cpu_group`]),
+//! joins its group between fork and exec ([`super::StartOptions::cpu_group`], [`super::spawn::configure_child`]),
 //! so every process it forks later is in the group from its start.
 
 use std::path::{Path, PathBuf};
@@ -97,7 +97,7 @@ mod tests {
         let dir = group.path().to_path_buf();
         let mut cmd = std::process::Command::new("sleep");
         cmd.arg("30");
-        crate::target::process::configure_child(&mut cmd, &[], Some(&group.procs_file()))
+        crate::target::spawn::configure_child(&mut cmd, &[], Some(&group.procs_file()))
             .expect("configure");
         let mut child = cmd.spawn().expect("spawn sleep");
         let members = std::fs::read_to_string(group.procs_file()).unwrap();

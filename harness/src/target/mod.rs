@@ -68,8 +68,11 @@ pub mod manifest;
 pub mod process;
 pub mod procfs;
 mod raw;
+mod registry;
 pub mod sampler;
 pub mod setup;
+mod spawn;
+mod values;
 
 pub use crate::downstream::LocalDownstream;
 pub use check::{EndpointCheck, check, check_url, check_url_async};
@@ -77,7 +80,8 @@ pub use manifest::{
     BetweenRuns, ConcurrencyModel, Language, Manifest, Placeholders, TargetId, TargetSpec,
     WorkersSpec, discover, find,
 };
-pub use process::{RunningTarget, StartOptions, StopOutcome, kill_all_registered, start};
+pub use process::{RunningTarget, StartOptions, StopOutcome, start};
+pub use registry::{kill_all_registered, registered_groups};
 pub use sampler::{GroupSnapshot, GroupTracker, Sampler, SamplerHandle};
 pub use setup::{SetupOptions, SetupOutcome, is_set_up, setup, versions};
 

@@ -10,7 +10,7 @@
 //! period, and waits until `/proc` shows no live process of the group.
 //! Dropping a [`RunningTarget`] that was not stopped kills its group, and
 //! every live group is kept in a process-wide registry so a Ctrl-C handler
-//! can kill them all ([`kill_all_registered`]).
+//! can kill them all ([`super::kill_all_registered`]).
 //!
 //! Even a SIGKILLed harness leaves nothing behind: the parent-death signal
 //! only reaches the group leader (uvicorn and gunicorn workers outlive their
@@ -19,22 +19,22 @@
 //! closes without a `stop` message (the harness died), the guardian SIGKILLs
 //! the target's group.
 //!
-//! Owns processes and their logs; knows nothing about load.
+//! Owns processes and their logs; knows nothing about load. How a child is
+//! set up between fork and exec, spawned and guarded is in [`super::spawn`].
 
-use std::collections::BTreeSet;
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::mpsc;
-use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use super::TargetError;
 use super::manifest::{Placeholders, TargetSpec, resolve_program};
 use super::procfs::{group_holds_listener, group_pids, open_connections};
+use super::registry::{register, unregister};
 use super::sampler::{GroupTracker, cpu_percent_between};
+use super::spawn::{Guardian, configure_child, spawn_on_keeper_thread};
 
 /// The host targets listen on.
 pub const HOST: &str = "127.0.0.1";
@@ -518,144 +518,6 @@ pub fn free_port() -> std::io::Result<u16> {
     Ok(TcpListener::bind((HOST, 0))?.local_addr()?.port())
 }
 
-/// Own process group, CPU affinity, parent-death signal and, given a
-/// control group's `cgroup.procs`, that group, set in the child between fork
-/// and exec (only async-signal-safe syscalls there).
-pub(super) fn configure_child(
-    cmd: &mut Command,
-    cpus: &[usize],
-    cpu_group: Option<&Path>,
-) -> std::io::Result<()> {
-    use std::os::fd::AsRawFd;
-    use std::os::unix::process::CommandExt;
-    // Opened here (close-on-exec), written "0" (the writer itself) in the
-    // child: a write to an open descriptor is async-signal-safe.
-    let group = match cpu_group {
-        Some(path) => Some(
-            OpenOptions::new()
-                .write(true)
-                .open(path)
-                .map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", path.display())))?,
-        ),
-        None => None,
-    };
-    cmd.process_group(0);
-    let set = if cpus.is_empty() {
-        None
-    } else {
-        // SAFETY: cpu_set_t is plain data; CPU_SET stays within it for c < CPU_SETSIZE.
-        let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
-        for &c in cpus {
-            if c >= libc::CPU_SETSIZE as usize {
-                return Err(std::io::Error::new(
-                    std::io::ErrorKind::InvalidInput,
-                    format!("CPU {c} out of range"),
-                ));
-            }
-            unsafe { libc::CPU_SET(c, &mut set) };
-        }
-        Some(set)
-    };
-    // SAFETY: getpid is always safe.
-    let parent = unsafe { libc::getpid() };
-    // SAFETY: the closure only makes raw syscalls (prctl, getppid,
-    // sched_setaffinity, write) on data captured by value; no allocation or
-    // locks.
-    unsafe {
-        cmd.pre_exec(move || {
-            if libc::prctl(
-                libc::PR_SET_PDEATHSIG,
-                libc::SIGKILL as libc::c_ulong,
-                0,
-                0,
-                0,
-            ) != 0
-            {
-                return Err(std::io::Error::last_os_error());
-            }
-            // The harness died between fork and prctl: do not run orphaned.
-            if libc::getppid() != parent {
-                return Err(std::io::Error::from_raw_os_error(libc::ESRCH));
-            }
-            if let Some(set) = &set
-                && libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), set) != 0
-            {
-                return Err(std::io::Error::last_os_error());
-            }
-            if let Some(f) = &group
-                && libc::write(f.as_raw_fd(), b"0".as_ptr().cast(), 1) != 1
-            {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
-    Ok(())
-}
-
-type SpawnJob = (Command, mpsc::Sender<std::io::Result<Child>>);
-
-/// Spawns on one long-lived thread. `PR_SET_PDEATHSIG` fires when the
-/// *thread* that forked the child exits, so spawning from a short-lived
-/// thread (a test thread, a tokio blocking thread) would kill the target
-/// early; this thread lives as long as the process.
-fn spawn_on_keeper_thread(cmd: Command) -> std::io::Result<Child> {
-    static KEEPER: OnceLock<Mutex<mpsc::Sender<SpawnJob>>> = OnceLock::new();
-    let sender = KEEPER.get_or_init(|| {
-        let (tx, rx) = mpsc::channel::<SpawnJob>();
-        std::thread::Builder::new()
-            .name("claimbench-spawner".into())
-            .spawn(move || {
-                for (mut cmd, reply) in rx {
-                    let _ = reply.send(cmd.spawn());
-                }
-            })
-            .expect("cannot start the spawner thread");
-        Mutex::new(tx)
-    });
-    let (tx, rx) = mpsc::channel();
-    sender
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .send((cmd, tx))
-        .map_err(|_| std::io::Error::other("the spawner thread is gone"))?;
-    rx.recv()
-        .map_err(|_| std::io::Error::other("the spawner thread is gone"))?
-}
-
-/// Kills a target's process group if the harness dies (see the module doc).
-#[derive(Debug)]
-struct Guardian {
-    pipe: std::io::PipeWriter,
-    child: Child,
-}
-
-impl Guardian {
-    const SCRIPT: &'static str = "trap '' INT HUP TERM QUIT; read -r msg; [ \"$msg\" = stop ] || kill -9 -\"$1\" 2>/dev/null; exit 0";
-
-    fn spawn(pgid: i32) -> std::io::Result<Guardian> {
-        use std::os::unix::process::CommandExt;
-        // std creates both ends close-on-exec: the target never holds the
-        // write end, so only the harness's death (or `dismiss`) closes it.
-        let (reader, pipe) = std::io::pipe()?;
-        let child = Command::new("sh")
-            .args(["-c", Self::SCRIPT, "claimbench-guardian", &pgid.to_string()])
-            .stdin(reader)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .process_group(0)
-            .spawn()?;
-        Ok(Guardian { pipe, child })
-    }
-
-    /// The target is gone: tell the guardian to exit without killing, and reap it.
-    fn dismiss(mut self) {
-        let _ = self.pipe.write_all(b"stop\n");
-        drop(self.pipe);
-        let _ = self.child.wait();
-    }
-}
-
 fn describe_status(s: ExitStatus) -> String {
     use std::os::unix::process::ExitStatusExt;
     match (s.code(), s.signal()) {
@@ -692,48 +554,6 @@ fn read_tail(path: &Path, offset: u64, n: usize) -> Vec<String> {
 fn append_log_line(path: &Path, line: &str) -> std::io::Result<()> {
     let mut f = OpenOptions::new().append(true).open(path)?;
     writeln!(f, "{line}")
-}
-
-// ---------------------------------------------------------------------------
-// Registry of live process groups, for Ctrl-C.
-
-fn registry() -> &'static Mutex<BTreeSet<i32>> {
-    static LIVE: OnceLock<Mutex<BTreeSet<i32>>> = OnceLock::new();
-    LIVE.get_or_init(|| Mutex::new(BTreeSet::new()))
-}
-
-fn register(pgid: i32) {
-    registry()
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .insert(pgid);
-}
-
-fn unregister(pgid: i32) {
-    registry()
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .remove(&pgid);
-}
-
-/// The process groups of every target started and not yet stopped.
-pub fn registered_groups() -> Vec<i32> {
-    registry()
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .iter()
-        .copied()
-        .collect()
-}
-
-/// SIGKILLs every registered process group (for a Ctrl-C handler, before
-/// exiting). Returns how many groups were signalled.
-pub fn kill_all_registered() -> usize {
-    let groups = registered_groups();
-    for &g in &groups {
-        signal_group(g, libc::SIGKILL);
-    }
-    groups.len()
 }
 
 #[cfg(test)]

@@ -359,14 +359,14 @@ fn stop_leaves_no_process_in_the_group() {
     .unwrap();
     let pgid = running.pgid();
     assert_eq!(pgid, running.pid());
-    assert!(target::process::registered_groups().contains(&pgid));
+    assert!(target::registered_groups().contains(&pgid));
     let pids = running.pids();
     assert_eq!(pids.len(), 4, "master + 3 workers: {pids:?}");
     let outcome = running.stop().unwrap();
     assert!(outcome.graceful, "{outcome:?}");
     assert!(target::procfs::group_pids(pgid).is_empty());
     assert!(alive(&pids).is_empty());
-    assert!(!target::process::registered_groups().contains(&pgid));
+    assert!(!target::registered_groups().contains(&pgid));
 }
 
 #[test]
@@ -401,7 +401,7 @@ fn dropping_a_running_target_kills_its_group() {
     drop(running);
     assert!(alive(&pids).is_empty());
     assert!(target::procfs::group_pids(pgid).is_empty());
-    assert!(!target::process::registered_groups().contains(&pgid));
+    assert!(!target::registered_groups().contains(&pgid));
 }
 
 #[test]
@@ -412,7 +412,7 @@ fn the_registry_tracks_live_groups_and_stop_handles_a_killed_group() {
     let pids = running.pids();
     // kill_all_registered() would also kill the other tests' targets, so
     // signal just this group the way it does.
-    assert!(target::process::registered_groups().contains(&running.pgid()));
+    assert!(target::registered_groups().contains(&running.pgid()));
     unsafe { libc::kill(-running.pgid(), libc::SIGKILL) };
     let deadline = Instant::now() + Duration::from_secs(5);
     while !alive(&pids).is_empty() && Instant::now() < deadline {
