@@ -111,9 +111,7 @@ impl Baseline {
     /// Stops the baseline side's kept-running targets.
     pub(super) fn stop_targets(&mut self) {
         for slot in self.slots.values_mut() {
-            for (_, t) in slot.running.drain() {
-                let _ = t.stop();
-            }
+            slot.source.stop_kept();
         }
     }
 }

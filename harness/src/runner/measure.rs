@@ -11,14 +11,14 @@ use std::time::{Duration, Instant};
 
 use super::duet::Side;
 use super::output::{self, Progress};
-use super::plan::TargetKind;
 use super::schedule::Job;
+use super::source::Lease;
 use super::window::{self, Window};
 use super::{Runner, host_load, speed};
 use crate::analysis::checks::exclusion;
 use crate::load::Endpoint;
 use crate::results::schema::{Measurement, ResultsFile, Skipped, TargetInfo};
-use crate::target::{self, BetweenRuns, RunningTarget};
+use crate::target;
 
 /// Why a job produced no measurement.
 pub(super) enum Failure {
@@ -26,31 +26,6 @@ pub(super) enum Failure {
     Target(String),
     /// This measurement failed; the target stays in.
     Measurement(String),
-}
-
-/// A target in a clean state, ready to be measured.
-struct Lease {
-    /// Where it answers.
-    url: String,
-    /// Its process group, to sample (none for an external target given
-    /// without `--target-pid`).
-    pgid: Option<i32>,
-    /// How it was made clean: started, restarted, idle or external.
-    clean_state: String,
-    /// The process to stop after the measurement (none when it is kept
-    /// running between measurements, or external).
-    fresh: Option<RunningTarget>,
-}
-
-impl Lease {
-    /// Stops the process started for this measurement, if any.
-    fn stop(&mut self) {
-        if let Some(t) = self.fresh.take()
-            && let Err(e) = t.stop()
-        {
-            eprintln!("warning: {e}");
-        }
-    }
 }
 
 /// A measurement and, in a duet run, the baseline side's taken at the same
@@ -142,9 +117,7 @@ impl Runner {
         }
         // Kept-running targets.
         for slot in self.slots.values_mut() {
-            for (_, t) in slot.running.drain() {
-                let _ = t.stop();
-            }
+            slot.source.stop_kept();
         }
         if let Some(d) = &mut self.duet {
             d.stop_targets();
@@ -156,10 +129,10 @@ impl Runner {
     /// needs CPUs to spread workers over, and a target claimbench starts.
     fn cannot_sweep_workers(&self, job: &Job) -> Option<String> {
         job.workers?;
-        let external = matches!(
-            self.slots.get(&job.target).map(|s| &s.kind),
-            Some(TargetKind::External { .. })
-        );
+        let external = self
+            .slots
+            .get(&job.target)
+            .is_some_and(|s| !s.source.supervised());
         if external {
             Some(
                 "a worker-count sweep needs a target claimbench starts (not --target-url)"
@@ -223,7 +196,7 @@ impl Runner {
                 .slots
                 .values()
                 .chain(baseline_slots)
-                .flat_map(|s| s.running.values().map(|t| t.pgid()))
+                .flat_map(|s| s.source.kept_groups())
                 .collect();
             host_load::wait_quiet(&groups, Duration::from_secs(60));
             speed.wait_fast(
@@ -355,15 +328,22 @@ impl Runner {
         })
     }
 
-    /// The job's target (of `side`) in a clean state: a fresh process, or
-    /// a kept one once idle (`between_runs`), or the external server as it
-    /// is.
+    /// The job's target (of `side`) in a clean state (its
+    /// [`TargetSource`](super::source::TargetSource) says how), recorded in
+    /// that side's results when it was started for it.
     fn lease(&mut self, job: &Job, side: Side) -> Result<Lease, Failure> {
         let instance = job.instance();
-        let cpu_group = self.duet.as_ref().and_then(|d| d.procs_file(side));
-        let slots = match (side, self.duet.as_mut()) {
-            (Side::Head, _) => &mut self.slots,
-            (Side::Baseline, Some(d)) => &mut d.slots,
+        let opts = target::StartOptions {
+            cpus: self.setup.target_cpus.clone(),
+            workers: job.workers,
+            downstream_url: self.downstream_url.clone(),
+            log_dir: self.dir.join("logs"),
+            cpu_group: self.duet.as_ref().and_then(|d| d.procs_file(side)),
+            ..target::StartOptions::default()
+        };
+        let (slots, results) = match (side, self.duet.as_mut()) {
+            (Side::Head, _) => (&mut self.slots, &mut self.results),
+            (Side::Baseline, Some(d)) => (&mut d.slots, &mut d.results),
             (Side::Baseline, None) => {
                 return Err(Failure::Measurement("no baseline side in this run".into()));
             }
@@ -371,68 +351,19 @@ impl Runner {
         let slot = slots
             .get_mut(&job.target)
             .ok_or_else(|| Failure::Target("unknown target".into()))?;
-        let spec = match &slot.kind {
-            TargetKind::External { url, pid } => {
-                return Ok(Lease {
-                    url: url.clone(),
-                    pgid: pid.and_then(crate::sys::process_group_of),
-                    clean_state: "external".into(),
-                    fresh: None,
-                });
-            }
-            TargetKind::Supervised { spec, .. } => spec,
-        };
-        if spec.start.between_runs == BetweenRuns::Idle
-            && let Some(t) = slot.running.get(&instance)
-        {
-            t.wait_idle(Duration::from_secs(30))
-                .map_err(|e| Failure::Measurement(e.to_string()))?;
-            return Ok(Lease {
-                url: t.url(),
-                pgid: Some(t.pgid()),
-                clean_state: "idle".into(),
-                fresh: None,
-            });
+        let mut lease = slot
+            .source
+            .lease(&instance, opts)
+            .map_err(|e| match (side, e) {
+                (Side::Baseline, Failure::Target(e)) => {
+                    Failure::Target(format!("the baseline side (--duet): {e}"))
+                }
+                (_, e) => e,
+            })?;
+        if let Some(info) = lease.started.take() {
+            record_target(results, info);
         }
-        let opts = target::StartOptions {
-            cpus: self.setup.target_cpus.clone(),
-            workers: job.workers,
-            downstream_url: self.downstream_url.clone(),
-            log_dir: self.dir.join("logs"),
-            cpu_group,
-            ..target::StartOptions::default()
-        };
-        let clean_state = if slot.started.contains(&instance) {
-            "restarted"
-        } else {
-            "started"
-        };
-        let t = target::start(spec, &opts).map_err(|e| {
-            Failure::Target(match side {
-                Side::Head => e.to_string(),
-                Side::Baseline => format!("the baseline side (--duet): {e}"),
-            })
-        })?;
-        slot.started.push(instance.clone());
-        let mut info = t.info(slot.versions.clone());
-        info.id = instance.clone();
-        let (url, pgid) = (t.url(), t.pgid());
-        let fresh = if spec.start.between_runs == BetweenRuns::Idle {
-            slot.running.insert(instance, t);
-            None
-        } else {
-            Some(t)
-        };
-        match (side, self.duet.as_mut()) {
-            (Side::Baseline, Some(d)) => record_target(&mut d.results, info),
-            _ => record_target(&mut self.results, info),
-        }
-        Ok(Lease {
-            url,
-            pgid: Some(pgid),
-            clean_state: clean_state.into(),
-            fresh,
-        })
+        Ok(lease)
     }
 
     /// The job's target and, in a duet run, its baseline twin, each in a
@@ -526,14 +457,15 @@ impl Runner {
                 })?),
                 None => None,
             };
-        let make = |out: window::Outcome, clean_state: String| {
+        let make = |out: window::Outcome, l: &Lease| {
+            let clean_state = l.clean_state.as_str().to_string();
             self.measurement(job, &scenario, level.level, out, clean_state, stop)
         };
         let measured = Measured {
-            head: make(head_out, head.clean_state.clone()),
+            head: make(head_out, &head),
             baseline: baseline_out
                 .zip(baseline.as_ref())
-                .map(|(out, l)| make(out, l.clean_state.clone())),
+                .map(|(out, l)| make(out, l)),
         };
         Ok((measured, during))
     }

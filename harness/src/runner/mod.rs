@@ -40,10 +40,13 @@ mod measure;
 pub mod output;
 mod plan;
 pub mod schedule;
+mod source;
 pub mod speed;
+#[cfg(test)]
+mod tests;
 mod window;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::Ordering;
@@ -51,8 +54,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 
-use crate::results::schema::{ResultsFile, RunKind, TargetInfo};
-use crate::target::{self, RunningTarget};
+use crate::results::schema::{ResultsFile, RunKind};
 pub use plan::{Setup, split_cpus};
 use plan::{TargetKind, estimate, print_plan, set_up_targets, shape};
 use schedule::{EntryShape, Job};
@@ -132,7 +134,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     set_up_targets(&setup)?;
-    let mut runner = Runner::new(setup, &args)?;
+    let mut runner = Runner::new(setup)?;
     runner.print_header();
     runner.prepare_targets();
     let _downstream = runner.start_downstream()?;
@@ -144,14 +146,9 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
 
 /// Per-target state during the run.
 struct Slot {
-    kind: TargetKind,
+    source: Box<dyn source::TargetSource>,
     /// Why it cannot run (setup or start failed).
     failed: Option<String>,
-    versions: BTreeMap<String, String>,
-    /// A kept-running process (targets with `between_runs = "idle"`), by instance.
-    running: HashMap<String, RunningTarget>,
-    /// Instances started at least once.
-    started: Vec<String>,
 }
 
 /// The suite loop and its results.
@@ -174,11 +171,8 @@ fn slots(targets: &BTreeMap<String, TargetKind>) -> BTreeMap<String, Slot> {
             (
                 id.clone(),
                 Slot {
-                    kind: kind.clone(),
+                    source: source::source(kind),
                     failed: None,
-                    versions: BTreeMap::new(),
-                    running: HashMap::new(),
-                    started: Vec::new(),
                 },
             )
         })
@@ -187,7 +181,7 @@ fn slots(targets: &BTreeMap<String, TargetKind>) -> BTreeMap<String, Slot> {
 
 impl Runner {
     /// Creates the output folder and the results skeleton.
-    pub fn new(setup: Setup, _args: &RunArgs) -> anyhow::Result<Runner> {
+    pub fn new(setup: Setup) -> anyhow::Result<Runner> {
         let started_at = chrono::Utc::now();
         let run_id = started_at.format("%Y%m%dT%H%M%SZ").to_string();
         let dir = if setup.link_latest {
@@ -247,7 +241,9 @@ impl Runner {
         }
         estimate(
             &self.setup.suite.entries[job.entry].scenario,
-            self.slots.get(&job.target).map(|s| &s.kind),
+            self.slots
+                .get(&job.target)
+                .is_some_and(|s| s.source.supervised()),
         )
     }
 
@@ -297,25 +293,16 @@ impl Runner {
     }
 
     /// Reads the supervised targets' installed versions (they were set up by
-    /// [`set_up_targets`]).
+    /// [`set_up_targets`]) and records the external ones.
     pub fn prepare_targets(&mut self) {
-        let baseline_slots = self.duet.iter_mut().flat_map(|d| d.slots.values_mut());
-        for slot in self.slots.values_mut().chain(baseline_slots) {
-            if let TargetKind::Supervised { spec, .. } = &slot.kind {
-                slot.versions = target::versions(spec);
+        for (id, slot) in &mut self.slots {
+            if let Some(info) = slot.source.prepare(id) {
+                self.results.targets.push(info);
             }
         }
-        // External targets are recorded up front.
-        for (id, slot) in &self.slots {
-            if let TargetKind::External { url, pid } = &slot.kind {
-                let server = format!(
-                    "external server{}",
-                    pid.map(|p| format!(" (pid {p} sampled)"))
-                        .unwrap_or_default()
-                );
-                self.results
-                    .targets
-                    .push(TargetInfo::external(id, url, server));
+        if let Some(d) = &mut self.duet {
+            for (id, slot) in &mut d.slots {
+                slot.source.prepare(id);
             }
         }
         self.save();
@@ -327,9 +314,9 @@ impl Runner {
         let needed = self.setup.suite.entries.iter().any(|e| {
             e.scenario.needs_downstream()
                 && e.targets.iter().any(|t| {
-                    self.slots.get(t).is_some_and(|s| {
-                        s.failed.is_none() && matches!(s.kind, TargetKind::Supervised { .. })
-                    })
+                    self.slots
+                        .get(t)
+                        .is_some_and(|s| s.failed.is_none() && s.source.supervised())
                 })
         });
         if !needed {
@@ -353,30 +340,5 @@ impl Runner {
         );
         self.downstream_url = Some(ds.url().to_string());
         Ok(Some(ds))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_verdict_table_lists_every_claim() {
-        use crate::results::schema::{Outcome, Verdict};
-        let v = Verdict {
-            claim: "io-concurrency".into(),
-            quote: "q".into(),
-            outcome: Outcome::Mixed,
-            answer: String::new(),
-            summary: "1 of 2 comparisons favour the claim.".into(),
-            metric: "throughput_rps".into(),
-            comparisons: vec![],
-            conditions: vec![],
-            missing: vec![],
-        };
-        let t = output::verdict_table(&[v]);
-        assert!(t.starts_with("CLAIM"), "{t}");
-        assert!(t.contains("io-concurrency         mixed"), "{t}");
-        assert!(t.contains("io-concurrency (mixed): 1 of 2"), "{t}");
     }
 }

@@ -171,3 +171,28 @@ impl Progress {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_verdict_table_lists_every_claim() {
+        use crate::results::schema::{Outcome, Verdict};
+        let v = Verdict {
+            claim: "io-concurrency".into(),
+            quote: "q".into(),
+            outcome: Outcome::Mixed,
+            answer: String::new(),
+            summary: "1 of 2 comparisons favour the claim.".into(),
+            metric: "throughput_rps".into(),
+            comparisons: vec![],
+            conditions: vec![],
+            missing: vec![],
+        };
+        let t = verdict_table(&[v]);
+        assert!(t.starts_with("CLAIM"), "{t}");
+        assert!(t.contains("io-concurrency         mixed"), "{t}");
+        assert!(t.contains("io-concurrency (mixed): 1 of 2"), "{t}");
+    }
+}

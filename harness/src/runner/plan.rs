@@ -366,7 +366,11 @@ pub(super) fn print_plan(setup: &Setup) {
         if j.workers.is_some() && setup.target_cpus.len() < 2 {
             continue;
         }
-        total += estimate(s, setup.targets.get(&j.target));
+        let supervised = matches!(
+            setup.targets.get(&j.target),
+            Some(TargetKind::Supervised { .. })
+        );
+        total += estimate(s, supervised);
         println!(
             "{:>4}. {} {} #{} {}",
             i + 1,
@@ -396,11 +400,8 @@ pub(super) fn shape(e: &scenario::SuiteEntry) -> EntryShape {
 }
 
 /// Estimated seconds for one measurement: start, warm-up, measure, drain, stop.
-pub(super) fn estimate(s: &scenario::Scenario, kind: Option<&TargetKind>) -> f64 {
-    let start = match kind {
-        Some(TargetKind::Supervised { .. }) => 1.5,
-        _ => 0.2,
-    };
+pub(super) fn estimate(s: &scenario::Scenario, supervised: bool) -> f64 {
+    let start = if supervised { 1.5 } else { 0.2 };
     // An auto warm-up needs at least three whole windows after its minimum.
     let warmup = match s.warmup_max {
         Some(_) => s.warmup.as_secs_f64().max(3.2),
