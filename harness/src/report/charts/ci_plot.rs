@@ -3,7 +3,7 @@
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::{Axis, Draw, axis_len, de, draw_legend, draw_markers, frame, legend_entry};
+use super::{Axis, Draw, DrawError, axis_len, draw_legend, draw_markers, frame, legend_entry};
 use crate::report::data::Stat;
 use crate::report::style::{self, FONT, Marker, TEXT};
 
@@ -48,7 +48,7 @@ impl Draw for CiPlot {
         &self.title
     }
 
-    fn draw_on<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
+    fn draw_on<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), DrawError> {
         let area = frame(root, &self.title, self.note.as_deref(), &self.footer)?;
         let (w, h) = area.dim_in_pixel();
         let x_axis = self.x.fit(axis_len(w, &[16, 86]), true);
@@ -57,8 +57,7 @@ impl Draw for CiPlot {
             .margin_right(16)
             .x_label_area_size(56)
             .y_label_area_size(86)
-            .build_cartesian_2d(x_axis.coord(), y_axis.coord())
-            .map_err(de)?;
+            .build_cartesian_2d(x_axis.coord(), y_axis.coord())?;
         chart
             .configure_mesh()
             .x_desc(self.x_desc.as_str())
@@ -69,8 +68,7 @@ impl Draw for CiPlot {
             .y_label_formatter(&|t| y_axis.label(*t))
             .light_line_style(RGBColor(0xF0, 0xF0, 0xF0))
             .bold_line_style(RGBColor(0xE0, 0xE0, 0xE0))
-            .draw()
-            .map_err(de)?;
+            .draw()?;
         for s in &self.series {
             let c = s.colour;
             let pts: Vec<(f64, f64)> = s
@@ -80,8 +78,7 @@ impl Draw for CiPlot {
                 .collect();
             let marker = s.marker;
             chart
-                .draw_series(LineSeries::new(pts.clone(), c.stroke_width(3)))
-                .map_err(de)?
+                .draw_series(LineSeries::new(pts.clone(), c.stroke_width(3)))?
                 .label(s.name.as_str())
                 .legend(move |p| legend_entry(marker, c, p));
             // Interval bars: a vertical line with caps (no mark at the
@@ -89,14 +86,10 @@ impl Draw for CiPlot {
             for (x, st) in s.points.iter().filter(|(_, st)| st.high > st.low) {
                 let (x, lo, hi) = (x_axis.fwd(*x), y_axis.fwd(st.low), y_axis.fwd(st.high));
                 let style = c.stroke_width(2);
-                chart
-                    .draw_series([PathElement::new(vec![(x, lo), (x, hi)], style)])
-                    .map_err(de)?;
-                chart
-                    .draw_series([lo, hi].map(|y| {
-                        EmptyElement::at((x, y)) + PathElement::new(vec![(-7, 0), (7, 0)], style)
-                    }))
-                    .map_err(de)?;
+                chart.draw_series([PathElement::new(vec![(x, lo), (x, hi)], style)])?;
+                chart.draw_series([lo, hi].map(|y| {
+                    EmptyElement::at((x, y)) + PathElement::new(vec![(-7, 0), (7, 0)], style)
+                }))?;
             }
             draw_markers(&mut chart, marker, &pts, c, 7)?;
             if !s.secondary.is_empty() {
@@ -105,9 +98,7 @@ impl Draw for CiPlot {
                     .iter()
                     .map(|(x, y)| (x_axis.fwd(*x), y_axis.fwd(*y)))
                     .collect();
-                chart
-                    .draw_series(DashedLineSeries::new(sec, 8, 6, c.stroke_width(2)))
-                    .map_err(de)?;
+                chart.draw_series(DashedLineSeries::new(sec, 8, 6, c.stroke_width(2)))?;
             }
         }
         draw_legend(

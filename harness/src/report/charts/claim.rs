@@ -11,7 +11,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use super::{Axis, ChartError, Draw, de, frame, render};
+use super::{Axis, ChartError, Draw, DrawError, frame, render};
 use crate::report::data::{Model, Stat, metric_display, same_level};
 use crate::report::style::{
     self, Colours, FONT, MUTED, Marker, Scope, TEXT, footer_lines, level_label,
@@ -285,7 +285,7 @@ impl ClaimChart {
         rows: &[Row],
         label_w: u32,
         reference: Option<f64>,
-    ) -> Result<(), String> {
+    ) -> Result<(), DrawError> {
         let x = &x.fit(super::axis_len(area.dim_in_pixel().0, &[24, label_w]), true);
         let n = rows.len().max(1);
         let y = super::Ticked::new(-0.6..(n as f64 - 0.4), (0..n).map(|i| i as f64).collect());
@@ -295,8 +295,7 @@ impl ClaimChart {
             .margin_right(24)
             .x_label_area_size(56)
             .y_label_area_size(label_w)
-            .build_cartesian_2d(x.coord(), y)
-            .map_err(de)?;
+            .build_cartesian_2d(x.coord(), y)?;
         let labels: Vec<String> = rows.iter().map(|r| r.0.clone()).collect();
         chart
             .configure_mesh()
@@ -315,16 +314,13 @@ impl ClaimChart {
             })
             .light_line_style(RGBColor(0xF4, 0xF4, 0xF4))
             .bold_line_style(RGBColor(0xE4, 0xE4, 0xE4))
-            .draw()
-            .map_err(de)?;
+            .draw()?;
         if let Some(r) = reference {
             let rx = x.fwd(r);
-            chart
-                .draw_series(std::iter::once(PathElement::new(
-                    vec![(rx, -0.6), (rx, n as f64 - 0.4)],
-                    BLACK.stroke_width(2),
-                )))
-                .map_err(de)?;
+            chart.draw_series(std::iter::once(PathElement::new(
+                vec![(rx, -0.6), (rx, n as f64 - 0.4)],
+                BLACK.stroke_width(2),
+            )))?;
         }
         for (i, (_, c, marker, mid, lo, hi)) in rows.iter().enumerate() {
             let yi = (n - 1 - i) as f64;
@@ -332,14 +328,10 @@ impl ClaimChart {
             if hi > lo {
                 let style = c.stroke_width(3);
                 let (lo, hi) = (x.fwd(*lo), x.fwd(*hi));
-                chart
-                    .draw_series([PathElement::new(vec![(lo, yi), (hi, yi)], style)])
-                    .map_err(de)?;
-                chart
-                    .draw_series([lo, hi].map(|v| {
-                        EmptyElement::at((v, yi)) + PathElement::new(vec![(0, -7), (0, 7)], style)
-                    }))
-                    .map_err(de)?;
+                chart.draw_series([PathElement::new(vec![(lo, yi), (hi, yi)], style)])?;
+                chart.draw_series([lo, hi].map(|v| {
+                    EmptyElement::at((v, yi)) + PathElement::new(vec![(0, -7), (0, 7)], style)
+                }))?;
             }
             super::draw_markers(&mut chart, *marker, &[(x.fwd(*mid), yi)], c, 8)?;
         }
@@ -352,7 +344,7 @@ impl Draw for ClaimChart {
         &self.title
     }
 
-    fn draw_on<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
+    fn draw_on<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), DrawError> {
         let area = frame(root, &self.title, None, &self.footer)?;
         let mut labels: Vec<&str> = self
             .metric_panels
@@ -396,15 +388,13 @@ impl Draw for ClaimChart {
         let bottom = rest;
         if self.ratio_rows.is_empty() {
             let (w, hh) = bottom.dim_in_pixel();
-            bottom
-                .draw(&Text::new(
-                    "no pair comparison recorded".to_string(),
-                    (w as i32 / 2, hh as i32 / 2),
-                    TextStyle::from((FONT, style::LABEL_PT).into_font())
-                        .color(&MUTED)
-                        .pos(Pos::new(HPos::Center, VPos::Center)),
-                ))
-                .map_err(de)?;
+            bottom.draw(&Text::new(
+                "no pair comparison recorded".to_string(),
+                (w as i32 / 2, hh as i32 / 2),
+                TextStyle::from((FONT, style::LABEL_PT).into_font())
+                    .color(&MUTED)
+                    .pos(Pos::new(HPos::Center, VPos::Center)),
+            ))?;
             return Ok(());
         }
         let rows: Vec<_> = self

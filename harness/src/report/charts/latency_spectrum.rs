@@ -9,7 +9,7 @@ use std::path::Path;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::{Axis, ChartError, Draw, de, frame, render};
+use super::{Axis, ChartError, Draw, DrawError, frame, render};
 use crate::report::data::Model;
 use crate::report::style::{self, Colours, FONT, Scope, TEXT, footer_lines, level_label};
 use crate::results::schema::Level;
@@ -117,7 +117,7 @@ impl Draw for Spectrum {
         &self.title
     }
 
-    fn draw_on<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
+    fn draw_on<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), DrawError> {
         let area = frame(
             root,
             &self.title,
@@ -133,8 +133,7 @@ impl Draw for Spectrum {
             .margin_right(16)
             .x_label_area_size(56)
             .y_label_area_size(86)
-            .build_cartesian_2d(x, y_axis.coord())
-            .map_err(de)?;
+            .build_cartesian_2d(x, y_axis.coord())?;
         let y_desc = if y_axis.log {
             "latency (ms, log scale)"
         } else {
@@ -150,8 +149,7 @@ impl Draw for Spectrum {
             .y_label_formatter(&|t| y_axis.label(*t))
             .light_line_style(RGBColor(0xF0, 0xF0, 0xF0))
             .bold_line_style(RGBColor(0xE0, 0xE0, 0xE0))
-            .draw()
-            .map_err(de)?;
+            .draw()?;
         for l in &self.lines {
             let c = l.colour;
             let pts: Vec<(f64, f64)> = l.points.iter().map(|(x, y)| (*x, y_axis.fwd(*y))).collect();
@@ -167,8 +165,7 @@ impl Draw for Spectrum {
                 .collect();
             let marker = l.marker;
             chart
-                .draw_series(LineSeries::new(pts, c.stroke_width(3)))
-                .map_err(de)?
+                .draw_series(LineSeries::new(pts, c.stroke_width(3)))?
                 .label(l.name.as_str())
                 .legend(move |p| super::legend_entry(marker, c, p));
             super::draw_markers(&mut chart, marker, &marks, c, 6)?;

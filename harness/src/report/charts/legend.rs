@@ -2,7 +2,7 @@
 
 use plotters::prelude::*;
 
-use super::{Ticked, de};
+use super::{DrawError, Ticked};
 use crate::report::style::{self, FONT, Marker, TEXT};
 
 /// The outline of a marker of radius `r` around (0, 0), in pixels.
@@ -55,7 +55,7 @@ pub(crate) fn draw_markers<DB: DrawingBackend>(
     pts: &[(f64, f64)],
     colour: RGBColor,
     r: i32,
-) -> Result<(), String> {
+) -> Result<(), DrawError> {
     let shape = marker_shape(marker, r);
     chart
         .draw_series(
@@ -63,7 +63,7 @@ pub(crate) fn draw_markers<DB: DrawingBackend>(
                 .map(|p| EmptyElement::at(*p) + Polygon::new(shape.clone(), colour.filled())),
         )
         .map(|_| ())
-        .map_err(de)
+        .map_err(DrawError::from)
 }
 
 /// A legend entry: a line with the series' marker on it.
@@ -97,7 +97,7 @@ pub(crate) fn draw_legend<'a, 'b, DB: DrawingBackend + 'a, CT: plotters::coord::
     mut labels: plotters::chart::SeriesLabelStyle<'a, 'b, DB, CT>,
     position: SeriesLabelPosition,
     margin: u32,
-) -> Result<(), String> {
+) -> Result<(), DrawError> {
     labels
         .position(position)
         .margin(margin)
@@ -106,5 +106,5 @@ pub(crate) fn draw_legend<'a, 'b, DB: DrawingBackend + 'a, CT: plotters::coord::
         .background_style(WHITE.mix(0.85))
         .border_style(RGBColor(0xBB, 0xBB, 0xBB))
         .draw()
-        .map_err(de)
+        .map_err(DrawError::from)
 }

@@ -86,7 +86,7 @@ pub trait Draw {
     /// The chart's title (also the SVG's accessible name).
     fn title(&self) -> &str;
     /// Draws the whole chart onto `root`.
-    fn draw_on<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String>;
+    fn draw_on<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), DrawError>;
 }
 
 /// Draws `chart` as `<stem>.svg` and `<stem>.png` (`size` pixels each).
@@ -110,7 +110,9 @@ pub fn render<C: Draw>(
     let mut svg = String::new();
     {
         let root = GlyphSvg::new(&mut svg, size, &id, chart.title()).into_drawing_area();
-        chart.draw_on(&root).map_err(|m| err(&svg_path, m))?;
+        chart
+            .draw_on(&root)
+            .map_err(|e| err(&svg_path, e.to_string()))?;
         root.present().map_err(|e| err(&svg_path, e.to_string()))?;
     }
     crate::results::io::write_atomic(&svg_path, svg.as_bytes())
@@ -118,7 +120,9 @@ pub fn render<C: Draw>(
     let mut rgb = vec![0u8; size.0 as usize * size.1 as usize * 3];
     {
         let root = GlyphBitmap::with_buffer(&mut rgb, size).into_drawing_area();
-        chart.draw_on(&root).map_err(|m| err(&png_path, m))?;
+        chart
+            .draw_on(&root)
+            .map_err(|e| err(&png_path, e.to_string()))?;
         root.present().map_err(|e| err(&png_path, e.to_string()))?;
     }
     let png = super::bitmap::encode_png(&rgb, size).map_err(|e| err(&png_path, e.to_string()))?;
@@ -126,9 +130,16 @@ pub fn render<C: Draw>(
     Ok((svg_path, png_path))
 }
 
-/// Maps a drawing error to text.
-pub(crate) fn de<E: std::fmt::Display>(e: E) -> String {
-    e.to_string()
+/// Why plotters could not draw a chart. Each backend has its own error
+/// type, so the chart code carries the message.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct DrawError(String);
+
+impl<E: std::error::Error + Send + Sync> From<DrawingAreaErrorKind<E>> for DrawError {
+    fn from(e: DrawingAreaErrorKind<E>) -> Self {
+        DrawError(e.to_string())
+    }
 }
 
 /// Fills the background, draws the title (and an optional note under it) on
@@ -138,8 +149,8 @@ pub(crate) fn frame<DB: DrawingBackend>(
     title: &str,
     note: Option<&str>,
     footer: &[String],
-) -> Result<DrawingArea<DB, Shift>, String> {
-    root.fill(&WHITE).map_err(de)?;
+) -> Result<DrawingArea<DB, Shift>, DrawError> {
+    root.fill(&WHITE)?;
     let (w, h) = root.dim_in_pixel();
     let mut title_h = 52;
     if let Some(note) = note {
@@ -149,8 +160,7 @@ pub(crate) fn frame<DB: DrawingBackend>(
             TextStyle::from((FONT, style::LABEL_PT).into_font())
                 .color(&MUTED)
                 .pos(Pos::new(HPos::Center, VPos::Top)),
-        ))
-        .map_err(de)?;
+        ))?;
         title_h += 26;
     }
     let line_h = 20;
@@ -162,22 +172,19 @@ pub(crate) fn frame<DB: DrawingBackend>(
         title.to_string(),
         (w as i32 / 2, 16),
         title_style,
-    ))
-    .map_err(de)?;
+    ))?;
     let foot_style = TextStyle::from((FONT, FOOTER_PT).into_font()).color(&MUTED);
     let top = h.saturating_sub(footer_h) as i32;
     root.draw(&PathElement::new(
         vec![(12, top), (w as i32 - 12, top)],
         RGBColor(0xDD, 0xDD, 0xDD),
-    ))
-    .map_err(de)?;
+    ))?;
     for (i, line) in footer.iter().enumerate() {
         root.draw(&Text::new(
             line.clone(),
             (14, top + 12 + i as i32 * line_h as i32),
             foot_style.clone(),
-        ))
-        .map_err(de)?;
+        ))?;
     }
     Ok(root.margin(title_h, footer_h, 10, 24))
 }

@@ -9,7 +9,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use super::{Axis, ChartError, Draw, axis_len, de, frame, render};
+use super::{Axis, ChartError, Draw, DrawError, axis_len, frame, render};
 use crate::report::data::Group;
 use crate::report::style::{self, Colours, FONT, MUTED, Scope, TEXT, footer_lines, level_label};
 use crate::results::ResultsFile;
@@ -183,7 +183,7 @@ impl Timeline {
         lines: &[Line<'_>],
         show_x: bool,
         empty_note: &str,
-    ) -> Result<(), String> {
+    ) -> Result<(), DrawError> {
         let x_area = if show_x { 50 } else { 8 };
         let (w, h) = area.dim_in_pixel();
         let x = Axis::linear(0.0, self.duration_s.max(1.0)).fit(axis_len(w, &[16 + 86, 86]), true);
@@ -200,8 +200,7 @@ impl Timeline {
             .margin_top(8)
             .x_label_area_size(x_area)
             .y_label_area_size(86)
-            .build_cartesian_2d(x.coord(), y.coord())
-            .map_err(de)?;
+            .build_cartesian_2d(x.coord(), y.coord())?;
         let axis_font = (FONT, style::AXIS_PT).into_font().color(&TEXT);
         let label_font = (FONT, style::LABEL_PT).into_font().color(&TEXT);
         let hidden_font = (FONT, 1).into_font().color(&WHITE);
@@ -221,7 +220,7 @@ impl Timeline {
         } else {
             mesh.x_label_style(hidden_font);
         }
-        mesh.draw().map_err(de)?;
+        mesh.draw()?;
         let mut any = false;
         for (name, c, pts) in lines {
             if pts.is_empty() {
@@ -231,13 +230,10 @@ impl Timeline {
             let c = *c;
             if pts.len() <= 3 {
                 // A line needs two points: mark short series too.
-                chart
-                    .draw_series(pts.iter().map(|p| Circle::new(*p, 4, c.filled())))
-                    .map_err(de)?;
+                chart.draw_series(pts.iter().map(|p| Circle::new(*p, 4, c.filled())))?;
             }
             chart
-                .draw_series(LineSeries::new(pts.to_vec(), c.stroke_width(2)))
-                .map_err(de)?
+                .draw_series(LineSeries::new(pts.to_vec(), c.stroke_width(2)))?
                 .label(*name)
                 .legend(move |(x, y)| {
                     PathElement::new(vec![(x, y), (x + 26, y)], c.stroke_width(3))
@@ -257,8 +253,7 @@ impl Timeline {
                 TextStyle::from((FONT, style::LABEL_PT).into_font())
                     .color(&MUTED)
                     .pos(Pos::new(HPos::Center, VPos::Center)),
-            ))
-            .map_err(de)?;
+            ))?;
         }
         Ok(())
     }
@@ -269,7 +264,7 @@ impl Draw for Timeline {
         &self.title
     }
 
-    fn draw_on<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
+    fn draw_on<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), DrawError> {
         let area = frame(root, &self.title, None, &self.footer)?;
         let panels = area.split_evenly((3, 1));
         let thr = format!("{} ok req/s", self.target);
@@ -304,7 +299,7 @@ impl Draw for Timeline {
 
 impl Timeline {
     /// Bottom panel: CPU % on the left axis, RSS MB on the right axis.
-    fn resources_panel<DB: DrawingBackend>(&self, area: &Panel<'_, DB>) -> Result<(), String> {
+    fn resources_panel<DB: DrawingBackend>(&self, area: &Panel<'_, DB>) -> Result<(), DrawError> {
         if self.cpu.is_empty() && self.rss.is_empty() {
             return self.panel(
                 area,
@@ -325,8 +320,7 @@ impl Timeline {
             .x_label_area_size(50)
             .y_label_area_size(86)
             .right_y_label_area_size(86)
-            .build_cartesian_2d(x.coord(), y.coord())
-            .map_err(de)?
+            .build_cartesian_2d(x.coord(), y.coord())?
             .set_secondary_coord(x.coord(), y2.coord());
         chart
             .configure_mesh()
@@ -339,8 +333,7 @@ impl Timeline {
             .y_labels(5)
             .light_line_style(RGBColor(0xF0, 0xF0, 0xF0))
             .bold_line_style(RGBColor(0xE0, 0xE0, 0xE0))
-            .draw()
-            .map_err(de)?;
+            .draw()?;
         chart
             .configure_secondary_axes()
             .y_desc("RSS (MB)")
@@ -348,17 +341,14 @@ impl Timeline {
             .label_style((FONT, style::LABEL_PT).into_font().color(&TEXT))
             .y_label_formatter(&|t| y2.label(*t))
             .y_labels(5)
-            .draw()
-            .map_err(de)?;
+            .draw()?;
         let c = self.colour;
         chart
-            .draw_series(LineSeries::new(self.cpu.clone(), c.stroke_width(2)))
-            .map_err(de)?
+            .draw_series(LineSeries::new(self.cpu.clone(), c.stroke_width(2)))?
             .label("CPU % (left axis)")
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 26, y)], c.stroke_width(3)));
         chart
-            .draw_secondary_series(LineSeries::new(self.rss.clone(), SECOND.stroke_width(2)))
-            .map_err(de)?
+            .draw_secondary_series(LineSeries::new(self.rss.clone(), SECOND.stroke_width(2)))?
             .label("RSS MB (right axis)")
             .legend(move |(x, y)| {
                 PathElement::new(vec![(x, y), (x + 26, y)], SECOND.stroke_width(3))
