@@ -1,7 +1,7 @@
 //! The check's HTTP client: hyper's connection-level client, one
 //! connection per case, and the response as the checks see it.
 
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -11,6 +11,43 @@ use hyper_util::rt::TokioIo;
 use serde_json::Value;
 
 use super::EndpointCheck;
+
+/// What a response got wrong, as the check's detail says it.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub(super) struct Mismatch(pub(super) String);
+
+/// Why a request got no response.
+#[derive(Debug, thiserror::Error)]
+pub(super) enum SendError {
+    /// No connection.
+    #[error("connect to {addr}: {source}")]
+    Connect {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    /// The HTTP/1.1 handshake failed.
+    #[error("handshake: {0}")]
+    Handshake(hyper::Error),
+    /// The request could not be built.
+    #[error("request: {0}")]
+    Build(http::Error),
+    /// Sending it or reading the response head failed.
+    #[error("request failed: {0}")]
+    Request(hyper::Error),
+    /// Reading the response body failed.
+    #[error("reading the body: {0}")]
+    Body(hyper::Error),
+}
+
+impl SendError {
+    /// The server closed or reset the connection while the request went
+    /// out or before its answer (how a server may refuse a body too large).
+    pub(super) fn connection_cut(&self) -> bool {
+        let m = self.to_string();
+        m.contains("writing a body") || m.contains("reset") || m.contains("closed")
+    }
+}
 
 pub(super) struct Client {
     pub(super) addr: SocketAddr,
@@ -28,44 +65,44 @@ pub(super) struct Resp {
 }
 
 impl Resp {
-    pub(super) fn expect_status(&self, want: u16) -> Result<String, String> {
+    pub(super) fn expect_status(&self, want: u16) -> Result<String, Mismatch> {
         if self.status.as_u16() == want {
             Ok(format!("status {want}"))
         } else {
             let body: String = self.text().chars().take(200).collect();
-            Err(format!(
+            Err(Mismatch(format!(
                 "status {}, expected {want} (body {body:?})",
                 self.status.as_u16()
-            ))
+            )))
         }
     }
-    pub(super) fn expect_content_type(&self, want: &str) -> Result<(), String> {
+    pub(super) fn expect_content_type(&self, want: &str) -> Result<(), Mismatch> {
         if self.content_type.to_ascii_lowercase().starts_with(want) {
             Ok(())
         } else {
-            Err(format!(
+            Err(Mismatch(format!(
                 "content-type {:?}, expected {want}",
                 self.content_type
-            ))
+            )))
         }
     }
-    pub(super) fn expect_at_least(&self, d: Duration) -> Result<(), String> {
+    pub(super) fn expect_at_least(&self, d: Duration) -> Result<(), Mismatch> {
         if self.elapsed >= d {
             Ok(())
         } else {
-            Err(format!(
+            Err(Mismatch(format!(
                 "answered after {:.1?}, faster than the {d:?} it must take",
                 self.elapsed
-            ))
+            )))
         }
     }
     pub(super) fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
     }
-    pub(super) fn json(&self) -> Result<Value, String> {
+    pub(super) fn json(&self) -> Result<Value, Mismatch> {
         serde_json::from_slice(&self.body).map_err(|e| {
             let body: String = self.text().chars().take(200).collect();
-            format!("body is not JSON ({e}): {body:?}")
+            Mismatch(format!("body is not JSON ({e}): {body:?}"))
         })
     }
 }
@@ -76,7 +113,7 @@ impl Client {
         method: Method,
         path: &str,
         body: Option<Vec<u8>>,
-        validate: impl FnOnce(&Resp) -> Result<String, String>,
+        validate: impl FnOnce(&Resp) -> Result<String, Mismatch>,
     ) -> EndpointCheck {
         let endpoint = format!("{method} {path}");
         let started = Instant::now();
@@ -91,10 +128,10 @@ impl Client {
                 "no answer within 15 s".to_string(),
                 started.elapsed(),
             ),
-            Ok(Err(e)) => (false, e, started.elapsed()),
+            Ok(Err(e)) => (false, e.to_string(), started.elapsed()),
             Ok(Ok(r)) => match validate(&r) {
                 Ok(d) => (true, d, r.elapsed),
-                Err(d) => (false, d, r.elapsed),
+                Err(d) => (false, d.0, r.elapsed),
             },
         };
         EndpointCheck {
@@ -111,14 +148,17 @@ impl Client {
         path: &str,
         body: Option<Vec<u8>>,
         started: Instant,
-    ) -> Result<Resp, String> {
+    ) -> Result<Resp, SendError> {
         let stream = tokio::net::TcpStream::connect(self.addr)
             .await
-            .map_err(|e| format!("connect to {}: {e}", self.addr))?;
+            .map_err(|source| SendError::Connect {
+                addr: self.addr,
+                source,
+            })?;
         let _ = stream.set_nodelay(true);
         let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
             .await
-            .map_err(|e| format!("handshake: {e}"))?;
+            .map_err(SendError::Handshake)?;
         let conn = tokio::spawn(conn);
         let mut req = Request::builder()
             .method(method)
@@ -130,11 +170,8 @@ impl Client {
         }
         let req = req
             .body(Full::new(Bytes::from(body.unwrap_or_default())))
-            .map_err(|e| format!("request: {e}"))?;
-        let res = sender
-            .send_request(req)
-            .await
-            .map_err(|e| format!("request failed: {e}"))?;
+            .map_err(SendError::Build)?;
+        let res = sender.send_request(req).await.map_err(SendError::Request)?;
         let status = res.status();
         let content_type = res
             .headers()
@@ -148,7 +185,7 @@ impl Client {
         let mut first_data_at = None;
         let mut frames = 0;
         while let Some(frame) = body.frame().await {
-            let frame = frame.map_err(|e| format!("reading the body: {e}"))?;
+            let frame = frame.map_err(SendError::Body)?;
             if let Some(d) = frame.data_ref()
                 && !d.is_empty()
             {
@@ -171,14 +208,15 @@ impl Client {
     }
 }
 
-pub(super) fn base_addr(base_url: &str) -> Result<SocketAddr, String> {
-    let hostport = base_url
-        .strip_prefix("http://")
-        .ok_or_else(|| format!("`{base_url}` is not an http:// URL"))?
-        .trim_end_matches('/');
-    hostport
-        .to_socket_addrs()
-        .map_err(|e| format!("`{base_url}`: {e}"))?
-        .next()
-        .ok_or_else(|| format!("`{base_url}` resolves to no address"))
+/// The address of `base_url`, a plain `http://` URL (the check speaks
+/// HTTP/1.1 without TLS).
+pub(super) fn base_addr(base_url: &str) -> Result<SocketAddr, crate::load::PlanError> {
+    let (endpoint, _) = crate::load::Endpoint::parse(base_url)?;
+    if endpoint.tls {
+        return Err(crate::load::PlanError::Url {
+            url: base_url.to_string(),
+            reason: "the endpoint check speaks plain HTTP (use http://)".into(),
+        });
+    }
+    Ok(endpoint.addrs[0])
 }

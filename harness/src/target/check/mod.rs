@@ -15,7 +15,7 @@ use http::Method;
 use serde_json::json;
 
 use super::process::RunningTarget;
-use client::{Client, base_addr};
+use client::{Client, Mismatch, base_addr};
 use expected::contains_value;
 pub use expected::{
     MATMUL_EXPECTED, SHA256_EXPECTED, echo_records, fib, hash_chain, json_eq, matmul_sum,
@@ -67,7 +67,7 @@ pub async fn check_url_async(base_url: &str) -> Vec<EndpointCheck> {
             return vec![EndpointCheck {
                 endpoint: base_url.to_string(),
                 passed: false,
-                detail: e,
+                detail: e.to_string(),
                 elapsed: Duration::ZERO,
             }];
         }
@@ -81,7 +81,7 @@ pub async fn check_url_async(base_url: &str) -> Vec<EndpointCheck> {
             r.expect_status(200)?;
             match r.text().trim() {
                 "ok" => Ok("ok".into()),
-                other => Err(format!("body {other:?}, expected \"ok\"")),
+                other => Err(Mismatch(format!("body {other:?}, expected \"ok\""))),
             }
         })
         .await,
@@ -92,7 +92,9 @@ pub async fn check_url_async(base_url: &str) -> Vec<EndpointCheck> {
             r.expect_content_type("text/plain")?;
             let body = r.text();
             if body != "Hello, World!" {
-                return Err(format!("body {body:?}, expected \"Hello, World!\""));
+                return Err(Mismatch(format!(
+                    "body {body:?}, expected \"Hello, World!\""
+                )));
             }
             Ok("Hello, World!".into())
         })
@@ -104,9 +106,9 @@ pub async fn check_url_async(base_url: &str) -> Vec<EndpointCheck> {
             r.expect_content_type("application/json")?;
             let v = r.json()?;
             if v != json!({"message": "Hello, World!"}) {
-                return Err(format!(
+                return Err(Mismatch(format!(
                     "body {v}, expected {{\"message\":\"Hello, World!\"}}"
-                ));
+                )));
             }
             Ok("{\"message\":\"Hello, World!\"}".into())
         })
@@ -126,18 +128,25 @@ pub async fn check_url_async(base_url: &str) -> Vec<EndpointCheck> {
                 let v = r.json()?;
                 let count = v["count"].as_u64();
                 if count != Some(n as u64) {
-                    return Err(format!("count {}, expected {n}", v["count"]));
+                    return Err(Mismatch(format!("count {}, expected {n}", v["count"])));
                 }
-                let sum = v["sum"].as_f64().ok_or("no numeric `sum`")?;
+                let sum = v["sum"]
+                    .as_f64()
+                    .ok_or(Mismatch("no numeric `sum`".into()))?;
                 if (sum - expected_sum).abs() > 1e-6 * expected_sum.abs().max(1.0) {
-                    return Err(format!("sum {sum}, expected {expected_sum}"));
+                    return Err(Mismatch(format!("sum {sum}, expected {expected_sum}")));
                 }
-                let items = v["items"].as_array().ok_or("no `items` array")?;
+                let items = v["items"]
+                    .as_array()
+                    .ok_or(Mismatch("no `items` array".into()))?;
                 if items.len() != n {
-                    return Err(format!("{} items, expected {n}", items.len()));
+                    return Err(Mismatch(format!("{} items, expected {n}", items.len())));
                 }
                 if let Some(i) = (0..n).find(|&i| !json_eq(&items[i], &records[i])) {
-                    return Err(format!("item {i} is {}, expected {}", items[i], records[i]));
+                    return Err(Mismatch(format!(
+                        "item {i} is {}, expected {}",
+                        items[i], records[i]
+                    )));
                 }
                 Ok(format!("count {n}, sum {expected_sum}, items equal"))
             })
@@ -153,9 +162,9 @@ pub async fn check_url_async(base_url: &str) -> Vec<EndpointCheck> {
                 if json_eq(&v, &json!({"count": 0, "sum": 0, "items": []})) {
                     Ok("count 0".into())
                 } else {
-                    Err(format!(
+                    Err(Mismatch(format!(
                         "body {v}, expected {{\"count\":0,\"sum\":0,\"items\":[]}}"
-                    ))
+                    )))
                 }
             })
             .await;
@@ -172,7 +181,7 @@ pub async fn check_url_async(base_url: &str) -> Vec<EndpointCheck> {
                 if json_eq(&v["items"], &want) {
                     Ok("extra key dropped".into())
                 } else {
-                    Err(format!("items {}, expected {want}", v["items"]))
+                    Err(Mismatch(format!("items {}, expected {want}", v["items"])))
                 }
             })
             .await;
@@ -199,17 +208,13 @@ pub async fn check_url_async(base_url: &str) -> Vec<EndpointCheck> {
             Err(_) => (false, "no answer within 15 s".to_string()),
             Ok(Ok(r)) => match r.expect_status(413) {
                 Ok(d) => (true, d),
-                Err(d) => (false, d),
+                Err(d) => (false, d.0),
             },
-            Ok(Err(e))
-                if e.contains("writing a body") || e.contains("reset") || e.contains("closed") =>
-            {
-                (
-                    true,
-                    format!("connection closed during the upload (allowed by the contract): {e}"),
-                )
-            }
-            Ok(Err(e)) => (false, e),
+            Ok(Err(e)) if e.connection_cut() => (
+                true,
+                format!("connection closed during the upload (allowed by the contract): {e}"),
+            ),
+            Ok(Err(e)) => (false, e.to_string()),
         };
         EndpointCheck {
             endpoint,
@@ -270,7 +275,7 @@ pub async fn check_url_async(base_url: &str) -> Vec<EndpointCheck> {
             r.expect_status(200)?;
             let v = r.json()?;
             if v != json!({"slept_ms": 50}) {
-                return Err(format!("body {v}, expected {{\"slept_ms\":50}}"));
+                return Err(Mismatch(format!("body {v}, expected {{\"slept_ms\":50}}")));
             }
             r.expect_at_least(Duration::from_millis(50))?;
             Ok(format!("slept_ms 50 in {:.0?}", r.elapsed))
@@ -282,9 +287,9 @@ pub async fn check_url_async(base_url: &str) -> Vec<EndpointCheck> {
             r.expect_status(200)?;
             let v = r.json()?;
             if v["ms"].as_u64() != Some(20) || !contains_value(&v["downstream"], "delayed_ms", 20) {
-                return Err(format!(
+                return Err(Mismatch(format!(
                     "body {v}, expected {{\"ms\":20,\"downstream\":{{\"delayed_ms\":20}}}}"
-                ));
+                )));
             }
             r.expect_at_least(Duration::from_millis(20))?;
             Ok(format!("downstream answered in {:.0?}", r.elapsed))
@@ -300,9 +305,9 @@ pub async fn check_url_async(base_url: &str) -> Vec<EndpointCheck> {
                 r.expect_status(200)?;
                 let v = r.json()?;
                 if v["value"].as_u64() != Some(value) || v["n"].as_u64() != Some(n as u64) {
-                    return Err(format!(
+                    return Err(Mismatch(format!(
                         "body {v}, expected {{\"n\":{n},\"value\":{value}}}"
-                    ));
+                    )));
                 }
                 Ok(format!("value {value}"))
             })
@@ -322,9 +327,9 @@ pub async fn check_url_async(base_url: &str) -> Vec<EndpointCheck> {
                     if v["digest"].as_str() != Some(digest.as_str())
                         || v["rounds"].as_u64() != Some(rounds as u64)
                     {
-                        return Err(format!(
+                        return Err(Mismatch(format!(
                             "body {v}, expected {{\"rounds\":{rounds},\"digest\":\"{digest}\"}}"
-                        ));
+                        )));
                     }
                     Ok(format!("digest {}…", &digest[..16]))
                 },
@@ -345,9 +350,9 @@ pub async fn check_url_async(base_url: &str) -> Vec<EndpointCheck> {
                 r.expect_status(200)?;
                 let v = r.json()?;
                 if v["digest"].as_str() != Some(*digest) || v["kib"].as_u64() != Some(*kib as u64) {
-                    return Err(format!(
+                    return Err(Mismatch(format!(
                         "body {v}, expected {{\"kib\":{kib},\"digest\":\"{digest}\"}}"
-                    ));
+                    )));
                 }
                 Ok(format!("digest {}…", &digest[..16]))
             })
@@ -364,7 +369,9 @@ pub async fn check_url_async(base_url: &str) -> Vec<EndpointCheck> {
                 let v = r.json()?;
                 // `sum` must be printed as an integer (`as_u64` refuses 7852.0).
                 if v["sum"].as_u64() != Some(sum) || v["n"].as_u64() != Some(n) {
-                    return Err(format!("body {v}, expected {{\"n\":{n},\"sum\":{sum}}}"));
+                    return Err(Mismatch(format!(
+                        "body {v}, expected {{\"n\":{n},\"sum\":{sum}}}"
+                    )));
                 }
                 Ok(format!("sum {sum}"))
             })
@@ -381,10 +388,10 @@ pub async fn check_url_async(base_url: &str) -> Vec<EndpointCheck> {
                     || iterations.is_none()
                     || (ms > 0 && iterations == Some(0))
                 {
-                    return Err(format!(
+                    return Err(Mismatch(format!(
                         "body {v}, expected {{\"ms\":{ms},\"iterations\":K}} with an integer K{}",
                         if ms > 0 { " > 0" } else { "" }
-                    ));
+                    )));
                 }
                 r.expect_at_least(Duration::from_millis(ms))?;
                 Ok(format!(
@@ -403,12 +410,12 @@ pub async fn check_url_async(base_url: &str) -> Vec<EndpointCheck> {
             r.expect_status(200)?;
             r.expect_content_type("text/event-stream")?;
             if r.has_content_length {
-                return Err("has a Content-Length: not streamed".into());
+                return Err(Mismatch("has a Content-Length: not streamed".into()));
             }
             let events = sse_data(&r.text());
             let want: Vec<String> = (0..5).map(|i| i.to_string()).collect();
             if events != want {
-                return Err(format!("events {events:?}, expected {want:?}"));
+                return Err(Mismatch(format!("events {events:?}, expected {want:?}")));
             }
             r.expect_at_least(Duration::from_millis(80))?;
             // Streamed, not buffered: data arrived over time.
@@ -416,10 +423,10 @@ pub async fn check_url_async(base_url: &str) -> Vec<EndpointCheck> {
                 .elapsed
                 .saturating_sub(r.first_data_at.unwrap_or(r.elapsed));
             if spread < Duration::from_millis(40) {
-                return Err(format!(
+                return Err(Mismatch(format!(
                     "the whole body arrived at once after {:.0?}: buffered, not streamed",
                     r.elapsed
-                ));
+                )));
             }
             Ok(format!(
                 "5 events in {} frames over {:.0?}",
@@ -549,7 +556,7 @@ mod tests {
             let v = r.json()?;
             (v == json!({"delayed_ms": 5}))
                 .then(|| "ok".to_string())
-                .ok_or(format!("{v}"))
+                .ok_or(Mismatch(format!("{v}")))
         }));
         assert!(res.passed, "{res:?}");
     }
