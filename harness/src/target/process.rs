@@ -468,7 +468,7 @@ fn wait_ready(t: &mut RunningTarget) -> Result<Duration, TargetError> {
                 );
             }
             Ok(code) => last = format!("status {code}"),
-            Err(e) => last = e,
+            Err(e) => last = e.to_string(),
         }
         if Instant::now() >= deadline {
             return Err(TargetError::NotReady {
@@ -484,21 +484,35 @@ fn wait_ready(t: &mut RunningTarget) -> Result<Duration, TargetError> {
     }
 }
 
+/// Why a readiness request got no status code.
+#[derive(Debug, thiserror::Error)]
+enum ProbeError {
+    /// A step of the exchange failed.
+    #[error("{step}: {error}")]
+    Io {
+        step: &'static str,
+        error: std::io::Error,
+    },
+    /// The answer's first line is not an HTTP status line.
+    #[error("not an HTTP response: {0:?}")]
+    NotHttp(String),
+}
+
 /// One readiness request with a plain HTTP/1.1 GET; returns the status code.
-fn probe(addr: SocketAddr, path: &str) -> Result<u16, String> {
+fn probe(addr: SocketAddr, path: &str) -> Result<u16, ProbeError> {
+    let io = |step| move |error| ProbeError::Io { step, error };
     let timeout = Duration::from_secs(2);
-    let mut s = TcpStream::connect_timeout(&addr, timeout).map_err(|e| format!("connect: {e}"))?;
+    let mut s = TcpStream::connect_timeout(&addr, timeout).map_err(io("connect"))?;
     s.set_read_timeout(Some(timeout)).ok();
     s.set_write_timeout(Some(timeout)).ok();
     let request = format!(
         "GET {path} HTTP/1.1\r\nHost: {addr}\r\nUser-Agent: claimbench-probe\r\nConnection: close\r\n\r\n"
     );
-    s.write_all(request.as_bytes())
-        .map_err(|e| format!("send: {e}"))?;
+    s.write_all(request.as_bytes()).map_err(io("send"))?;
     let mut buf = Vec::with_capacity(256);
     let mut chunk = [0u8; 256];
     while !buf.windows(2).any(|w| w == b"\r\n") && buf.len() < 4096 {
-        let n = s.read(&mut chunk).map_err(|e| format!("read: {e}"))?;
+        let n = s.read(&mut chunk).map_err(io("read"))?;
         if n == 0 {
             break;
         }
@@ -510,7 +524,7 @@ fn probe(addr: SocketAddr, path: &str) -> Result<u16, String> {
         .nth(1)
         .and_then(|c| c.parse().ok())
         .filter(|_| line.starts_with("HTTP/"))
-        .ok_or_else(|| format!("not an HTTP response: {line:?}"))
+        .ok_or_else(|| ProbeError::NotHttp(line.to_string()))
 }
 
 /// A port that was free a moment ago on 127.0.0.1.
@@ -594,7 +608,7 @@ mod tests {
             s.write_all(b"HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\n\r\n")
                 .unwrap();
         });
-        assert_eq!(probe(addr, "/health"), Ok(503));
+        assert_eq!(probe(addr, "/health").unwrap(), 503);
         h.join().unwrap();
         let closed = free_port().unwrap();
         assert!(probe(SocketAddr::new(HOST.parse().unwrap(), closed), "/").is_err());

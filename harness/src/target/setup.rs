@@ -147,19 +147,69 @@ fn tool_version(tool: &str) -> String {
             String::from_utf8_lossy(&out.stdout).trim(),
             String::from_utf8_lossy(&out.stderr).trim()
         ),
-        Err(e) => e,
+        Err(e) => e.to_string(),
     }
+}
+
+/// Why a helper command (a preflight check, a versions command, a tool's
+/// `--version`) gave no output.
+#[derive(Debug, thiserror::Error)]
+pub enum CommandError {
+    /// It could not be started.
+    #[error("cannot be run: {0}")]
+    Spawn(std::io::Error),
+    /// It ran past its limit and was killed.
+    #[error("did not finish within {} s", .0.as_secs())]
+    Timeout(Duration),
+    /// Its output could not be read.
+    #[error("{0}")]
+    Output(std::io::Error),
+}
+
+/// Why a target's installed versions could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum VersionsError {
+    /// The versions command did not run to the end.
+    #[error("the versions command `{program}` {error}")]
+    Run {
+        /// The program.
+        program: String,
+        /// What happened.
+        error: CommandError,
+    },
+    /// It exited with a failure.
+    #[error("the versions command failed ({status}): {stderr}")]
+    Failed {
+        /// Its exit status.
+        status: std::process::ExitStatus,
+        /// What it wrote to stderr.
+        stderr: String,
+    },
+    /// It printed nothing.
+    #[error("the versions command printed nothing")]
+    Empty,
+    /// Its last line is not JSON.
+    #[error("not JSON ({error}): {line}")]
+    NotJson {
+        /// The line.
+        line: String,
+        /// The parser's complaint.
+        error: serde_json::Error,
+    },
+    /// Its last line is JSON but not an object.
+    #[error("not a JSON object: {0}")]
+    NotObject(String),
 }
 
 /// Runs `cmd` to completion with its output captured, killing it after
 /// `limit`.
-fn output_within(cmd: &mut Command, limit: Duration) -> Result<std::process::Output, String> {
+fn output_within(cmd: &mut Command, limit: Duration) -> Result<std::process::Output, CommandError> {
     let mut child = cmd
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .map_err(|e| format!("cannot be run: {e}"))?;
+        .map_err(CommandError::Spawn)?;
     let deadline = Instant::now() + limit;
     loop {
         match child.try_wait() {
@@ -168,11 +218,11 @@ fn output_within(cmd: &mut Command, limit: Duration) -> Result<std::process::Out
             _ => {
                 let _ = child.kill();
                 let _ = child.wait();
-                return Err(format!("did not finish within {} s", limit.as_secs()));
+                return Err(CommandError::Timeout(limit));
             }
         }
     }
-    child.wait_with_output().map_err(|e| e.to_string())
+    child.wait_with_output().map_err(CommandError::Output)
 }
 
 /// Runs every `setup.preflight` check; the first that fails is an error
@@ -189,7 +239,7 @@ pub fn check_preflight(manifest: &Manifest) -> Result<(), TargetError> {
         ) {
             Ok(out) if out.status.success() => continue,
             Ok(out) => out.status.to_string(),
-            Err(e) => e,
+            Err(e) => e.to_string(),
         };
         return Err(TargetError::PreflightFailed {
             target: manifest.name.clone(),
@@ -382,7 +432,7 @@ pub fn versions(spec: &TargetSpec) -> BTreeMap<String, String> {
 }
 
 /// Like [`versions`], but returns why it failed.
-pub fn try_versions(spec: &TargetSpec) -> Result<BTreeMap<String, String>, String> {
+pub fn try_versions(spec: &TargetSpec) -> Result<BTreeMap<String, String>, VersionsError> {
     let Some(cmd) = &spec.versions_command else {
         return Ok(BTreeMap::new());
     };
@@ -393,30 +443,35 @@ pub fn try_versions(spec: &TargetSpec) -> Result<BTreeMap<String, String>, Strin
             .current_dir(&spec.dir),
         Duration::from_secs(30),
     )
-    .map_err(|e| format!("the versions command `{}` {e}", cmd[0]))?;
+    .map_err(|error| VersionsError::Run {
+        program: cmd[0].clone(),
+        error,
+    })?;
     if !out.status.success() {
-        return Err(format!(
-            "the versions command failed ({}): {}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr).trim()
-        ));
+        return Err(VersionsError::Failed {
+            status: out.status,
+            stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        });
     }
     parse_versions(&String::from_utf8_lossy(&out.stdout))
 }
 
 /// Parses the last non-empty line of a versions command's output as a JSON
 /// object; non-string values are kept as their JSON text.
-pub fn parse_versions(stdout: &str) -> Result<BTreeMap<String, String>, String> {
+pub fn parse_versions(stdout: &str) -> Result<BTreeMap<String, String>, VersionsError> {
     let line = stdout
         .lines()
         .rev()
         .find(|l| !l.trim().is_empty())
-        .ok_or("the versions command printed nothing")?;
+        .ok_or(VersionsError::Empty)?;
     let value: serde_json::Value =
-        serde_json::from_str(line.trim()).map_err(|e| format!("not JSON ({e}): {line}"))?;
+        serde_json::from_str(line.trim()).map_err(|error| VersionsError::NotJson {
+            line: line.to_string(),
+            error,
+        })?;
     let obj = value
         .as_object()
-        .ok_or_else(|| format!("not a JSON object: {line}"))?;
+        .ok_or_else(|| VersionsError::NotObject(line.to_string()))?;
     Ok(obj
         .iter()
         .map(|(k, v)| {
