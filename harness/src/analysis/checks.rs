@@ -58,12 +58,11 @@ pub fn threshold_breaches(suite: &Suite, measurements: &[Measurement]) -> Vec<St
                 groups
                     .entry((m.target.clone(), m.level.label()))
                     .or_default()
-                    .push(t.measure(m));
+                    .extend(t.measure(m));
             }
             for ((target, level), values) in groups {
-                if let Some(med) = stats::median(&values)
-                    && !t.holds(med)
-                {
+                let med = stats::median(&values);
+                if !t.holds_for(med) {
                     out.push(format!(
                         "{} {level} {target}: `{}` but the median was {}",
                         e.scenario.name,

@@ -2,7 +2,7 @@
 //! [`crate::scenario`] into [`ClaimSpec`]s, with the [`Metric`] each compares
 //! and the [`VerdictRules`] every verdict shares.
 
-use crate::results::schema::Measurement;
+use crate::results::schema::{LoadResult, Measurement};
 
 /// Rules shared by every verdict.
 #[derive(Clone, Debug, PartialEq)]
@@ -68,6 +68,8 @@ pub enum Metric {
     /// lowest and the deciding level of a connection sweep, per repetition
     /// (lower is better).
     RssPerConnection,
+    /// Failed requests / all requests, a fraction (lower is better).
+    ErrorRate,
 }
 
 /// A latency percentile.
@@ -81,6 +83,8 @@ pub enum Pct {
     P99,
     /// 99.9th percentile.
     P999,
+    /// The slowest.
+    Max,
 }
 
 impl Pct {
@@ -90,6 +94,7 @@ impl Pct {
             Pct::P90 => "p90",
             Pct::P99 => "p99",
             Pct::P999 => "p999",
+            Pct::Max => "max",
         }
     }
     fn of(self, p: &crate::results::schema::Percentiles) -> u64 {
@@ -98,6 +103,7 @@ impl Pct {
             Pct::P90 => p.p90_us,
             Pct::P99 => p.p99_us,
             Pct::P999 => p.p999_us,
+            Pct::Max => p.max_us,
         }
     }
 }
@@ -110,7 +116,7 @@ pub enum MetricError {
     NoTemplate,
     /// A name the claims do not know.
     #[error(
-        "unknown metric `{0}` (known: throughput_rps, p50_us, p90_us, p99_us, p999_us, ttfb_p50_us, ttfb_p99_us, chunk_gap_jitter_us, template_p99_us, rss_per_connection_bytes)"
+        "unknown metric `{0}` (known: throughput_rps, p50_us, p90_us, p99_us, p999_us, max_us, ttfb_p50_us, ttfb_p99_us, chunk_gap_jitter_us, template_p99_us, rss_per_connection_bytes, error_rate)"
     )]
     Unknown(String),
 }
@@ -124,6 +130,7 @@ impl Metric {
             "p90" => Some(Pct::P90),
             "p99" => Some(Pct::P99),
             "p999" => Some(Pct::P999),
+            "max" => Some(Pct::Max),
             _ => None,
         };
         if name == "throughput_rps" {
@@ -134,6 +141,9 @@ impl Metric {
         }
         if name == "rss_per_connection_bytes" {
             return Ok(Metric::RssPerConnection);
+        }
+        if name == "error_rate" {
+            return Ok(Metric::ErrorRate);
         }
         if name == "template_p99_us" {
             return match template {
@@ -163,6 +173,21 @@ impl Metric {
             Metric::ChunkGapJitter => "chunk_gap_jitter_us".into(),
             Metric::TemplateP99(t) => format!("{t}_p99_us"),
             Metric::RssPerConnection => "rss_per_connection_bytes".into(),
+            Metric::ErrorRate => "error_rate".into(),
+        }
+    }
+
+    /// A value of this metric with its unit, e.g. `42.10ms`, `812 req/s`,
+    /// `0.050%` or `1.2 KB` (latencies are stored in µs, rates as fractions).
+    pub fn format(&self, v: f64) -> String {
+        match self {
+            Metric::Throughput => format!("{v:.0} req/s"),
+            Metric::Latency(_)
+            | Metric::Ttfb(_)
+            | Metric::ChunkGapJitter
+            | Metric::TemplateP99(_) => format!("{:.2}ms", v / 1e3),
+            Metric::RssPerConnection => format!("{:.1} KB", v / 1e3),
+            Metric::ErrorRate => format!("{:.3}%", v * 100.0),
         }
     }
 
@@ -184,20 +209,27 @@ impl Metric {
     /// there, e.g. no streamed chunks, no such template, or a per-connection
     /// metric, which needs two levels: see [`rss_slopes`]).
     pub fn value(&self, m: &Measurement) -> Option<f64> {
-        let s = &m.load.summary;
+        self.of_load(&m.load)
+    }
+
+    /// The value of this metric in one load result (a measurement's, or a
+    /// `bench` run's); see [`Metric::value`].
+    pub fn of_load(&self, load: &LoadResult) -> Option<f64> {
+        let s = &load.summary;
         match self {
             Metric::Throughput => Some(s.throughput_rps),
             Metric::Latency(p) => (s.latency.count > 0).then(|| p.of(&s.latency) as f64),
             Metric::Ttfb(p) => (s.ttfb.count > 0).then(|| p.of(&s.ttfb) as f64),
-            Metric::ChunkGapJitter => m.load.chunk_gap.as_ref().map(|g| {
+            Metric::ChunkGapJitter => load.chunk_gap.as_ref().map(|g| {
                 let p = g.percentiles();
                 p.p99_us.saturating_sub(p.p50_us) as f64
             }),
             Metric::TemplateP99(name) => {
-                let t = m.load.templates.iter().find(|t| &t.name == name)?;
+                let t = load.templates.iter().find(|t| &t.name == name)?;
                 (t.latency_summary.count > 0).then_some(t.latency_summary.p99_us as f64)
             }
             Metric::RssPerConnection => None,
+            Metric::ErrorRate => Some(s.error_rate),
         }
     }
 }

@@ -325,7 +325,7 @@ pub fn judge(thresholds: &[Threshold], r: &LoadResult) -> Outcome {
     }
     for t in thresholds {
         let value = t.measure_load(r);
-        let held = t.holds(value);
+        let held = t.holds_for(value);
         if !held {
             broken += 1;
         }

@@ -10,6 +10,7 @@
 //! compare). Verdict intervals are read from the results file, never
 //! recomputed.
 
+use crate::analysis::claim::Metric;
 use crate::results::Latency;
 use crate::results::schema::{Level, LoadModelKind, Measurement, ResultsFile};
 
@@ -60,12 +61,15 @@ pub fn summarize(v: &[f64]) -> Option<Stat> {
 /// unknown names, missing data, and `rss_per_connection_bytes` (a slope over
 /// two levels, not a per-measurement value).
 pub fn metric(m: &Measurement, name: &str) -> Option<f64> {
+    // The claims' and thresholds' metrics read the same way here.
+    if let Ok(metric) = Metric::parse(name, None) {
+        return metric.value(m);
+    }
     let s = &m.load.summary;
     let res = m.resources.as_ref();
     match name {
-        "throughput_rps" | "goodput_rps" => return Some(s.throughput_rps),
+        "goodput_rps" => return Some(s.throughput_rps),
         "requests_rps" => return Some(s.requests_rps),
-        "error_rate" => return Some(s.error_rate),
         "errors" => return Some(s.errors as f64),
         "cpu_percent_mean" | "target_cpu_percent_mean" => return res.map(|r| r.cpu_percent_mean),
         "cpu_percent_peak" | "target_cpu_percent_peak" => return res.map(|r| r.cpu_percent_peak),
@@ -73,22 +77,13 @@ pub fn metric(m: &Measurement, name: &str) -> Option<f64> {
         "rss_mean_bytes" | "target_rss_mean_bytes" => return res.map(|r| r.rss_mean_bytes as f64),
         "cpu_s" | "target_cpu_s" => return res.map(|r| r.cpu_s),
         "generator_cpu_percent" => return Some(m.load.generator.cpu_percent),
-        "chunk_gap_jitter_us" => {
-            return m.load.chunk_gap.as_ref().map(|g| {
-                let p = g.percentiles();
-                p.p99_us.saturating_sub(p.p50_us) as f64
-            });
-        }
-        // Needs two levels (a slope), not one measurement: the claim chart
-        // falls back to the medians recorded in the verdict.
-        "rss_per_connection_bytes" => return None,
         _ => {}
     }
     // `<template>_p99_us`: p99 of one request template of a mix.
     if let Some(t) = name.strip_suffix("_p99_us")
-        && let Some(tr) = m.load.templates.iter().find(|x| x.name == t)
+        && m.load.templates.iter().any(|x| x.name == t)
     {
-        return (tr.latency_summary.count > 0).then_some(tr.latency_summary.p99_us as f64);
+        return Metric::TemplateP99(t.to_string()).value(m);
     }
     let (dist, rest) = if let Some(r) = name.strip_prefix("latency_") {
         (Some(&s.latency), r)

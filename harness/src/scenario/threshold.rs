@@ -1,21 +1,10 @@
 //! Thresholds such as `p99 < 50ms` or `error_rate < 0.1%`: parsed from
 //! scenario files, checked against the median over a target's repetitions;
-//! and from `bench --threshold`, checked against the one run.
+//! and from `bench --threshold`, checked against the one run. The metric
+//! is the claims' [`Metric`]: read and formatted the same way everywhere.
 
+use crate::analysis::claim::{Metric, Pct};
 use crate::results::schema::{LoadResult, Measurement};
-
-/// What a threshold constrains.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ThresholdMetric {
-    /// Latency percentile of successful requests (p50, p90, p99, p999, max), microseconds.
-    Latency(u16),
-    /// Time-to-first-byte p99, microseconds.
-    TtfbP99,
-    /// Successful requests per second.
-    Throughput,
-    /// Failed / all requests, as a fraction.
-    ErrorRate,
-}
 
 /// A comparison operator.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -75,7 +64,7 @@ pub struct Threshold {
     /// As written, e.g. `p99 < 50ms`.
     pub text: String,
     /// The metric.
-    pub metric: ThresholdMetric,
+    pub metric: Metric,
     /// The operator.
     pub op: Comparator,
     /// The bound in the metric's base unit (µs, req/s, fraction).
@@ -99,14 +88,14 @@ impl Threshold {
             .find_map(|(s, op)| t.split_once(s).map(|(l, r)| (l.trim(), *op, r.trim())))
             .ok_or_else(|| ThresholdError::NoComparison(t.to_string()))?;
         let metric = match lhs {
-            "p50" => ThresholdMetric::Latency(50),
-            "p90" => ThresholdMetric::Latency(90),
-            "p99" => ThresholdMetric::Latency(99),
-            "p999" | "p99.9" => ThresholdMetric::Latency(999),
-            "max" => ThresholdMetric::Latency(1000),
-            "ttfb_p99" => ThresholdMetric::TtfbP99,
-            "throughput" | "rps" => ThresholdMetric::Throughput,
-            "error_rate" | "errors" => ThresholdMetric::ErrorRate,
+            "p50" => Metric::Latency(Pct::P50),
+            "p90" => Metric::Latency(Pct::P90),
+            "p99" => Metric::Latency(Pct::P99),
+            "p999" | "p99.9" => Metric::Latency(Pct::P999),
+            "max" => Metric::Latency(Pct::Max),
+            "ttfb_p99" => Metric::Ttfb(Pct::P99),
+            "throughput" | "rps" => Metric::Throughput,
+            "error_rate" | "errors" => Metric::ErrorRate,
             other => {
                 return Err(ThresholdError::UnknownMetric {
                     text: t.to_string(),
@@ -124,20 +113,21 @@ impl Threshold {
         })?;
         let unit = unit.trim();
         let value = match metric {
-            ThresholdMetric::Latency(_) | ThresholdMetric::TtfbP99 => match unit {
+            Metric::Throughput => match unit {
+                "" | "rps" | "/s" | "req/s" => n,
+                _ => return Err(ThresholdError::ThroughputUnit(t.to_string())),
+            },
+            Metric::ErrorRate => match unit {
+                "%" => n / 100.0,
+                "" if n <= 1.0 => n,
+                _ => return Err(ThresholdError::ErrorRateUnit(t.to_string())),
+            },
+            // Latencies.
+            _ => match unit {
                 "us" | "µs" => n,
                 "ms" => n * 1e3,
                 "s" => n * 1e6,
                 _ => return Err(ThresholdError::LatencyUnit(t.to_string())),
-            },
-            ThresholdMetric::Throughput => match unit {
-                "" | "rps" | "/s" | "req/s" => n,
-                _ => return Err(ThresholdError::ThroughputUnit(t.to_string())),
-            },
-            ThresholdMetric::ErrorRate => match unit {
-                "%" => n / 100.0,
-                "" if n <= 1.0 => n,
-                _ => return Err(ThresholdError::ErrorRateUnit(t.to_string())),
             },
         };
         Ok(Threshold {
@@ -148,29 +138,15 @@ impl Threshold {
         })
     }
 
-    /// The metric's value in one measurement, in the base unit.
-    pub fn measure(&self, m: &Measurement) -> f64 {
-        self.measure_load(&m.load)
+    /// The metric's value in one measurement, in the base unit (None
+    /// without data: no successful request to take a latency of).
+    pub fn measure(&self, m: &Measurement) -> Option<f64> {
+        self.metric.value(m)
     }
 
-    /// The metric's value in one load result (e.g. a `bench` run), in the
-    /// base unit.
-    pub fn measure_load(&self, load: &LoadResult) -> f64 {
-        let s = &load.summary;
-        match self.metric {
-            ThresholdMetric::Latency(p) => {
-                (match p {
-                    50 => s.latency.p50_us,
-                    90 => s.latency.p90_us,
-                    99 => s.latency.p99_us,
-                    999 => s.latency.p999_us,
-                    _ => s.latency.max_us,
-                }) as f64
-            }
-            ThresholdMetric::TtfbP99 => s.ttfb.p99_us as f64,
-            ThresholdMetric::Throughput => s.throughput_rps,
-            ThresholdMetric::ErrorRate => s.error_rate,
-        }
+    /// The metric's value in one load result (e.g. a `bench` run).
+    pub fn measure_load(&self, load: &LoadResult) -> Option<f64> {
+        self.metric.of_load(load)
     }
 
     /// Whether `actual` satisfies the threshold.
@@ -183,13 +159,19 @@ impl Threshold {
         }
     }
 
-    /// A value in the threshold's display unit, e.g. `42.1ms` or `0.05%`.
-    pub fn display(&self, v: f64) -> String {
-        match self.metric {
-            ThresholdMetric::Latency(_) | ThresholdMetric::TtfbP99 => format!("{:.2}ms", v / 1e3),
-            ThresholdMetric::Throughput => format!("{v:.0} req/s"),
-            ThresholdMetric::ErrorRate => format!("{:.3}%", v * 100.0),
+    /// A measured value as the threshold's outcome shows it, e.g. `42.10ms`
+    /// or `0.050%`; `none` when nothing was measured.
+    pub fn display(&self, v: Option<f64>) -> String {
+        match v {
+            Some(v) => self.metric.format(v),
+            None => "none (no successful request)".into(),
         }
+    }
+
+    /// Whether a measured value satisfies the threshold: a value that is
+    /// not there does not.
+    pub fn holds_for(&self, v: Option<f64>) -> bool {
+        v.is_some_and(|v| self.holds(v))
     }
 }
 
@@ -201,8 +183,8 @@ mod tests {
     fn thresholds_parse() {
         let t = Threshold::parse("p99 < 50ms").unwrap();
         assert_eq!(
-            (t.metric, t.op, t.value),
-            (ThresholdMetric::Latency(99), Comparator::Lt, 50_000.0)
+            (t.metric.clone(), t.op, t.value),
+            (Metric::Latency(Pct::P99), Comparator::Lt, 50_000.0)
         );
         assert!(t.holds(49_999.0) && !t.holds(50_000.0));
         let t = Threshold::parse("error_rate < 0.1%").unwrap();
@@ -210,6 +192,14 @@ mod tests {
         let t = Threshold::parse("throughput >= 1000").unwrap();
         assert_eq!((t.op, t.value), (Comparator::Ge, 1000.0));
         assert_eq!(Threshold::parse("ttfb_p99 <= 1s").unwrap().value, 1e6);
+        // Read and shown through the claims' metric; nothing measured breaks it.
+        let t = Threshold::parse("max < 2ms").unwrap();
+        assert_eq!(t.metric, Metric::Latency(Pct::Max));
+        assert_eq!(t.display(Some(1_500.0)), "1.50ms");
+        assert!(t.holds_for(Some(1_500.0)));
+        assert!(!t.holds_for(None));
+        let t = Threshold::parse("error_rate < 0.1%").unwrap();
+        assert_eq!(t.display(Some(0.0005)), "0.050%");
         for bad in [
             "p99",
             "p99 < 50",
