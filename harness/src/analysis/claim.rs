@@ -177,18 +177,9 @@ impl Metric {
         }
     }
 
-    /// A value of this metric with its unit, e.g. `42.10ms`, `812 req/s`,
-    /// `0.050%` or `1.2 KB` (latencies are stored in µs, rates as fractions).
+    /// A value of this metric with its unit ([`format_value`]).
     pub fn format(&self, v: f64) -> String {
-        match self {
-            Metric::Throughput => format!("{v:.0} req/s"),
-            Metric::Latency(_)
-            | Metric::Ttfb(_)
-            | Metric::ChunkGapJitter
-            | Metric::TemplateP99(_) => format!("{:.2}ms", v / 1e3),
-            Metric::RssPerConnection => format!("{:.1} KB", v / 1e3),
-            Metric::ErrorRate => format!("{:.3}%", v * 100.0),
-        }
+        format_value(&self.name(), v)
     }
 
     /// The name the claims file uses for it (`template_p99_us` for any
@@ -231,6 +222,29 @@ impl Metric {
             Metric::RssPerConnection => None,
             Metric::ErrorRate => Some(s.error_rate),
         }
+    }
+}
+
+/// A value of the metric named `metric` with its unit, by the name's
+/// suffix: `_us` as milliseconds (`42.10 ms`), `_bytes` as KB or MB,
+/// `_rps` as `812 req/s`, `error_rate` as a percentage (`0.050%`), and
+/// anything else as a plain number. Verdict wording, thresholds and the
+/// terminal use it.
+pub fn format_value(metric: &str, v: f64) -> String {
+    if metric.ends_with("_us") {
+        format!("{:.2} ms", v / 1000.0)
+    } else if metric.ends_with("_bytes") {
+        if v >= 1e6 {
+            format!("{:.1} MB", v / 1e6)
+        } else {
+            format!("{:.1} KB", v / 1e3)
+        }
+    } else if metric.ends_with("_rps") {
+        format!("{v:.0} req/s")
+    } else if metric == "error_rate" {
+        format!("{:.3}%", v * 100.0)
+    } else {
+        format!("{v:.3}")
     }
 }
 

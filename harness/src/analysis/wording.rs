@@ -4,7 +4,7 @@
 
 use std::collections::BTreeSet;
 
-use super::claim::{ClaimSpec, VerdictRules};
+use super::claim::{ClaimSpec, VerdictRules, format_value};
 use crate::results::schema::{Comparison, Outcome, PairResult, ResultsFile, Verdict};
 
 /// The answer in one plain sentence, for writers: the outcome and the one
@@ -87,8 +87,8 @@ fn plain(c: &Comparison) -> String {
             "on {place}, {}'s {} was {} against {} in `{baseline}`{change}",
             c.favoured,
             c.metric.trim_end_matches("_us").replace('_', " "),
-            fmt_value(&c.metric, c.favoured_median),
-            fmt_value(&c.metric, c.other_median)
+            format_value(&c.metric, c.favoured_median),
+            format_value(&c.metric, c.other_median)
         );
     }
     if c.result == PairResult::NoDifference && (c.repetitions.0 < 2 || c.repetitions.1 < 2) {
@@ -97,8 +97,8 @@ fn plain(c: &Comparison) -> String {
             c.favoured,
             c.other,
             c.metric,
-            fmt_value(&c.metric, c.favoured_median),
-            fmt_value(&c.metric, c.other_median),
+            format_value(&c.metric, c.favoured_median),
+            format_value(&c.metric, c.other_median),
             c.repetitions.0,
             if c.repetitions.0 == 1 { "" } else { "s" },
             c.repetitions.1
@@ -110,8 +110,8 @@ fn plain(c: &Comparison) -> String {
             c.favoured,
             c.other,
             c.metric,
-            fmt_value(&c.metric, c.favoured_median),
-            fmt_value(&c.metric, c.other_median),
+            format_value(&c.metric, c.favoured_median),
+            format_value(&c.metric, c.other_median),
             c.ratio,
             c.ci_low,
             c.ci_high
@@ -162,8 +162,8 @@ fn plain(c: &Comparison) -> String {
     };
     format!(
         "on {place}, {better} {what} {worse} ({} vs {}; {interval})",
-        fmt_value(&c.metric, bv),
-        fmt_value(&c.metric, wv)
+        format_value(&c.metric, bv),
+        format_value(&c.metric, wv)
     )
 }
 
@@ -270,22 +270,6 @@ fn min_effects_phrase(claim: &ClaimSpec, rules: &VerdictRules) -> String {
     format!("minimum effect: {}", parts.join(", "))
 }
 
-fn fmt_value(metric: &str, v: f64) -> String {
-    if metric.ends_with("_us") {
-        format!("{:.2} ms", v / 1000.0)
-    } else if metric.ends_with("_bytes") {
-        if v >= 1e6 {
-            format!("{:.1} MB", v / 1e6)
-        } else {
-            format!("{:.1} KB", v / 1e3)
-        }
-    } else if metric.ends_with("_rps") {
-        format!("{v:.0} req/s")
-    } else {
-        format!("{v:.3}")
-    }
-}
-
 /// One comparison in words: `node-express vs python-fastapi, throughput_rps at io-sleep c=256: 5200 req/s vs 2100 req/s, ×2.48 [2.31, 2.60]`.
 pub fn describe(c: &Comparison) -> String {
     if let Some(why) = &c.failed {
@@ -305,8 +289,8 @@ pub fn describe(c: &Comparison) -> String {
         c.metric,
         c.scenario,
         c.level.label(),
-        fmt_value(&c.metric, c.favoured_median),
-        fmt_value(&c.metric, c.other_median),
+        format_value(&c.metric, c.favoured_median),
+        format_value(&c.metric, c.other_median),
         c.ratio,
         c.ci_low,
         c.ci_high

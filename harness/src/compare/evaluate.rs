@@ -1,6 +1,6 @@
 //! Turning two parsed results files into a [`CompareReport`]: per shared
 //! measurement, a ratio with its bootstrap interval per metric, the error-rate
-//! check and a verdict (rules in [`super::verdict`]); plus everything that was
+//! check and a change (rules in [`super::gate`]); plus everything that was
 //! not compared and why, and the warnings. Pure: no I/O, no printing. The
 //! report's types are in [`super::report`].
 
@@ -83,7 +83,7 @@ pub fn compare(
             warnings.push(w);
         }
         let mc = compare_pair(p, settings, &family, &mut not_gated);
-        match mc.verdict {
+        match mc.change {
             Some(Change::Regressed) => counts.regressed += 1,
             Some(Change::Noisy) => counts.noisy += 1,
             Some(Change::Improved) => counts.improved += 1,
@@ -189,7 +189,7 @@ fn compare_pair(
     let valid_c: Vec<_> = p.current_valid().collect();
     let mut metrics = Vec::with_capacity(Metric::ALL.len());
     let mut reasons = Vec::new();
-    let mut gated_verdicts = Vec::new();
+    let mut gated_changes = Vec::new();
     let mut short = false;
     for metric in Metric::ALL {
         let t = s.threshold(metric);
@@ -244,7 +244,7 @@ fn compare_pair(
                 c.len(),
                 family.min_repetitions
             ));
-            // Shown, but a verdict from an interval this thin would be the
+            // Shown, but a change read from an interval this thin would be the
             // point estimate in disguise.
             if v == Some(Change::Regressed) {
                 reasons.push(format!(
@@ -256,7 +256,7 @@ fn compare_pair(
             v = None;
         }
         if gated && let (Some(v), Some(ci)) = (v, &ratio) {
-            gated_verdicts.push(v);
+            gated_changes.push(v);
             if matches!(v, Change::Regressed | Change::Noisy | Change::Improved) {
                 reasons.push(format!(
                     "{} {} {}",
@@ -273,7 +273,7 @@ fn compare_pair(
             baseline_median: stats::median(&b),
             current_median: stats::median(&c),
             ratio,
-            verdict: v,
+            change: v,
             note,
             paired: rounds.is_some(),
         });
@@ -290,7 +290,7 @@ fn compare_pair(
         baseline: eb,
         current: ec,
         change_pp: (ec - eb) * 100.0,
-        verdict: ev,
+        change: ev,
     };
     if ev == Change::Regressed {
         reasons.push(format!(
@@ -302,9 +302,9 @@ fn compare_pair(
         ));
     }
 
-    let verdict = if ev == Change::Regressed {
+    let change = if ev == Change::Regressed {
         Some(Change::Regressed)
-    } else if gated_verdicts.is_empty() {
+    } else if gated_changes.is_empty() {
         reasons.push(if valid_b.is_empty() || valid_c.is_empty() {
             "every repetition on one side was excluded".to_string()
         } else if short {
@@ -317,7 +317,7 @@ fn compare_pair(
         });
         None
     } else {
-        Some(gate::overall(gated_verdicts.iter().copied()))
+        Some(gate::overall(gated_changes.iter().copied()))
     };
     MeasurementComparison {
         key: p.key.clone(),
@@ -329,7 +329,7 @@ fn compare_pair(
         },
         metrics,
         error_rate,
-        verdict,
+        change,
         reasons,
     }
 }

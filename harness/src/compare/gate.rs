@@ -27,7 +27,7 @@
 //! here, excluded ones too (a repetition excluded *because* of errors is the
 //! evidence).
 //!
-//! A measurement's verdict is the worst over its gated metrics and the error
+//! A measurement's change is the worst over its gated metrics and the error
 //! check, in the order `regressed` > `noisy` > `improved` > `unchanged`
 //! (`improved` only if nothing gated is worse). Metrics not gated are shown
 //! but do not count.
@@ -242,8 +242,9 @@ pub enum Direction {
 }
 
 /// What the gate says of one metric or one measurement: how it changed
-/// (the word "verdict" is kept for the claims; in the outputs and the JSON
-/// the field is still `verdict`, for the files and tools that read it).
+/// (the word "verdict" is kept for the claims; in the JSON and the
+/// Markdown table the field is still `verdict`, for the files and tools
+/// that read it).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Change {
@@ -308,7 +309,7 @@ pub fn classify_error_rate(baseline: f64, current: f64, max_increase_pp: f64) ->
     }
 }
 
-/// The overall verdict from the gated verdicts: the worst, in the order
+/// The overall change from the gated changes: the worst, in the order
 /// `regressed` > `noisy` > `improved` > `unchanged`; `unchanged` when empty.
 pub fn overall(gated: impl IntoIterator<Item = Change>) -> Change {
     gated.into_iter().max().unwrap_or(Change::Unchanged)
@@ -490,7 +491,7 @@ mod tests {
             }
 
             #[test]
-            fn verdicts_mean_what_they_say((lo, hi) in interval(), t in 0.001f64..0.5) {
+            fn changes_mean_what_they_say((lo, hi) in interval(), t in 0.001f64..0.5) {
                 match classify(lo, hi, HigherIsBetter, t) {
                     Regressed => prop_assert!(hi < 1.0 - t),
                     Improved => prop_assert!(lo > 1.0 + t),

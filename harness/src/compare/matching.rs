@@ -76,14 +76,14 @@ pub struct Pair<'a> {
 }
 
 impl<'a> Pair<'a> {
-    /// Baseline repetitions that may decide a verdict (not excluded).
+    /// Baseline repetitions that may decide a change (not excluded).
     pub fn baseline_valid(&self) -> impl Iterator<Item = &'a Measurement> + '_ {
         self.baseline
             .iter()
             .copied()
             .filter(|m| m.excluded.is_none())
     }
-    /// Current repetitions that may decide a verdict (not excluded).
+    /// Current repetitions that may decide a change (not excluded).
     pub fn current_valid(&self) -> impl Iterator<Item = &'a Measurement> + '_ {
         self.current
             .iter()

@@ -6,7 +6,7 @@
 //!
 //! The flow: read both files → pair their measurements by (target, scenario,
 //! level) ([`matching`]) → per pair and metric, a ratio of medians with a
-//! bootstrap interval and a verdict ([`evaluate`], rules in [`gate`]) →
+//! bootstrap interval and a change ([`evaluate`], rules in [`gate`]) →
 //! terminal table, Markdown, JSON ([`render`]) → exit code 0 (nothing
 //! regressed), 1 (something regressed) or 2 (usage or input error, via `Err`;
 //! or too few repetitions to gate, unless `--allow-ungated`).
@@ -30,7 +30,7 @@ use matching::Input;
 pub use report::{CompareError, CompareReport, Settings};
 
 /// The default bootstrap seed: fixed, so the same two files always give the
-/// same verdict.
+/// same outcome.
 pub const DEFAULT_SEED: u64 = 0x5eed_c0de;
 
 /// Options of `compare`.
@@ -72,7 +72,7 @@ pub struct CompareArgs {
     /// probability at most 1 - LEVEL over the whole suite.
     #[arg(long, value_name = "LEVEL", default_value_t = 0.95)]
     pub confidence: f64,
-    /// The metrics that decide the verdict (all are shown). p99.9 is not gated
+    /// The metrics that decide the gate (all are shown). p99.9 is not gated
     /// by default: with short runs it rests on a handful of requests.
     #[arg(
         long,

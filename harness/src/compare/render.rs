@@ -6,8 +6,8 @@ use super::evaluate::pct;
 use super::gate::{Change, Metric};
 use super::report::{CompareReport, MeasurementComparison, MetricComparison};
 
-/// The verdict of a measurement as shown (`not compared` for `None`).
-fn verdict_name(v: Option<Change>) -> &'static str {
+/// The change of a measurement as shown (`not compared` for `None`).
+fn change_name(v: Option<Change>) -> &'static str {
     v.map_or("not compared", Change::name)
 }
 
@@ -155,7 +155,7 @@ fn table(rows: &[Vec<String>], right: &[usize]) -> String {
 }
 
 /// The terminal table: one row per metric of each shared measurement, then the
-/// per-measurement verdicts, the lists of what was not compared, and the
+/// per-measurement changes, the lists of what was not compared, and the
 /// warnings. `*` marks the gated metrics.
 pub fn terminal(r: &CompareReport) -> String {
     let mut out = format!(
@@ -200,7 +200,7 @@ pub fn terminal(r: &CompareReport) -> String {
                 value(m.metric, m.current_median),
                 change,
                 interval,
-                verdict_name(m.verdict).to_string(),
+                change_name(m.change).to_string(),
             ]);
             rows.push(row);
         }
@@ -212,7 +212,7 @@ pub fn terminal(r: &CompareReport) -> String {
             format!("{:.2}%", e.current * 100.0),
             format!("{:+.2}pp", e.change_pp),
             String::new(),
-            e.verdict.name().to_string(),
+            e.change.name().to_string(),
         ]);
         rows.push(row);
     }
@@ -227,7 +227,7 @@ pub fn terminal(r: &CompareReport) -> String {
     for mc in &r.measurements {
         rows.push(vec![
             mc.key.label(),
-            verdict_name(mc.verdict).to_uppercase(),
+            change_name(mc.change).to_uppercase(),
             mc.reasons.join("; "),
         ]);
     }
@@ -344,7 +344,7 @@ pub fn markdown(r: &CompareReport) -> String {
                         Some((lo, hi)) => format!("{} [{}, {}]", pct(ci.ratio), pct(lo), pct(hi)),
                         None => format!("{} (no interval)", pct(ci.ratio)),
                     };
-                    match m.verdict {
+                    match m.change {
                         Some(Change::Regressed) => format!("**{text}**"),
                         _ => text,
                     }
@@ -355,13 +355,13 @@ pub fn markdown(r: &CompareReport) -> String {
         }
         let e = &mc.error_rate;
         let err = format!("{:+.2} pp", e.change_pp);
-        let err = if e.verdict == Change::Regressed {
+        let err = if e.change == Change::Regressed {
             format!("**{err}**")
         } else {
             err
         };
-        let v = verdict_name(mc.verdict);
-        let v = if mc.verdict == Some(Change::Regressed) {
+        let v = change_name(mc.change);
+        let v = if mc.change == Some(Change::Regressed) {
             format!("**{v}**")
         } else {
             v.to_string()
@@ -375,7 +375,7 @@ pub fn markdown(r: &CompareReport) -> String {
     let flagged: Vec<&MeasurementComparison> = r
         .measurements
         .iter()
-        .filter(|m| !m.reasons.is_empty() && m.verdict != Some(Change::Unchanged))
+        .filter(|m| !m.reasons.is_empty() && m.change != Some(Change::Unchanged))
         .collect();
     if !flagged.is_empty() {
         out.push_str("\n### Why\n\n");
@@ -383,7 +383,7 @@ pub fn markdown(r: &CompareReport) -> String {
             out.push_str(&format!(
                 "- {} **{}**: {}\n",
                 md(&mc.key.label()),
-                verdict_name(mc.verdict),
+                change_name(mc.change),
                 md(&mc.reasons.join("; "))
             ));
         }

@@ -58,7 +58,7 @@ pub struct Settings {
     pub resamples: usize,
     /// Bootstrap seed (the comparison is deterministic given it).
     pub seed: u64,
-    /// The metrics that decide the verdict (all are shown).
+    /// The metrics that decide the gate (all are shown).
     pub gate: Vec<Metric>,
     /// Whether a `noisy` measurement fails the gate too.
     pub fail_on_noisy: bool,
@@ -183,7 +183,7 @@ pub struct CompareReport {
     pub only_in_current: Vec<Listed>,
     /// Repetitions of shared measurements left out because they were excluded.
     pub excluded: Vec<ExcludedRepetition>,
-    /// How many measurements got each verdict.
+    /// How many measurements got each change.
     pub counts: Counts,
     /// True when the gate fails (exit code 1).
     pub gate_failed: bool,
@@ -270,10 +270,11 @@ pub struct MeasurementComparison {
     pub metrics: Vec<MetricComparison>,
     /// The error-rate check (always gated).
     pub error_rate: ErrorRateComparison,
-    /// The overall verdict; `None` when no gated metric could be compared
+    /// The overall change; `None` when no gated metric could be compared
     /// (no valid repetition on one side) and the error rate did not regress.
-    pub verdict: Option<Change>,
-    /// Why the verdict is what it is, one short phrase per deciding check.
+    #[serde(rename = "verdict")]
+    pub change: Option<Change>,
+    /// Why the change is what it is, one short phrase per deciding check.
     pub reasons: Vec<String>,
 }
 
@@ -284,7 +285,7 @@ pub struct MetricComparison {
     pub metric: Metric,
     /// Which way is better.
     pub direction: Direction,
-    /// Whether it decides the verdict.
+    /// Whether it decides the gate.
     pub gated: bool,
     /// Median over the valid baseline repetitions.
     pub baseline_median: Option<f64>,
@@ -292,8 +293,9 @@ pub struct MetricComparison {
     pub current_median: Option<f64>,
     /// current / baseline with its interval; `None` when it could not be computed.
     pub ratio: Option<RatioCi>,
-    /// The metric's verdict; `None` when it could not be compared.
-    pub verdict: Option<Change>,
+    /// The metric's change; `None` when it could not be compared.
+    #[serde(rename = "verdict")]
+    pub change: Option<Change>,
     /// Why it could not be compared, when it could not.
     pub note: Option<String>,
     /// Whether repetition i of one side was paired with repetition i of the
@@ -311,5 +313,6 @@ pub struct ErrorRateComparison {
     /// `current - baseline`, percentage points.
     pub change_pp: f64,
     /// `regressed` or `unchanged`.
-    pub verdict: Change,
+    #[serde(rename = "verdict")]
+    pub change: Change,
 }

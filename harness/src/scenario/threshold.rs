@@ -159,7 +159,7 @@ impl Threshold {
         }
     }
 
-    /// A measured value as the threshold's outcome shows it, e.g. `42.10ms`
+    /// A measured value as the threshold's outcome shows it, e.g. `42.10 ms`
     /// or `0.050%`; `none` when nothing was measured.
     pub fn display(&self, v: Option<f64>) -> String {
         match v {
@@ -195,7 +195,7 @@ mod tests {
         // Read and shown through the claims' metric; nothing measured breaks it.
         let t = Threshold::parse("max < 2ms").unwrap();
         assert_eq!(t.metric, Metric::Latency(Pct::Max));
-        assert_eq!(t.display(Some(1_500.0)), "1.50ms");
+        assert_eq!(t.display(Some(1_500.0)), "1.50 ms");
         assert!(t.holds_for(Some(1_500.0)));
         assert!(!t.holds_for(None));
         let t = Threshold::parse("error_rate < 0.1%").unwrap();
