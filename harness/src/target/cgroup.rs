@@ -55,6 +55,7 @@ impl CpuGroup {
     }
 
     /// The group's folder.
+    #[cfg(test)]
     pub fn path(&self) -> &Path {
         &self.dir
     }
