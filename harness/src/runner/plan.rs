@@ -186,36 +186,8 @@ impl Setup {
                 .map_err(|e| e.to_string())
         };
         let mut suite = scenario::load_suite(&suite_file, &check)?;
-        // The folders the whole suite names, before --scenarios narrows it:
-        // a stack named by another entry is not "another target".
-        let mut named: Vec<String> = suite
-            .targets()
-            .iter()
-            .map(|t| t.split(':').next().unwrap_or(t).to_string())
-            .collect();
-        named.extend(suite.leave_out.iter().cloned());
-
-        // --scenarios
-        if !args.scenarios.is_empty() {
-            let known: Vec<String> = suite
-                .entries
-                .iter()
-                .map(|e| e.scenario.name.clone())
-                .collect();
-            for s in &args.scenarios {
-                if !known.contains(s) {
-                    bail!(
-                        "--scenarios: `{s}` is not in suite {} (it has: {})",
-                        suite_file.display(),
-                        known.join(", ")
-                    );
-                }
-            }
-            suite
-                .entries
-                .retain(|e| args.scenarios.contains(&e.scenario.name));
-        }
-        // --targets and --target-url
+        let named = named_folders(&suite);
+        keep_scenarios(&mut suite, &args.scenarios, &suite_file)?;
         let mut chosen: Vec<String> = Vec::new();
         for t in &args.targets {
             check(t).map_err(|e| anyhow!("--targets: {e}"))?;
@@ -226,60 +198,9 @@ impl Setup {
                 chosen.push(n.clone());
             }
         }
-        if !chosen.is_empty() {
-            for e in &mut suite.entries {
-                e.targets = chosen.clone();
-            }
-        } else if suite.other_targets {
-            // A target folder the suite does not name (a user's own server)
-            // joins every entry without a worker sweep.
-            for m in manifests.iter().filter(|m| !named.contains(&m.name)) {
-                println!(
-                    "{} is not named by the suite: measuring it in every scenario",
-                    m.dir.display()
-                );
-                for e in suite.entries.iter_mut().filter(|e| e.workers.is_none()) {
-                    e.targets.push(m.name.clone());
-                }
-            }
-        }
-        if let Some(r) = args.repetitions {
-            if r == 0 || r > 1000 {
-                bail!("--repetitions must be from 1 to 1000");
-            }
-            for e in &mut suite.entries {
-                e.scenario.repetitions = r;
-            }
-        }
-
-        let mut targets = BTreeMap::new();
-        for id in suite.targets() {
-            if let Some((_, url)) = external.iter().find(|(n, _)| *n == id) {
-                let (endpoint, _) =
-                    Endpoint::parse(url).with_context(|| format!("--target-url {id}={url}"))?;
-                let pid = match pids.iter().find(|(n, _)| *n == id) {
-                    Some((_, p)) => Some(
-                        p.parse::<i32>()
-                            .map_err(|_| anyhow!("--target-pid {id}={p}: not a process id"))?,
-                    ),
-                    None => None,
-                };
-                targets.insert(
-                    id.clone(),
-                    TargetKind::External {
-                        url: endpoint.base_url,
-                        pid,
-                    },
-                );
-            } else {
-                targets.insert(id.clone(), supervised(&manifests, &id)?);
-            }
-        }
-        for (n, _) in &pids {
-            if !ext_names.contains(n) {
-                bail!("--target-pid {n}: there is no --target-url {n}=URL");
-            }
-        }
+        choose_targets(&mut suite, &chosen, &manifests, &named);
+        set_repetitions(&mut suite, args.repetitions)?;
+        let targets = resolve_targets(&suite, &external, &pids, &manifests)?;
 
         let duet = match &args.duet {
             Some(dir) => Some(resolve_duet(dir, &targets)?),
@@ -314,6 +235,118 @@ impl Setup {
             duet,
         })
     }
+}
+
+/// The target folders the whole suite names, before `--scenarios` narrows
+/// it (a stack named by another entry is not "another target"), and those
+/// it leaves out on purpose.
+fn named_folders(suite: &Suite) -> Vec<String> {
+    let mut named: Vec<String> = suite
+        .targets()
+        .iter()
+        .map(|t| t.split(':').next().unwrap_or(t).to_string())
+        .collect();
+    named.extend(suite.leave_out.iter().cloned());
+    named
+}
+
+/// `--scenarios`: keeps only these entries; a name the suite does not have
+/// is an error naming the suite file and the names it has.
+fn keep_scenarios(suite: &mut Suite, names: &[String], file: &Path) -> anyhow::Result<()> {
+    if names.is_empty() {
+        return Ok(());
+    }
+    let known: Vec<String> = suite
+        .entries
+        .iter()
+        .map(|e| e.scenario.name.clone())
+        .collect();
+    if let Some(s) = names.iter().find(|s| !known.contains(s)) {
+        bail!(
+            "--scenarios: `{s}` is not in suite {} (it has: {})",
+            file.display(),
+            known.join(", ")
+        );
+    }
+    suite.entries.retain(|e| names.contains(&e.scenario.name));
+    Ok(())
+}
+
+/// `--targets` and `--target-url` (`chosen`) replace every entry's targets;
+/// without them, a target folder the suite does not name (a user's own
+/// server) joins every entry without a worker sweep, when the suite says so.
+fn choose_targets(suite: &mut Suite, chosen: &[String], manifests: &[Manifest], named: &[String]) {
+    if !chosen.is_empty() {
+        for e in &mut suite.entries {
+            e.targets = chosen.to_vec();
+        }
+        return;
+    }
+    if !suite.other_targets {
+        return;
+    }
+    for m in manifests.iter().filter(|m| !named.contains(&m.name)) {
+        println!(
+            "{} is not named by the suite: measuring it in every scenario",
+            m.dir.display()
+        );
+        for e in suite.entries.iter_mut().filter(|e| e.workers.is_none()) {
+            e.targets.push(m.name.clone());
+        }
+    }
+}
+
+/// `--repetitions`: every entry's, from 1 to 1000.
+fn set_repetitions(suite: &mut Suite, repetitions: Option<u32>) -> anyhow::Result<()> {
+    let Some(r) = repetitions else {
+        return Ok(());
+    };
+    if r == 0 || r > 1000 {
+        bail!("--repetitions must be from 1 to 1000");
+    }
+    for e in &mut suite.entries {
+        e.scenario.repetitions = r;
+    }
+    Ok(())
+}
+
+/// Every target the suite measures: an external server (`--target-url`,
+/// sampled with `--target-pid`) or one found in `manifests`.
+fn resolve_targets(
+    suite: &Suite,
+    external: &[(String, String)],
+    pids: &[(String, String)],
+    manifests: &[Manifest],
+) -> anyhow::Result<BTreeMap<String, TargetKind>> {
+    if let Some((n, _)) = pids
+        .iter()
+        .find(|(n, _)| !external.iter().any(|(e, _)| e == n))
+    {
+        bail!("--target-pid {n}: there is no --target-url {n}=URL");
+    }
+    let mut targets = BTreeMap::new();
+    for id in suite.targets() {
+        let kind = match external.iter().find(|(n, _)| *n == id) {
+            Some((_, url)) => {
+                let (endpoint, _) =
+                    Endpoint::parse(url).with_context(|| format!("--target-url {id}={url}"))?;
+                let pid = match pids.iter().find(|(n, _)| *n == id) {
+                    Some((_, p)) => Some(
+                        p.parse::<i32>()
+                            .map_err(|_| anyhow!("--target-pid {id}={p}: not a process id"))?,
+                    ),
+                    None => None,
+                };
+                TargetKind::External {
+                    url: endpoint.base_url,
+                    pid,
+                }
+            }
+            None => supervised(manifests, &id)?,
+        };
+        targets.insert(id, kind);
+    }
+    Ok(targets)
 }
 
 /// Sets up every supervised target the run will measure, before anything is
