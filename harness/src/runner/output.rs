@@ -172,6 +172,28 @@ impl Progress {
     }
 }
 
+/// The line above the verdict table: the claims file and the rules every
+/// verdict used.
+pub fn verdicts_header(c: &crate::scenario::Claims) -> String {
+    let per_metric: Vec<String> = c
+        .rules
+        .min_effects
+        .iter()
+        .map(|(m, e)| format!("{m} {:.0}%", e * 100.0))
+        .collect();
+    format!(
+        "verdicts ({}; minimum effect {:.0}%{}; bootstrap intervals of the ratio of medians (rounds paired), {:.0}% per claim with Bonferroni across its comparisons):\n",
+        c.file.display(),
+        c.rules.min_effect * 100.0,
+        if per_metric.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", per_metric.join(", "))
+        },
+        c.rules.confidence * 100.0
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
