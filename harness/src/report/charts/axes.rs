@@ -244,6 +244,21 @@ impl Axis {
         }
     }
 
+    /// An axis of the load levels measured, sorted (`xs`): logarithmic
+    /// when they span more than a factor of 8, with `desc` as its label
+    /// (`, log scale` added inside the parentheses, or after it).
+    pub fn levels(xs: &[f64], desc: &str) -> (Self, String) {
+        if xs.len() > 1 && xs[xs.len() - 1] / xs[0].max(1e-9) > 8.0 {
+            let desc = match desc.strip_suffix(')') {
+                Some(d) => format!("{d}, log scale)"),
+                None => format!("{desc} (log scale)"),
+            };
+            (Axis::log_at(xs), desc)
+        } else {
+            (Axis::linear_at(xs), desc.to_string())
+        }
+    }
+
     /// A log axis whose ticks are exactly `ticks` (e.g. the levels measured).
     pub fn log_at(ticks: &[f64]) -> Self {
         let lo = ticks
@@ -549,6 +564,17 @@ pub fn fmt_tick(v: f64) -> String {
 mod tests {
     use super::*;
     use crate::report::charts::slug;
+
+    #[test]
+    fn level_axes_go_logarithmic_past_a_factor_of_eight() {
+        let (a, d) = Axis::levels(&[16.0, 64.0, 256.0], "concurrency (open connections)");
+        assert!(a.log);
+        assert_eq!(d, "concurrency (open connections, log scale)");
+        let (a, d) = Axis::levels(&[100.0, 400.0], "offered load");
+        assert!(!a.log);
+        assert_eq!(d, "offered load");
+        assert_eq!(Axis::levels(&[1.0, 9.0], "rate").1, "rate (log scale)");
+    }
 
     #[test]
     fn ticks_are_round() {

@@ -59,14 +59,7 @@ pub fn data(model: &Model<'_>, colours: &Colours, scenario: &str, width: u32) ->
         return None;
     }
     let xs: Vec<f64> = levels.iter().map(|l| l.value).collect();
-    let (x, x_desc) = if xs.len() > 1 && xs[xs.len() - 1] / xs[0].max(1e-9) > 8.0 {
-        (
-            Axis::log_at(&xs),
-            "offered load (requests/s asked for, log scale)",
-        )
-    } else {
-        (Axis::linear_at(&xs), "offered load (requests/s asked for)")
-    };
+    let (x, x_desc) = Axis::levels(&xs, "offered load (requests/s asked for)");
     let y = Axis::auto_y(&ys, 30.0);
     let y_desc = if y.log {
         "latency (ms, log scale)"
@@ -83,7 +76,7 @@ pub fn data(model: &Model<'_>, colours: &Colours, scenario: &str, width: u32) ->
     };
     Some(CiPlot {
         title: format!("Latency vs offered load: {scenario}"),
-        x_desc: x_desc.into(),
+        x_desc,
         y_desc: y_desc.into(),
         x,
         y,

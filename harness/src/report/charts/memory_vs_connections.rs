@@ -59,17 +59,7 @@ pub fn data(model: &Model<'_>, colours: &Colours, scenario: &str, width: u32) ->
         return None;
     }
     xs.sort_by(f64::total_cmp);
-    let (x, x_desc) = if xs.len() > 1 && xs[xs.len() - 1] / xs[0].max(1e-9) > 8.0 {
-        (
-            Axis::log_at(&xs),
-            "open connections (active + idle keep-alive, log scale)",
-        )
-    } else {
-        (
-            Axis::linear_at(&xs),
-            "open connections (active + idle keep-alive)",
-        )
-    };
+    let (x, x_desc) = Axis::levels(&xs, "open connections (active + idle keep-alive)");
     let scope = Scope {
         targets: targets.clone(),
         scenario: Some(scenario.to_string()),
@@ -80,7 +70,7 @@ pub fn data(model: &Model<'_>, colours: &Colours, scenario: &str, width: u32) ->
     };
     Some(CiPlot {
         title: format!("Target memory vs open connections: {scenario}"),
-        x_desc: x_desc.into(),
+        x_desc,
         y_desc: "peak RSS of the target (MB)".into(),
         x,
         y: Axis::linear(0.0, ys.iter().copied().fold(0.0, f64::max) * 1.08),

@@ -44,14 +44,7 @@ pub fn data(model: &Model<'_>, colours: &Colours, scenario: &str, width: u32) ->
         return None;
     }
     let xs: Vec<f64> = levels.iter().map(|l| l.value).collect();
-    let (x, x_desc) = if xs.len() > 1 && xs[xs.len() - 1] / xs[0].max(1e-9) > 8.0 {
-        (
-            Axis::log_at(&xs),
-            "concurrency (open connections, log scale)",
-        )
-    } else {
-        (Axis::linear_at(&xs), "concurrency (open connections)")
-    };
+    let (x, x_desc) = Axis::levels(&xs, "concurrency (open connections)");
     let level_text = format!("closed loop, c = {}", crate::report::style::fmt_list(&xs));
     let scope = Scope {
         targets: targets.clone(),
@@ -60,7 +53,7 @@ pub fn data(model: &Model<'_>, colours: &Colours, scenario: &str, width: u32) ->
     };
     Some(CiPlot {
         title: format!("Throughput vs concurrency: {scenario}"),
-        x_desc: x_desc.into(),
+        x_desc,
         y_desc: "throughput (successful req/s)".into(),
         x,
         y: Axis::linear(0.0, ys.iter().copied().fold(0.0, f64::max) * 1.08),
