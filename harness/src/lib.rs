@@ -25,7 +25,6 @@
 //! - [`results`]: the versioned results schema, the HDR histogram layout and
 //!   atomic file I/O: the contract between all of the above.
 //! - [`sys`]: CPU lists and affinity, rlimits, `/proc` facts, host description.
-#![warn(missing_docs)]
 
 pub mod analysis;
 pub mod bench;

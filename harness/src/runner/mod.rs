@@ -324,11 +324,7 @@ impl Runner {
         }
         let cpus = self.setup.generator_cpus.clone();
         let ds = downstream::start(&cpus)?;
-        if ds.is_child() {
-            self.results.host.downstream_cpus = cpus;
-        } else {
-            self.results.host.downstream_cpus = cpus.clone();
-        }
+        self.results.host.downstream_cpus = cpus;
         println!(
             "downstream service: {} ({})",
             ds.url(),

@@ -9,6 +9,7 @@
 //!
 //! Units are in the field names: `_us` microseconds, `_ms` milliseconds,
 //! `_s` seconds, `_bytes` bytes, `_rps` requests per second.
+#![warn(missing_docs)]
 
 use std::collections::BTreeMap;
 
