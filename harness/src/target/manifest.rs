@@ -395,7 +395,7 @@ fn start_section(
     let workers_text = v.workers.unwrap_or_else(|| base.workers.clone());
     let workers = workers_text
         .parse::<WorkersSpec>()
-        .map_err(|e| ("workers".to_string(), e))?;
+        .map_err(|e| ("workers".to_string(), e.to_string()))?;
     let ready_path = v.ready_path.unwrap_or_else(|| base.ready_path.clone());
     if !ready_path.starts_with('/') {
         return Err((

@@ -107,19 +107,30 @@ impl WorkersSpec {
     }
 }
 
+/// Why a `workers` rule did not parse.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum WorkersSpecError {
+    /// `0`.
+    #[error("a worker count must be at least 1")]
+    Zero,
+    /// Neither a rule nor a number.
+    #[error(
+        "`{0}` is not a worker rule (expected \"cpus\", \"2*cpus+1\" or a number such as \"1\")"
+    )]
+    Unknown(String),
+}
+
 impl FromStr for WorkersSpec {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = WorkersSpecError;
+    fn from_str(s: &str) -> Result<Self, WorkersSpecError> {
         let compact: String = s.chars().filter(|c| !c.is_whitespace()).collect();
         match compact.as_str() {
             "cpus" => Ok(WorkersSpec::Cpus),
             "2*cpus+1" => Ok(WorkersSpec::TwiceCpusPlusOne),
             n => match n.parse::<usize>() {
-                Ok(0) => Err("a worker count must be at least 1".into()),
+                Ok(0) => Err(WorkersSpecError::Zero),
                 Ok(n) => Ok(WorkersSpec::Fixed(n)),
-                Err(_) => Err(format!(
-                    "`{s}` is not a worker rule (expected \"cpus\", \"2*cpus+1\" or a number such as \"1\")"
-                )),
+                Err(_) => Err(WorkersSpecError::Unknown(s.to_string())),
             },
         }
     }
