@@ -68,6 +68,7 @@ pub mod manifest;
 pub mod process;
 pub mod procfs;
 mod raw;
+mod ready;
 mod registry;
 pub mod sampler;
 pub mod setup;

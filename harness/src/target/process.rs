@@ -4,7 +4,8 @@
 //! gunicorn's master or `npm start` cannot hide its workers), pinned to the
 //! requested CPUs before `exec` (the mask is inherited by every process it
 //! forks), with a parent-death signal, stdout and stderr appended to
-//! `<log_dir>/<id>.log`, and probed over HTTP until it answers 2xx.
+//! `<log_dir>/<id>.log`, and probed over HTTP until it answers 2xx
+//! ([`super::ready`]).
 //!
 //! Stopping signals the *group*: SIGTERM, then SIGKILL after the grace
 //! period, and waits until `/proc` shows no live process of the group.
@@ -24,14 +25,14 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use super::TargetError;
 use super::manifest::{Placeholders, TargetSpec, resolve_program};
-use super::procfs::{group_holds_listener, group_pids, open_connections};
+use super::procfs::{group_pids, open_connections};
 use super::registry::{register, unregister};
 use super::sampler::{GroupTracker, cpu_percent_between};
 use super::spawn::{Guardian, configure_child, spawn_on_keeper_thread};
@@ -39,7 +40,7 @@ use super::spawn::{Guardian, configure_child, spawn_on_keeper_thread};
 /// The host targets listen on.
 pub const HOST: &str = "127.0.0.1";
 /// Lines of the log quoted in start errors.
-const LOG_TAIL_LINES: usize = 20;
+pub(super) const LOG_TAIL_LINES: usize = 20;
 
 /// How to start a target.
 #[derive(Clone, Debug, Default)]
@@ -128,6 +129,14 @@ impl RunningTarget {
     /// The resolved target.
     pub fn spec(&self) -> &TargetSpec {
         &self.spec
+    }
+    /// When it was spawned.
+    pub(super) fn started_at(&self) -> Instant {
+        self.started_at
+    }
+    /// How its first process ended, if it has (without waiting).
+    pub(super) fn exit_status(&mut self) -> Option<ExitStatus> {
+        self.child.try_wait().ok().flatten()
     }
     /// How long it took from spawn to the first 2xx readiness answer.
     pub fn ready_after(&self) -> Duration {
@@ -434,97 +443,8 @@ fn start_once(spec: &TargetSpec, opts: &StartOptions) -> Result<RunningTarget, T
     running.guardian = Guardian::spawn(pgid)
         .inspect_err(|e| tracing::warn!(target_id = %id, "no guardian for the target: {e}"))
         .ok();
-    running.ready_after = wait_ready(&mut running)?;
+    running.ready_after = super::ready::wait_ready(&mut running)?;
     Ok(running)
-}
-
-/// Probes `ready_path` until a 2xx, the process exits, or the deadline.
-/// On failure the caller's `RunningTarget` is dropped, which kills the group.
-fn wait_ready(t: &mut RunningTarget) -> Result<Duration, TargetError> {
-    let deadline = t.started_at + t.spec.start.ready_timeout;
-    let url = format!("{}{}", t.url(), t.spec.start.ready_path);
-    let mut last: String;
-    let mut pause = Duration::from_millis(20);
-    loop {
-        if let Ok(Some(status)) = t.child.try_wait() {
-            // Let the log catch up with what the process wrote last.
-            std::thread::sleep(Duration::from_millis(50));
-            return Err(TargetError::Exited {
-                target: t.spec.id.to_string(),
-                status: describe_status(status),
-                log: t.log_path.clone(),
-                log_tail: t.log_tail(LOG_TAIL_LINES),
-            });
-        }
-        match probe(t.addr(), &t.spec.start.ready_path) {
-            Ok(code) if (200..300).contains(&code) => {
-                if group_holds_listener(t.pgid, t.port) {
-                    return Ok(t.started_at.elapsed());
-                }
-                last = format!(
-                    "status {code}, but from a process outside the target's group: \
-                     something else listens on port {}",
-                    t.port
-                );
-            }
-            Ok(code) => last = format!("status {code}"),
-            Err(e) => last = e.to_string(),
-        }
-        if Instant::now() >= deadline {
-            return Err(TargetError::NotReady {
-                target: t.spec.id.to_string(),
-                timeout: t.spec.start.ready_timeout,
-                last_probe: format!("GET {url}: {last}"),
-                log: t.log_path.clone(),
-                log_tail: t.log_tail(LOG_TAIL_LINES),
-            });
-        }
-        std::thread::sleep(pause);
-        pause = (pause * 2).min(Duration::from_millis(100));
-    }
-}
-
-/// Why a readiness request got no status code.
-#[derive(Debug, thiserror::Error)]
-enum ProbeError {
-    /// A step of the exchange failed.
-    #[error("{step}: {error}")]
-    Io {
-        step: &'static str,
-        error: std::io::Error,
-    },
-    /// The answer's first line is not an HTTP status line.
-    #[error("not an HTTP response: {0:?}")]
-    NotHttp(String),
-}
-
-/// One readiness request with a plain HTTP/1.1 GET; returns the status code.
-fn probe(addr: SocketAddr, path: &str) -> Result<u16, ProbeError> {
-    let io = |step| move |error| ProbeError::Io { step, error };
-    let timeout = Duration::from_secs(2);
-    let mut s = TcpStream::connect_timeout(&addr, timeout).map_err(io("connect"))?;
-    s.set_read_timeout(Some(timeout)).ok();
-    s.set_write_timeout(Some(timeout)).ok();
-    let request = format!(
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nUser-Agent: claimbench-probe\r\nConnection: close\r\n\r\n"
-    );
-    s.write_all(request.as_bytes()).map_err(io("send"))?;
-    let mut buf = Vec::with_capacity(256);
-    let mut chunk = [0u8; 256];
-    while !buf.windows(2).any(|w| w == b"\r\n") && buf.len() < 4096 {
-        let n = s.read(&mut chunk).map_err(io("read"))?;
-        if n == 0 {
-            break;
-        }
-        buf.extend_from_slice(&chunk[..n]);
-    }
-    let line = String::from_utf8_lossy(&buf);
-    let line = line.lines().next().unwrap_or("");
-    line.split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .filter(|_| line.starts_with("HTTP/"))
-        .ok_or_else(|| ProbeError::NotHttp(line.to_string()))
 }
 
 /// A port that was free a moment ago on 127.0.0.1.
@@ -532,7 +452,8 @@ pub fn free_port() -> std::io::Result<u16> {
     Ok(TcpListener::bind((HOST, 0))?.local_addr()?.port())
 }
 
-fn describe_status(s: ExitStatus) -> String {
+/// An exit status in words: `exit status 1`, `killed by signal 9`.
+pub(super) fn describe_status(s: ExitStatus) -> String {
     use std::os::unix::process::ExitStatusExt;
     match (s.code(), s.signal()) {
         (Some(c), _) => format!("exit status {c}"),
@@ -595,22 +516,5 @@ mod tests {
         assert_eq!(tail[0], "line 10");
         assert_eq!(tail[19], "line 29");
         std::fs::remove_dir_all(&dir).ok();
-    }
-
-    #[test]
-    fn probe_reads_a_status_line() {
-        let l = TcpListener::bind((HOST, 0)).unwrap();
-        let addr = l.local_addr().unwrap();
-        let h = std::thread::spawn(move || {
-            let (mut s, _) = l.accept().unwrap();
-            let mut buf = [0u8; 1024];
-            let _ = s.read(&mut buf).unwrap();
-            s.write_all(b"HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\n\r\n")
-                .unwrap();
-        });
-        assert_eq!(probe(addr, "/health").unwrap(), 503);
-        h.join().unwrap();
-        let closed = free_port().unwrap();
-        assert!(probe(SocketAddr::new(HOST.parse().unwrap(), closed), "/").is_err());
     }
 }
