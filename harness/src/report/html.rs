@@ -59,7 +59,7 @@ svg.glyphs{position:absolute;width:0;height:0;overflow:hidden}
 "#;
 
 fn outcome_class(o: Outcome) -> &'static str {
-    tables::outcome_text(o)
+    o.word()
 }
 
 fn looks_numeric(s: &str) -> bool {
@@ -248,7 +248,7 @@ pub fn render(ctx: &Context<'_>, svgs: &[Option<String>]) -> String {
             esc(&super::charts::slug(&v.claim)),
             esc(&v.claim),
             outcome_class(v.outcome),
-            tables::outcome_text(v.outcome).to_uppercase()
+            v.outcome.word().to_uppercase()
         );
         let chart = ctx.claim_chart(&v.claim);
         if !v.answer.is_empty() {

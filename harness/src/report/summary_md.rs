@@ -94,12 +94,7 @@ pub fn render(ctx: &Context<'_>) -> String {
         out.push_str(&table(&tables::verdicts(r)));
         out.push('\n');
         for v in &r.verdicts {
-            let _ = writeln!(
-                out,
-                "### Claim `{}`: {}\n",
-                v.claim,
-                tables::outcome_text(v.outcome)
-            );
+            let _ = writeln!(out, "### Claim `{}`: {}\n", v.claim, v.outcome.word());
             let chart = ctx.claim_chart(&v.claim);
             if !v.answer.is_empty() {
                 let link = chart

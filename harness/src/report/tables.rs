@@ -3,10 +3,9 @@
 //! `report.html` say exactly the same thing.
 
 use super::Context;
-use super::charts::claim::outcome_word;
 use super::data::{Model, Stat, metric_display};
 use super::style::{fmt_num, level_label};
-use crate::results::schema::{Comparison, Outcome, PairResult, ResultsFile, Verdict};
+use crate::results::schema::{Comparison, PairResult, ResultsFile, Verdict};
 use crate::sys::describe_cpus;
 
 /// A table of text cells.
@@ -66,16 +65,6 @@ pub fn stat_cell(s: Option<Stat>, factor: f64) -> String {
     }
 }
 
-/// The verdict word in lower case: `supported`, ...
-pub fn outcome_text(o: Outcome) -> &'static str {
-    match o {
-        Outcome::Supported => "supported",
-        Outcome::Refuted => "refuted",
-        Outcome::Mixed => "mixed",
-        Outcome::Inconclusive => "inconclusive",
-    }
-}
-
 fn result_text(r: PairResult) -> &'static str {
     match r {
         PairResult::FavouredBetter => "favoured better",
@@ -129,7 +118,7 @@ pub fn verdicts(results: &ResultsFile) -> Table {
             }
             vec![
                 v.claim.clone(),
-                outcome_word(v.outcome).to_string(),
+                v.outcome.word().to_uppercase(),
                 v.quote.clone(),
                 numbers.join("; "),
             ]

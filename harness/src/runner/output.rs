@@ -4,7 +4,7 @@
 use std::io::IsTerminal;
 use std::time::Duration;
 
-use crate::results::schema::{Measurement, Outcome, PairResult, ResultsFile, Verdict};
+use crate::results::schema::{Measurement, PairResult, ResultsFile, Verdict};
 
 /// One line for a finished measurement.
 pub fn measurement_line(index: usize, total: usize, m: &Measurement, reps: u32) -> String {
@@ -59,16 +59,6 @@ pub fn measurement_line(index: usize, total: usize, m: &Measurement, reps: u32) 
     line
 }
 
-/// The verdict word.
-pub fn outcome_word(o: Outcome) -> &'static str {
-    match o {
-        Outcome::Supported => "supported",
-        Outcome::Refuted => "refuted",
-        Outcome::Mixed => "mixed",
-        Outcome::Inconclusive => "inconclusive",
-    }
-}
-
 /// The verdict table: one row per claim (id, verdict, wins/losses/ties,
 /// headline metric), then each verdict's summary and missing stacks.
 pub fn verdict_table(verdicts: &[Verdict]) -> String {
@@ -82,7 +72,7 @@ pub fn verdict_table(verdicts: &[Verdict]) -> String {
         out.push_str(&format!(
             "{:<22} {:<13} {:>5} {:>5} {:>5}  {}\n",
             v.claim,
-            outcome_word(v.outcome),
+            v.outcome.word(),
             count(PairResult::FavouredBetter),
             count(PairResult::OtherBetter),
             count(PairResult::NoDifference),
@@ -95,7 +85,7 @@ pub fn verdict_table(verdicts: &[Verdict]) -> String {
             out.push_str(&format!(
                 "{} ({}): {}\n",
                 v.claim,
-                outcome_word(v.outcome),
+                v.outcome.word(),
                 v.summary
             ));
         } else {

@@ -16,7 +16,7 @@ use crate::report::data::{Model, Stat, metric_display, same_level};
 use crate::report::style::{
     self, Colours, FONT, MUTED, Marker, Scope, TEXT, footer_lines, level_label,
 };
-use crate::results::schema::{Comparison, Level, Outcome, PairResult, Verdict};
+use crate::results::schema::{Comparison, Level, PairResult, Verdict};
 
 /// Colour of a pair where the favoured stack is better.
 pub const FAVOURED: RGBColor = RGBColor(0x2E, 0x7D, 0x32);
@@ -71,16 +71,6 @@ pub struct ClaimChart {
     pub ratio_rows: Vec<RatioRow>,
     /// Provenance footer lines.
     pub footer: Vec<String>,
-}
-
-/// The verdict as shown in titles: `SUPPORTED`, ...
-pub fn outcome_word(o: Outcome) -> &'static str {
-    match o {
-        Outcome::Supported => "SUPPORTED",
-        Outcome::Refuted => "REFUTED",
-        Outcome::Mixed => "MIXED",
-        Outcome::Inconclusive => "INCONCLUSIVE",
-    }
 }
 
 /// The chart's data for one verdict.
@@ -235,7 +225,7 @@ pub fn data(model: &Model<'_>, colours: &Colours, v: &Verdict, width: u32) -> Cl
         level: None,
     };
     ClaimChart {
-        title: format!("Claim {}: {}", v.claim, outcome_word(v.outcome)),
+        title: format!("Claim {}: {}", v.claim, v.outcome.word().to_uppercase()),
         metric_panels,
         ratio_rows,
         footer: footer_lines(model.results, &scope, super::footer_chars(width)),

@@ -45,6 +45,19 @@ pub enum Outcome {
     Inconclusive,
 }
 
+impl Outcome {
+    /// Its word, as the JSON, the terminal and the reports write it:
+    /// `supported`, `refuted`, `mixed`, `inconclusive`.
+    pub fn word(self) -> &'static str {
+        match self {
+            Outcome::Supported => "supported",
+            Outcome::Refuted => "refuted",
+            Outcome::Mixed => "mixed",
+            Outcome::Inconclusive => "inconclusive",
+        }
+    }
+}
+
 /// One comparison between two targets on one metric.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -91,4 +104,24 @@ pub enum PairResult {
     OtherBetter,
     /// The interval includes "no difference" or the effect is below the minimum.
     NoDifference,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_outcome_word_is_its_json() {
+        for o in [
+            Outcome::Supported,
+            Outcome::Refuted,
+            Outcome::Mixed,
+            Outcome::Inconclusive,
+        ] {
+            assert_eq!(
+                serde_json::to_string(&o).unwrap(),
+                format!("\"{}\"", o.word())
+            );
+        }
+    }
 }
