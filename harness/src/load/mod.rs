@@ -458,7 +458,7 @@ pub fn run(
         ));
     }
     if open_loop {
-        let lag = merged.lag.quantile_us(0.99);
+        let lag = merged.hist.lag.quantile_us(0.99);
         if lag > SATURATION_LAG_P99.as_micros() as u64 {
             warnings.push(format!(
                 "sends ran late: p99 lateness behind the schedule was {:.1} ms (bound {} ms); the generator could not keep the rate",
@@ -477,11 +477,11 @@ pub fn run(
         warnings: load_warnings,
         options: plan.options(),
         summary,
-        latency: merged.latency.to_compact(),
-        service: open_loop.then(|| merged.service.to_compact()),
-        ttfb: merged.ttfb.to_compact(),
-        schedule_lag: open_loop.then(|| merged.lag.to_compact()),
-        chunk_gap: (merged.chunk_gap.count() > 0).then(|| merged.chunk_gap.to_compact()),
+        latency: merged.hist.latency.to_compact(),
+        service: open_loop.then(|| merged.hist.service.to_compact()),
+        ttfb: merged.hist.ttfb.to_compact(),
+        schedule_lag: open_loop.then(|| merged.hist.lag.to_compact()),
+        chunk_gap: (merged.hist.chunk_gap.count() > 0).then(|| merged.hist.chunk_gap.to_compact()),
         templates: recorder::template_results(&names, &merged),
         errors: merged.errors,
         status_codes: merged.status.clone(),
@@ -500,7 +500,10 @@ pub fn run(
             reconnects: merged.reconnects,
             idle_requested: plan.idle_connections,
             idle_held: merged.idle_held,
-            tls_handshake: plan.endpoint.tls.then(|| merged.handshake.percentiles()),
+            tls_handshake: plan
+                .endpoint
+                .tls
+                .then(|| merged.hist.handshake.percentiles()),
         },
     })
 }

@@ -11,18 +11,8 @@ use crate::results::schema::{ErrorCounts, Summary, TemplateResult, Window};
 
 /// The merged recorders of all threads, with the figures `LoadResult` needs.
 pub struct Merged {
-    /// Corrected latency (open loop) or latency (closed loop).
-    pub latency: Latency,
-    /// Service time (open loop).
-    pub service: Latency,
-    /// Time to first byte.
-    pub ttfb: Latency,
-    /// Schedule lag (open loop).
-    pub lag: Latency,
-    /// Chunk gaps.
-    pub chunk_gap: Latency,
-    /// TLS handshake times.
-    pub handshake: Latency,
+    /// Every thread's distributions, added.
+    pub hist: Histograms,
     /// Per template: (requests, ok, latency).
     pub templates: Vec<(u64, u64, Latency)>,
     /// Errors by class.
@@ -62,12 +52,7 @@ pub struct Merged {
 pub fn merge(mut recs: Vec<Recorder>) -> Merged {
     let n_tpl = recs.first().map_or(0, |r| r.templates.len());
     let mut m = Merged {
-        latency: Latency::default(),
-        service: Latency::default(),
-        ttfb: Latency::default(),
-        lag: Latency::default(),
-        chunk_gap: Latency::default(),
-        handshake: Latency::default(),
+        hist: Histograms::default(),
         templates: (0..n_tpl).map(|_| (0, 0, Latency::default())).collect(),
         errors: ErrorCounts::default(),
         status: BTreeMap::new(),
@@ -94,12 +79,7 @@ pub fn merge(mut recs: Vec<Recorder>) -> Merged {
             let closed = r.cur.close();
             r.windows.push(closed);
         }
-        m.latency.add(&r.latency);
-        m.service.add(&r.service);
-        m.ttfb.add(&r.ttfb);
-        m.lag.add(&r.lag);
-        m.chunk_gap.add(&r.chunk_gap);
-        m.handshake.add(&r.handshake);
+        m.hist.add(&r.hist);
         for (i, t) in r.templates.iter().enumerate() {
             m.templates[i].0 += t.requests;
             m.templates[i].1 += t.ok;
@@ -205,10 +185,10 @@ impl Merged {
             throughput_rps: self.ok as f64 / duration_s,
             requests_rps: self.requests as f64 / duration_s,
             bytes_read: self.bytes,
-            latency: self.latency.percentiles(),
-            service: open_loop.then(|| self.service.percentiles()),
-            ttfb: self.ttfb.percentiles(),
-            schedule_lag: open_loop.then(|| self.lag.percentiles()),
+            latency: self.hist.latency.percentiles(),
+            service: open_loop.then(|| self.hist.service.percentiles()),
+            ttfb: self.hist.ttfb.percentiles(),
+            schedule_lag: open_loop.then(|| self.hist.lag.percentiles()),
         };
         let mut timeline = std::mem::take(&mut self.windows);
         let len = self.window.as_secs_f64();

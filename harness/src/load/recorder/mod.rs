@@ -106,6 +106,36 @@ enum Place {
     Late,
 }
 
+/// The distributions a recorder keeps for its measured window, and the
+/// merge adds up exactly.
+#[derive(Clone, Debug, Default)]
+pub struct Histograms {
+    /// Corrected latency (open loop) or latency (closed loop).
+    pub latency: Latency,
+    /// Service time (open loop).
+    pub service: Latency,
+    /// Time to first byte.
+    pub ttfb: Latency,
+    /// Schedule lag (open loop).
+    pub lag: Latency,
+    /// Gaps between streamed chunks.
+    pub chunk_gap: Latency,
+    /// TLS handshake times.
+    pub handshake: Latency,
+}
+
+impl Histograms {
+    /// Adds `other`'s recordings to these (exact: HDR histograms add).
+    pub fn add(&mut self, other: &Histograms) {
+        self.latency.add(&other.latency);
+        self.service.add(&other.service);
+        self.ttfb.add(&other.ttfb);
+        self.lag.add(&other.lag);
+        self.chunk_gap.add(&other.chunk_gap);
+        self.handshake.add(&other.handshake);
+    }
+}
+
 /// Everything one generator thread measured.
 #[derive(Clone, Debug)]
 pub struct Recorder {
@@ -114,12 +144,7 @@ pub struct Recorder {
     t1: Option<Instant>,
     window: Duration,
     open_loop: bool,
-    latency: Latency,
-    service: Latency,
-    ttfb: Latency,
-    lag: Latency,
-    chunk_gap: Latency,
-    handshake: Latency,
+    hist: Histograms,
     templates: Vec<TemplateRec>,
     errors: ErrorCounts,
     status: Vec<u64>,
@@ -171,12 +196,7 @@ impl Recorder {
             t1,
             window,
             open_loop,
-            latency: Latency::default(),
-            service: Latency::default(),
-            ttfb: Latency::default(),
-            lag: Latency::default(),
-            chunk_gap: Latency::default(),
-            handshake: Latency::default(),
+            hist: Histograms::default(),
             templates: vec![TemplateRec::default(); templates],
             errors: ErrorCounts::default(),
             status: vec![0; STATUS_SLOTS],
@@ -312,7 +332,7 @@ impl Recorder {
         self.ok += 1;
         self.bytes += body_bytes;
         self.status[(status as usize).min(STATUS_SLOTS - 1)] += 1;
-        self.latency.record(lat);
+        self.hist.latency.record(lat);
         self.cur.ok += 1;
         self.cur.latency.record(lat);
         let tr = &mut self.templates[tpl];
@@ -320,10 +340,10 @@ impl Recorder {
         tr.ok += 1;
         tr.latency.record(lat);
         if self.open_loop {
-            self.service.record(service);
+            self.hist.service.record(service);
         }
         if let Some(head) = t.head {
-            self.ttfb.record(micros(head - t.sent));
+            self.hist.ttfb.record(micros(head - t.sent));
         }
     }
 
@@ -372,14 +392,15 @@ impl Recorder {
     /// Records a TLS handshake's duration (every connection, warm-up included).
     #[inline]
     pub fn record_handshake(&mut self, took: Duration) {
-        self.handshake.record(micros(took));
+        self.hist.handshake.record(micros(took));
     }
 
     /// Records how late a send ran behind its schedule (open loop).
     #[inline]
     pub fn record_lag(&mut self, intended: Instant, dispatched: Instant) {
         if self.measured(intended) {
-            self.lag
+            self.hist
+                .lag
                 .record(micros(dispatched.saturating_duration_since(intended)));
         }
     }
@@ -388,7 +409,7 @@ impl Recorder {
     #[inline]
     pub fn record_chunk_gap(&mut self, intended: Instant, gap: Duration) {
         if self.measured(intended) {
-            self.chunk_gap.record(micros(gap));
+            self.hist.chunk_gap.record(micros(gap));
         }
     }
 }
@@ -445,9 +466,9 @@ mod tests {
         assert_eq!(m.requests, 1 + 30 + 1);
         assert_eq!(m.ok, 31);
         assert_eq!(m.in_flight, 1);
-        assert_eq!(m.latency.count(), 31);
+        assert_eq!(m.hist.latency.count(), 31);
         assert_eq!(
-            m.latency.max_seen_us, 300_000,
+            m.hist.latency.max_seen_us, 300_000,
             "the warm-up-sent one keeps its latency"
         );
         assert_eq!(m.errors.status, 1);
