@@ -124,3 +124,31 @@ fn no_module_reaches_a_layer_it_must_not() {
     }
     assert!(broken.is_empty(), "layering broken:\n{}", broken.join("\n"));
 }
+
+/// ARCHITECTURE.md is the map: every source file is named in the row of
+/// its top-level module (a new file without a line there fails here).
+#[test]
+fn every_source_file_is_on_the_map() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let map = std::fs::read_to_string(src.join("../../ARCHITECTURE.md")).unwrap();
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    let mut missing = Vec::new();
+    for f in files {
+        let rel = f.strip_prefix(&src).unwrap();
+        let top = rel.iter().next().unwrap().to_string_lossy().into_owned();
+        let name = rel.file_name().unwrap().to_string_lossy().into_owned();
+        let row = map
+            .lines()
+            .find(|l| l.starts_with(&format!("| `{top}")))
+            .unwrap_or("");
+        if !row.contains(&name) {
+            missing.push(rel.display().to_string());
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "not on ARCHITECTURE.md's module map (add each to its module's row):\n{}",
+        missing.join("\n")
+    );
+}
