@@ -22,42 +22,73 @@ fn quoted(s: &str) -> String {
     format!("`{}`", s.escape_debug())
 }
 
+/// Why one value (of a flag, or the same value in a scenario file) did
+/// not parse; each quotes the value as given.
+#[derive(Debug, thiserror::Error)]
+pub enum ValueError {
+    /// A number of seconds that is NaN or infinite.
+    #[error("{0} is not a duration (not a finite number)")]
+    NotFinite(String),
+    /// A negative number of seconds.
+    #[error("{0} is not a duration (must not be negative)")]
+    Negative(String),
+    /// Neither a number nor a duration.
+    #[error("{input} is not a duration like 10s or 500ms: {reason}")]
+    NotADuration {
+        /// The value, quoted.
+        input: String,
+        /// What the duration parser said.
+        reason: String,
+    },
+    /// Longer than [`MAX_DURATION`].
+    #[error("{0} is too long: at most {hours}h", hours = MAX_DURATION.as_secs() / 3600)]
+    TooLong(String),
+    /// Not a warm-up: neither a duration nor `auto`.
+    #[error("{0}, or `auto`")]
+    NotAWarmup(Box<ValueError>),
+    /// Control characters (a newline, say) in a value.
+    #[error("{input} is not a {what}: it holds control characters")]
+    Control {
+        /// The value, quoted.
+        input: String,
+        /// What it should have been.
+        what: &'static str,
+    },
+    /// A threshold that did not parse.
+    #[error(transparent)]
+    Threshold(#[from] crate::scenario::threshold::ThresholdError),
+    /// A CPU number no machine has.
+    #[error("CPU {0} is above the largest CPU number {max}", max = MAX_THREADS - 1)]
+    CpuTooLarge(u128),
+    /// A CPU list that did not parse.
+    #[error(transparent)]
+    CpuList(#[from] crate::sys::CpuListError),
+}
+
 /// Parses `10s`, `1m30s`, `500ms`; a bare number means seconds. At most
 /// [`MAX_DURATION`] (24 h), so no later arithmetic on it can overflow.
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
+pub fn parse_duration(s: &str) -> Result<Duration, ValueError> {
     let s = s.trim();
     let d = match s.parse::<f64>() {
         Ok(secs) if secs.is_nan() || secs.is_infinite() => {
-            return Err(format!(
-                "{} is not a duration (not a finite number)",
-                quoted(s)
-            ));
+            return Err(ValueError::NotFinite(quoted(s)));
         }
-        Ok(secs) if secs < 0.0 => {
-            return Err(format!(
-                "{} is not a duration (must not be negative)",
-                quoted(s)
-            ));
-        }
+        Ok(secs) if secs < 0.0 => return Err(ValueError::Negative(quoted(s))),
         Ok(secs) => Duration::try_from_secs_f64(secs).ok(),
         Err(_) => match humantime::parse_duration(s) {
             Ok(d) => Some(d),
             Err(humantime::DurationError::NumberOverflow) => None,
             Err(e) => {
-                return Err(format!(
-                    "{} is not a duration like 10s or 500ms: {e}",
-                    quoted(s)
-                ));
+                return Err(ValueError::NotADuration {
+                    input: quoted(s),
+                    reason: e.to_string(),
+                });
             }
         },
     };
     match d {
         Some(d) if d <= MAX_DURATION => Ok(d),
-        _ => Err(format!(
-            "{} is too long: at most {}h",
-            quoted(s),
-            MAX_DURATION.as_secs() / 3600
-        )),
+        _ => Err(ValueError::TooLong(quoted(s))),
     }
 }
 
@@ -74,47 +105,43 @@ pub enum Warmup {
 pub const AUTO_WARMUP_MIN: Duration = Duration::from_secs(2);
 
 /// Parses `--warmup`: a duration or `auto`.
-pub fn parse_warmup(s: &str) -> Result<Warmup, String> {
+pub fn parse_warmup(s: &str) -> Result<Warmup, ValueError> {
     if s.trim().eq_ignore_ascii_case("auto") {
         return Ok(Warmup::Auto);
     }
     parse_duration(s)
         .map(Warmup::Fixed)
-        .map_err(|e| format!("{e}, or `auto`"))
+        .map_err(|e| ValueError::NotAWarmup(Box::new(e)))
 }
 
 /// Parses `--threshold` with the scenario files' grammar ([`Threshold::parse`]).
-pub fn parse_threshold(s: &str) -> Result<Threshold, String> {
+pub fn parse_threshold(s: &str) -> Result<Threshold, ValueError> {
     if s.chars().any(char::is_control) {
-        return Err(format!(
-            "{} is not a threshold: it holds control characters",
-            quoted(s)
-        ));
+        return Err(ValueError::Control {
+            input: quoted(s),
+            what: "threshold",
+        });
     }
-    Threshold::parse(s).map_err(|e| e.to_string())
+    Ok(Threshold::parse(s)?)
 }
 
 /// Parses `--pin`, refusing CPU numbers no machine has before a range like
 /// `0-99999999999` is expanded.
-pub fn parse_pin(s: &str) -> Result<crate::sys::CpuList, String> {
+pub fn parse_pin(s: &str) -> Result<crate::sys::CpuList, ValueError> {
     if s.chars().any(char::is_control) {
-        return Err(format!(
-            "{} is not a CPU list: it holds control characters",
-            quoted(s)
-        ));
+        return Err(ValueError::Control {
+            input: quoted(s),
+            what: "CPU list",
+        });
     }
     let too_big = s
         .split([',', '-'])
         .filter_map(|n| n.trim().parse::<u128>().ok())
         .find(|&n| n >= MAX_THREADS as u128);
     if let Some(n) = too_big {
-        return Err(format!(
-            "CPU {n} is above the largest CPU number {}",
-            MAX_THREADS - 1
-        ));
+        return Err(ValueError::CpuTooLarge(n));
     }
-    s.parse()
-        .map_err(|e: crate::sys::CpuListError| e.to_string())
+    Ok(s.parse()?)
 }
 
 /// An input error naming the flag and what is wrong with its value.

@@ -145,7 +145,8 @@ pub fn parse_duration(
     src: &Source<'_>,
     v: &toml::Spanned<String>,
 ) -> Result<std::time::Duration, ScenarioError> {
-    let d = crate::bench::parse_duration(v.get_ref()).map_err(|e| src.error_span(v, e))?;
+    let d =
+        crate::bench::parse_duration(v.get_ref()).map_err(|e| src.error_span(v, e.to_string()))?;
     if d > crate::load::plan::MAX_DURATION {
         return Err(src.error_span(v, "is longer than a day"));
     }
