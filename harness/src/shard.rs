@@ -42,54 +42,94 @@ pub struct ShardArgs {
     pub allow_unsynced_clock: bool,
 }
 
+/// Why `--start-at` or `--shard` did not parse; each quotes the value.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ShardArgError {
+    /// Digits beyond a `u64` of milliseconds.
+    #[error("`{0}` is too large for unix milliseconds")]
+    TooLarge(String),
+    /// Milliseconds past what the clock can hold.
+    #[error("`{0}` is out of range")]
+    OutOfRange(String),
+    /// Neither RFC 3339 nor milliseconds.
+    #[error(
+        "`{input}` is not a time: use RFC 3339 (2026-12-01T10:00:00Z) or unix milliseconds ({reason})"
+    )]
+    NotATime {
+        /// The value, escaped.
+        input: String,
+        /// What the RFC 3339 parser said.
+        reason: String,
+    },
+    /// A part of `I/N` that is not a whole number.
+    #[error("invalid --shard {shard:?}: {what} `{value}` is not a whole number")]
+    NotANumber {
+        /// The flag's value.
+        shard: String,
+        /// Which part.
+        what: &'static str,
+        /// The part, escaped.
+        value: String,
+    },
+    /// `N` alone, without `$JOB_COMPLETION_INDEX`.
+    #[error("--shard {0:?} gives no index and $JOB_COMPLETION_INDEX is not set: use I/N")]
+    NoIndex(String),
+    /// I ≥ N, or N = 0.
+    #[error("invalid --shard {shard:?}: shard {index} of {count} does not exist (0 ≤ I < N)")]
+    NoSuchShard {
+        /// The flag's value.
+        shard: String,
+        /// I.
+        index: usize,
+        /// N.
+        count: usize,
+    },
+}
+
 /// Parses `--start-at`: RFC 3339, or unix milliseconds.
-pub fn parse_start_at(s: &str) -> Result<SystemTime, String> {
+pub fn parse_start_at(s: &str) -> Result<SystemTime, ShardArgError> {
     let s = s.trim();
     if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
         let ms: u64 = s
             .parse()
-            .map_err(|_| format!("`{s}` is too large for unix milliseconds"))?;
+            .map_err(|_| ShardArgError::TooLarge(s.to_string()))?;
         return SystemTime::UNIX_EPOCH
             .checked_add(Duration::from_millis(ms))
-            .ok_or_else(|| format!("`{s}` is out of range"));
+            .ok_or_else(|| ShardArgError::OutOfRange(s.to_string()));
     }
     chrono::DateTime::parse_from_rfc3339(s)
         .map(|t| t.with_timezone(&chrono::Utc).into())
-        .map_err(|e| {
-            format!(
-                "`{}` is not a time: use RFC 3339 (2026-12-01T10:00:00Z) or unix milliseconds ({e})",
-                s.escape_debug()
-            )
+        .map_err(|e| ShardArgError::NotATime {
+            input: s.escape_debug().to_string(),
+            reason: e.to_string(),
         })
 }
 
 /// Parses `--shard`: `I/N`, or `N` with I from `$JOB_COMPLETION_INDEX`.
-pub fn parse_shard(s: &str, env_index: Option<&str>) -> Result<Shard, String> {
-    let number = |v: &str, what: &str| -> Result<usize, String> {
-        v.trim().parse::<usize>().map_err(|_| {
-            format!(
-                "invalid --shard {:?}: {what} `{}` is not a whole number",
-                s,
-                v.escape_debug()
-            )
-        })
+pub fn parse_shard(s: &str, env_index: Option<&str>) -> Result<Shard, ShardArgError> {
+    let number = |v: &str, what: &'static str| -> Result<usize, ShardArgError> {
+        v.trim()
+            .parse::<usize>()
+            .map_err(|_| ShardArgError::NotANumber {
+                shard: s.to_string(),
+                what,
+                value: v.escape_debug().to_string(),
+            })
     };
     let (index, count) = match s.split_once('/') {
         Some((i, n)) => (number(i, "index")?, number(n, "count")?),
         None => {
             let count = number(s, "count")?;
-            let i = env_index.ok_or_else(|| {
-                format!(
-                    "--shard {s:?} gives no index and $JOB_COMPLETION_INDEX is not set: use I/N"
-                )
-            })?;
+            let i = env_index.ok_or_else(|| ShardArgError::NoIndex(s.to_string()))?;
             (number(i, "$JOB_COMPLETION_INDEX")?, count)
         }
     };
     if count == 0 || index >= count {
-        return Err(format!(
-            "invalid --shard {s:?}: shard {index} of {count} does not exist (0 ≤ I < N)"
-        ));
+        return Err(ShardArgError::NoSuchShard {
+            shard: s.to_string(),
+            index,
+            count,
+        });
     }
     Ok(Shard { index, count })
 }
@@ -184,7 +224,7 @@ mod tests {
             Ok(Shard { index: 2, count: 4 })
         );
         for bad in ["3/3", "0/0", "a/2", "-1/2", "2"] {
-            let e = parse_shard(bad, None).unwrap_err();
+            let e = parse_shard(bad, None).unwrap_err().to_string();
             assert!(e.contains("--shard"), "{bad}: {e}");
         }
         assert!(parse_shard("2", Some("x")).is_err());

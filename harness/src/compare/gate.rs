@@ -123,6 +123,23 @@ impl Metric {
     }
 }
 
+/// Why `--max-regression` did not parse.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum MaxRegressionError {
+    /// Not a number (with an optional `%`).
+    #[error("`{0}` is not a percentage")]
+    NotAPercentage(String),
+    /// 0 or less, 100 or more.
+    #[error("{0} is not a percentage above 0 and below 100")]
+    OutOfRange(f64),
+    /// `a,,b`.
+    #[error("{0:?} has an empty entry")]
+    EmptyEntry(String),
+    /// A metric the gate does not know.
+    #[error("unknown metric `{0}` (expected one of throughput, p50, p90, p99, p99.9)")]
+    UnknownMetric(String),
+}
+
 /// The largest tolerated slowdown per metric, percent (`--max-regression`):
 /// `10` for every metric, or `throughput=10,p99=25` (the rest at their
 /// defaults).
@@ -156,23 +173,23 @@ impl MaxRegression {
     /// Parses `10`, `throughput=10,p99=25` or `8,p99=20` (a bare number
     /// sets every metric, `metric=pct` one; later entries win). Every value
     /// must be above 0 and below 100.
-    pub fn parse(s: &str) -> Result<MaxRegression, String> {
+    pub fn parse(s: &str) -> Result<MaxRegression, MaxRegressionError> {
         let mut out = MaxRegression::default();
-        let pct = |v: &str| -> Result<f64, String> {
+        let pct = |v: &str| -> Result<f64, MaxRegressionError> {
             let x: f64 = v
                 .trim()
                 .trim_end_matches('%')
                 .parse()
-                .map_err(|_| format!("`{v}` is not a percentage"))?;
+                .map_err(|_| MaxRegressionError::NotAPercentage(v.to_string()))?;
             if x > 0.0 && x < 100.0 {
                 Ok(x)
             } else {
-                Err(format!("{x} is not a percentage above 0 and below 100"))
+                Err(MaxRegressionError::OutOfRange(x))
             }
         };
         for part in s.split(',').map(str::trim) {
             if part.is_empty() {
-                return Err(format!("{s:?} has an empty entry"));
+                return Err(MaxRegressionError::EmptyEntry(s.to_string()));
             }
             match part.split_once('=') {
                 None => {
@@ -182,14 +199,8 @@ impl MaxRegression {
                     }
                 }
                 Some((name, v)) => {
-                    let m = <Metric as clap::ValueEnum>::from_str(name.trim(), true).map_err(
-                        |_| {
-                            format!(
-                                "unknown metric `{}` (expected one of throughput, p50, p90, p99, p99.9)",
-                                name.trim()
-                            )
-                        },
-                    )?;
+                    let m = <Metric as clap::ValueEnum>::from_str(name.trim(), true)
+                        .map_err(|_| MaxRegressionError::UnknownMetric(name.trim().to_string()))?;
                     out.0.insert(m, pct(v)?);
                 }
             }
@@ -347,6 +358,7 @@ mod tests {
         assert!(
             MaxRegression::parse("latency=5")
                 .unwrap_err()
+                .to_string()
                 .contains("unknown metric `latency`")
         );
     }

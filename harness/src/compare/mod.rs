@@ -201,11 +201,16 @@ fn read_side(paths: &[PathBuf]) -> anyhow::Result<Input> {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Paths(pub Vec<PathBuf>);
 
+/// A comma-separated list of paths with an empty item (`a.json,,b.json`).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{0:?} has an empty path")]
+pub struct EmptyPath(String);
+
 /// Splits `a.json,b.json` into paths; empty items are an error.
-fn parse_paths(s: &str) -> Result<Paths, String> {
+fn parse_paths(s: &str) -> Result<Paths, EmptyPath> {
     let v: Vec<PathBuf> = s.split(',').map(PathBuf::from).collect();
     if v.iter().any(|p| p.as_os_str().is_empty()) {
-        return Err(format!("{s:?} has an empty path"));
+        return Err(EmptyPath(s.to_string()));
     }
     Ok(Paths(v))
 }
