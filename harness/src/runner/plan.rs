@@ -176,14 +176,13 @@ impl Setup {
             (None, false) => root.join("scenarios/suites/default.toml"),
         };
         let ext_names: Vec<String> = external.iter().map(|(n, _)| n.clone()).collect();
-        let check = |id: &str| -> Result<(), String> {
+        let check = |id: &str| -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
             if ext_names.iter().any(|n| n == id) {
                 return Ok(());
             }
-            let tid: TargetId = id.parse().map_err(|e: target::TargetError| e.to_string())?;
-            target::find(&manifests, &tid)
-                .map(|_| ())
-                .map_err(|e| e.to_string())
+            let tid: TargetId = id.parse()?;
+            target::find(&manifests, &tid)?;
+            Ok(())
         };
         let mut suite = scenario::load_suite(&suite_file, &check)?;
         let named = named_folders(&suite);

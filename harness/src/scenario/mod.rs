@@ -33,7 +33,7 @@ use std::path::{Path, PathBuf};
 
 pub use claims::{Claims, load_claims, parse_claims};
 pub use spec::{LevelPlan, Scenario, Sweep, load_scenario, parse_scenario};
-pub use suite::{Suite, SuiteEntry, load_suite, parse_suite};
+pub use suite::{Suite, SuiteEntry, TargetCheck, load_suite, parse_suite};
 pub use threshold::{Comparator, Threshold};
 
 /// Why a scenario, suite or claims file is not usable. Every variant names the file.

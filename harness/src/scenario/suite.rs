@@ -56,12 +56,14 @@ impl Suite {
     }
 }
 
+/// Whether a target id exists; the error says why not (the caller's own
+/// error, e.g. a target manifest's) and goes into the suite's error.
+pub type TargetCheck<'a> =
+    dyn Fn(&str) -> Result<(), Box<dyn std::error::Error + Send + Sync>> + 'a;
+
 /// Reads and resolves a suite file and every scenario it names. `check_target`
-/// says whether a target id exists (an `Err` carries the reason).
-pub fn load_suite(
-    file: &Path,
-    check_target: &dyn Fn(&str) -> Result<(), String>,
-) -> Result<Suite, ScenarioError> {
+/// says whether a target id exists.
+pub fn load_suite(file: &Path, check_target: &TargetCheck<'_>) -> Result<Suite, ScenarioError> {
     let text = read(file)?;
     parse_suite(file, &text, check_target)
 }
@@ -70,7 +72,7 @@ pub fn load_suite(
 pub fn parse_suite(
     file: &Path,
     text: &str,
-    check_target: &dyn Fn(&str) -> Result<(), String>,
+    check_target: &TargetCheck<'_>,
 ) -> Result<Suite, ScenarioError> {
     let src = Source { file, text };
     let raw: RawSuite = src.parse()?;
@@ -139,12 +141,12 @@ fn tidy(p: &Path) -> PathBuf {
 fn targets(
     src: &Source<'_>,
     list: &[toml::Spanned<String>],
-    check: &dyn Fn(&str) -> Result<(), String>,
+    check: &TargetCheck<'_>,
 ) -> Result<Vec<String>, ScenarioError> {
     let mut out = Vec::new();
     for t in list {
         let id = t.get_ref().trim();
-        check(id).map_err(|e| src.error_span(t, e))?;
+        check(id).map_err(|e| src.error_span(t, e.to_string()))?;
         if !out.iter().any(|x: &String| x == id) {
             out.push(id.to_string());
         }
@@ -158,7 +160,7 @@ fn entry(
     suite: &RawSuite,
     run: &RawRun,
     suite_targets: &[String],
-    check: &dyn Fn(&str) -> Result<(), String>,
+    check: &TargetCheck<'_>,
 ) -> Result<SuiteEntry, ScenarioError> {
     let name = run.scenario.get_ref();
     let candidates = [

@@ -18,13 +18,12 @@ fn fixtures() -> PathBuf {
 }
 
 /// A target check backed by the real `targets/` folder.
-fn known_targets() -> impl Fn(&str) -> Result<(), String> {
+fn known_targets() -> impl Fn(&str) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let manifests = target::discover(&repo_root().join("targets")).expect("targets/ reads");
     move |id: &str| {
-        let tid: target::TargetId = id.parse().map_err(|e: target::TargetError| e.to_string())?;
-        target::find(&manifests, &tid)
-            .map(|_| ())
-            .map_err(|e| e.to_string())
+        let tid: target::TargetId = id.parse()?;
+        target::find(&manifests, &tid)?;
+        Ok(())
     }
 }
 
